@@ -1,0 +1,5 @@
+//! Notifications: routing, grouping, repeat/resolve, rate limits, retries and the durable
+//! outbox in front of every receiver (DingTalk robots, Alertmanager, generic webhooks).
+//!
+//! It sees alerts as label sets with state and timestamps; it knows nothing about PromQL
+//! or rule files.
