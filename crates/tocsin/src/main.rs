@@ -1,1 +1,36 @@
-fn main() {}
+//! The `tocsin` binary: command-line parsing and wiring. Each subcommand lives in `cmd/`;
+//! the work itself lives in the library crates.
+
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Evaluate Prometheus rule files against Prometheus's HTTP API and notify DingTalk.
+#[derive(Parser)]
+#[command(name = "tocsin", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate rule files as `promtool check rules` does (exit 0 valid, 1 invalid, 2 usage).
+    Check(cmd::check::CheckArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check(args) => cmd::check::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("tocsin: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! Checking whole files, as `promtool check rules` does, and fast on huge ones.
+//!
+//! One thread reads YAML and decodes groups one at a time (so a 100,000-rule file never sits
+//! in memory as a tree); the per-rule work (PromQL and template parsing) runs on the other
+//! cores, fed through a bounded channel. Findings come back in file order whatever thread
+//! produced them.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::mpsc::{channel, sync_channel, Receiver};
+use std::sync::{Arc, Mutex};
+
+use crate::decode::{decode_group, type_error, DecodeError, TYPE_FILE, TYPE_GROUP_LIST};
+use crate::diag::Diagnostic;
+use crate::layout::{self, AckRole};
+use crate::lint::DuplicateRules;
+use crate::model::RuleGroup;
+use crate::pos::Pos;
+use crate::validate::validate_group;
+use crate::yaml::{GroupStream, NodeKind, SyntaxError, TopLevel};
+
+#[derive(Clone, Copy, Debug)]
+pub struct CheckOptions {
+    /// promtool's `--lint=duplicate-rules` (its default).
+    pub lint_duplicates: bool,
+    /// Also warn where the Flink-on-ACK pod's rule globs would skip or misfile rules.
+    pub ack_layout: bool,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            lint_duplicates: true,
+            ack_layout: false,
+        }
+    }
+}
+
+/// What checking one file found.
+#[derive(Clone, Debug, Default)]
+pub struct FileReport {
+    pub path: String,
+    pub groups: usize,
+    pub rules: usize,
+    pub alerting_rules: usize,
+    pub recording_rules: usize,
+    /// In file order; lint warnings last.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl FileReport {
+    /// Valid as promtool judges it: no errors (warnings allowed).
+    pub fn is_valid(&self) -> bool {
+        !self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    fn failed(path: &str, diagnostic: Diagnostic) -> Self {
+        FileReport {
+            path: path.to_string(),
+            diagnostics: vec![diagnostic],
+            ..FileReport::default()
+        }
+    }
+
+    fn unreadable(path: &str, message: String) -> Self {
+        let diagnostic = Diagnostic {
+            pos: None,
+            ..Diagnostic::error(Pos::default(), message)
+        };
+        Self::failed(path, diagnostic)
+    }
+}
+
+/// Checks one file's text on the calling thread.
+pub fn check_text(path: &str, text: &str, options: CheckOptions) -> FileReport {
+    let mut validated = BTreeMap::new();
+    let scan = scan(path, text, options, |index, group| {
+        validated.insert(index, validate_group(&group));
+    });
+    assemble(path, scan, validated)
+}
+
+/// Reads `path` and checks it on the calling thread.
+pub fn check_file(path: &str, options: CheckOptions) -> FileReport {
+    match read_text(path) {
+        Ok(text) => check_text(path, &text, options),
+        Err(message) => FileReport::unreadable(path, message),
+    }
+}
+
+/// Checks `paths` in order with `threads` threads in all.
+pub fn check_files(paths: &[String], options: CheckOptions, threads: usize) -> Vec<FileReport> {
+    if threads <= 1 {
+        return paths.iter().map(|p| check_file(p, options)).collect();
+    }
+    struct Job {
+        file: usize,
+        group: usize,
+        rules: RuleGroup,
+    }
+    let (job_tx, job_rx) = sync_channel::<Job>(threads * 8);
+    let job_rx: Arc<Mutex<Receiver<Job>>> = Arc::new(Mutex::new(job_rx));
+    let (done_tx, done_rx) = channel::<(usize, usize, Vec<Diagnostic>)>();
+
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let job_rx = Arc::clone(&job_rx);
+            let done_tx = done_tx.clone();
+            scope.spawn(move || loop {
+                let job = match job_rx.lock() {
+                    Ok(rx) => rx.recv(),
+                    Err(_) => return,
+                };
+                let Ok(job) = job else { return };
+                let findings = validate_group(&job.rules);
+                drop(job.rules);
+                if done_tx.send((job.file, job.group, findings)).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(done_tx);
+
+        let scans: Vec<Result<Scan, String>> = paths
+            .iter()
+            .enumerate()
+            .map(|(file, path)| {
+                let text = read_text(path)?;
+                Ok(scan(path, &text, options, |group, rules| {
+                    // A send fails only if every worker died; the file then reports no
+                    // rule findings rather than hanging.
+                    let _ = job_tx.send(Job { file, group, rules });
+                }))
+            })
+            .collect();
+        drop(job_tx);
+
+        let mut validated: Vec<BTreeMap<usize, Vec<Diagnostic>>> =
+            paths.iter().map(|_| BTreeMap::new()).collect();
+        for (file, group, findings) in done_rx {
+            validated[file].insert(group, findings);
+        }
+        scans
+            .into_iter()
+            .zip(validated)
+            .zip(paths)
+            .map(|((scan, validated), path)| match scan {
+                Ok(scan) => assemble(path, scan, validated),
+                Err(message) => FileReport::unreadable(path, message),
+            })
+            .collect()
+    })
+}
+
+/// A file's text, or the message of a finding about the whole file.
+fn read_text(path: &str) -> Result<String, String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "yaml: invalid UTF-8 at byte {}",
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
+/// What the reading thread learns about a file.
+#[derive(Default)]
+struct Scan {
+    groups: usize,
+    rules: usize,
+    alerting_rules: usize,
+    recording_rules: usize,
+    /// Findings before any group (top-level keys and types).
+    top: Vec<Diagnostic>,
+    /// Findings about group `i` that need the reading thread (decoding, repeated names).
+    per_group: BTreeMap<usize, Vec<Diagnostic>>,
+    lint: Vec<Diagnostic>,
+    /// A YAML syntax error ends the file: only it is reported, as promtool does.
+    syntax: Option<SyntaxError>,
+}
+
+/// Reads groups one by one, hands each decodable group to `validate`, and keeps the
+/// findings that need the whole file.
+fn scan(
+    path: &str,
+    text: &str,
+    options: CheckOptions,
+    mut validate: impl FnMut(usize, RuleGroup),
+) -> Scan {
+    let mut scan = Scan::default();
+    let role = options.ack_layout.then(|| layout::ack_role(path));
+    if let Err(e) = scan_groups(text, options, role.flatten(), &mut scan, &mut validate) {
+        scan.syntax = Some(e);
+    }
+    if role == Some(None) {
+        let message = layout::not_loaded_message(path, scan.alerting_rules, scan.recording_rules);
+        scan.lint.insert(0, Diagnostic::warning(None, message));
+    }
+    scan
+}
+
+fn scan_groups(
+    text: &str,
+    options: CheckOptions,
+    role: Option<AckRole>,
+    scan: &mut Scan,
+    validate: &mut impl FnMut(usize, RuleGroup),
+) -> Result<(), SyntaxError> {
+    let (mut stream, top) = GroupStream::open(text)?;
+    match top {
+        TopLevel::Empty | TopLevel::Groups => {}
+        TopLevel::Other(node) => {
+            let error = match &node.kind {
+                NodeKind::Map(entries) => type_error(&entries[0].1, TYPE_GROUP_LIST),
+                _ => type_error(&node, TYPE_FILE),
+            };
+            scan.top.push(decode_diagnostic(error));
+        }
+    }
+    let mut names = HashSet::new();
+    let mut duplicates = DuplicateRules::default();
+    let mut index = 0;
+    while let Some(node) = stream.next_group()? {
+        let mut errors = Vec::new();
+        let group = decode_group(&node, &mut errors);
+        let mut findings: Vec<Diagnostic> = errors.into_iter().map(decode_diagnostic).collect();
+        let decoded = findings.is_empty();
+        if decoded {
+            if group.name.value.is_empty() {
+                findings.push(Diagnostic::error(group.pos, "Groupname must not be empty"));
+            }
+            if !names.insert(group.name.value.clone()) {
+                findings.push(Diagnostic::error(
+                    group.pos,
+                    format!(
+                        "groupname: \"{}\" is repeated in the same file",
+                        group.name.value
+                    ),
+                ));
+            }
+        }
+        scan.groups += 1;
+        scan.rules += group.rules.len();
+        for rule in &group.rules {
+            match rule.kind() {
+                crate::model::RuleKind::Alerting => scan.alerting_rules += 1,
+                crate::model::RuleKind::Recording => scan.recording_rules += 1,
+            }
+            if options.lint_duplicates {
+                duplicates.observe(rule);
+            }
+            if let Some(warning) = role.and_then(|role| layout::misfiled_rule(role, rule)) {
+                scan.lint.push(warning);
+            }
+        }
+        if !findings.is_empty() {
+            scan.per_group.insert(index, findings);
+        }
+        if decoded {
+            validate(index, group);
+        }
+        index += 1;
+    }
+    stream.finish()?;
+    for (key, _) in std::mem::take(&mut stream.other_top_keys) {
+        let name = key
+            .as_scalar()
+            .map(|s| s.value.to_string())
+            .unwrap_or_default();
+        scan.top.push(decode_diagnostic(DecodeError {
+            pos: key.pos,
+            message: format!("field {name} not found in type {TYPE_FILE}"),
+        }));
+    }
+    if let Some((pos, first_line)) = stream.duplicate_groups_key {
+        scan.top.push(decode_diagnostic(DecodeError {
+            pos,
+            message: format!("mapping key \"groups\" already defined at line {first_line}"),
+        }));
+    }
+    scan.lint.extend(duplicates.into_findings());
+    Ok(())
+}
+
+fn decode_diagnostic(e: DecodeError) -> Diagnostic {
+    Diagnostic::error(e.pos, e.message)
+}
+
+fn assemble(path: &str, scan: Scan, mut validated: BTreeMap<usize, Vec<Diagnostic>>) -> FileReport {
+    if let Some(syntax) = scan.syntax {
+        return FileReport::failed(
+            path,
+            Diagnostic::error(syntax.pos, format!("yaml: {}", syntax.message)),
+        );
+    }
+    let mut diagnostics = scan.top;
+    let mut per_group = scan.per_group;
+    for index in 0..scan.groups {
+        diagnostics.extend(per_group.remove(&index).unwrap_or_default());
+        diagnostics.extend(validated.remove(&index).unwrap_or_default());
+    }
+    diagnostics.extend(scan.lint);
+    FileReport {
+        path: path.to_string(),
+        groups: scan.groups,
+        rules: scan.rules,
+        alerting_rules: scan.alerting_rules,
+        recording_rules: scan.recording_rules,
+        diagnostics,
+    }
+}

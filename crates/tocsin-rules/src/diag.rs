@@ -1,0 +1,137 @@
+//! Findings about a rule file, and how they print.
+
+use std::fmt;
+
+use crate::pos::Pos;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// The rule a finding is about, as promtool names it: group, 1-based index, rule name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleRef {
+    pub group: String,
+    pub index: usize,
+    pub name: String,
+}
+
+/// One finding. `message` uses promtool's wording where promtool has one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// Where in the file; `None` for findings about the file as a whole.
+    pub pos: Option<Pos>,
+    /// The group, when the finding is about a group but no single rule.
+    pub group: Option<String>,
+    pub rule: Option<RuleRef>,
+    pub message: String,
+}
+
+impl Diagnostic {
+    pub fn error(pos: Pos, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            pos: Some(pos),
+            group: None,
+            rule: None,
+            message: message.into(),
+        }
+    }
+
+    pub fn warning(pos: Option<Pos>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            pos,
+            group: None,
+            rule: None,
+            message: message.into(),
+        }
+    }
+
+    pub fn in_rule(mut self, rule: RuleRef) -> Self {
+        self.rule = Some(rule);
+        self
+    }
+
+    pub fn in_group(mut self, group: &str) -> Self {
+        self.group = Some(group.to_string());
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+impl Diagnostic {
+    /// The finding without its position: `group "g", rule 1, "Name": message`.
+    pub fn body(&self) -> Body<'_> {
+        Body(self)
+    }
+
+    /// `FILE:L:C: [warning: ]body`, or `FILE: …` without a position.
+    pub fn located<'a>(&'a self, path: &'a str) -> Located<'a> {
+        Located(self, path)
+    }
+}
+
+/// See [`Diagnostic::body`].
+pub struct Body<'a>(&'a Diagnostic);
+
+/// See [`Diagnostic::located`].
+pub struct Located<'a>(&'a Diagnostic, &'a str);
+
+impl fmt::Display for Located<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Located(d, path) = self;
+        match d.pos {
+            Some(pos) => write!(f, "{path}:{pos}: ")?,
+            None => write!(f, "{path}: ")?,
+        }
+        if d.severity == Severity::Warning {
+            f.write_str("warning: ")?;
+        }
+        write!(f, "{}", d.body())
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    /// `L:C: group "g", rule 1, "Name": message` — promtool's shape, with a position always
+    /// first when there is one.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(pos) = self.pos {
+            write!(f, "{pos}: ")?;
+        }
+        write!(f, "{}", self.body())
+    }
+}
+
+impl fmt::Display for Body<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.0;
+        if let Some(rule) = &d.rule {
+            write!(
+                f,
+                "group {}, rule {}, {}: ",
+                crate::goquote::quote(&rule.group),
+                rule.index,
+                crate::goquote::quote(&rule.name)
+            )?;
+        } else if let Some(group) = &d.group {
+            write!(f, "group {}: ", crate::goquote::quote(group))?;
+        }
+        f.write_str(&d.message)
+    }
+}

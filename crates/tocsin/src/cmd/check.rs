@@ -1,0 +1,170 @@
+//! `tocsin check`: validate rule files, directories or globs.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::{Args, ValueEnum};
+use tocsin_rules::{CheckOptions, Diagnostic, FileReport};
+
+#[derive(Args)]
+pub struct CheckArgs {
+    /// Rule files, directories (their *.yaml and *.yml files) or glob patterns.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<String>,
+    /// Also warn where a rules-directory layout would skip or misfile rules.
+    #[arg(long, value_enum)]
+    layout: Option<Layout>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// promtool's lint: `duplicate-rules` (default, reported as warnings) or `none`.
+    #[arg(long, value_enum, default_value_t = Lint::DuplicateRules)]
+    lint: Lint,
+    /// Threads to use (default: every core).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Layout {
+    /// Flink on ACK: the pod loads only alerting_rule*.yaml and recording_rule*.yaml.
+    Ack,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Lint {
+    DuplicateRules,
+    None,
+}
+
+pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let files = expand_paths(&args.paths)?;
+    let options = CheckOptions {
+        lint_duplicates: args.lint == Lint::DuplicateRules,
+        ack_layout: args.layout.is_some(),
+    };
+    let threads = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let reports = tocsin_rules::check_files(&files, options, threads);
+    match args.format {
+        Format::Text => print_text(&reports)?,
+        Format::Json => print_json(&reports)?,
+    }
+    let valid = reports.iter().all(FileReport::is_valid);
+    Ok(ExitCode::from(if valid { 0 } else { 1 }))
+}
+
+/// Files as given, directories as their rule files (sorted, not recursive: Prometheus's
+/// `rule_files` globs are not recursive either), anything else as a glob.
+fn expand_paths(paths: &[String]) -> anyhow::Result<Vec<String>> {
+    let mut files = Vec::new();
+    for path in paths {
+        let p = Path::new(path);
+        if p.is_dir() {
+            let mut found: Vec<String> = std::fs::read_dir(p)
+                .with_context(|| format!("reading directory {path}"))?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|f| f.is_file())
+                .filter(|f| matches!(f.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+                .map(|f| f.to_string_lossy().into_owned())
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else if p.exists() {
+            files.push(path.clone());
+        } else if path.contains(['*', '?', '[']) {
+            let mut matched: Vec<String> = glob::glob(path)
+                .with_context(|| format!("bad glob pattern {path:?}"))?
+                .filter_map(Result::ok)
+                .filter(|f| f.is_file())
+                .map(|f| f.to_string_lossy().into_owned())
+                .collect();
+            if matched.is_empty() {
+                bail!("no file matches {path:?}");
+            }
+            matched.sort();
+            files.extend(matched);
+        } else {
+            bail!("path {path:?} does not exist");
+        }
+    }
+    Ok(files)
+}
+
+/// promtool's layout: `Checking F` and `  SUCCESS: N rules found` on stdout; `  FAILED:`
+/// and one line per error on stderr. Each finding reads `FILE:LINE:COL: …`.
+fn print_text(reports: &[FileReport]) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    let mut out = stdout.lock();
+    let mut err = stderr.lock();
+    for report in reports {
+        writeln!(out, "Checking {}", report.path)?;
+        out.flush()?;
+        let (errors, warnings): (Vec<&Diagnostic>, Vec<&Diagnostic>) =
+            report.diagnostics.iter().partition(|d| d.is_error());
+        if errors.is_empty() {
+            writeln!(out, "  SUCCESS: {} rules found", report.rules)?;
+        } else {
+            writeln!(err, "  FAILED:")?;
+            for d in &errors {
+                writeln!(err, "{}", d.located(&report.path))?;
+            }
+        }
+        for d in &warnings {
+            writeln!(err, "{}", d.located(&report.path))?;
+        }
+        err.flush()?;
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+fn print_json(reports: &[FileReport]) -> anyhow::Result<()> {
+    let files: Vec<serde_json::Value> = reports
+        .iter()
+        .map(|r| {
+            let diagnostics: Vec<serde_json::Value> = r
+                .diagnostics
+                .iter()
+                .map(|d| {
+                    serde_json::json!({
+                        "severity": d.severity.as_str(),
+                        "line": d.pos.map(|p| p.line),
+                        "column": d.pos.map(|p| p.col),
+                        "group": d.rule.as_ref().map(|r| r.group.as_str()).or(d.group.as_deref()),
+                        "rule_index": d.rule.as_ref().map(|r| r.index),
+                        "rule": d.rule.as_ref().map(|r| r.name.as_str()),
+                        "message": d.body().to_string(),
+                    })
+                })
+                .collect();
+            serde_json::json!({
+                "path": r.path,
+                "valid": r.is_valid(),
+                "groups": r.groups,
+                "rules": r.rules,
+                "alerting_rules": r.alerting_rules,
+                "recording_rules": r.recording_rules,
+                "diagnostics": diagnostics,
+            })
+        })
+        .collect();
+    let doc = serde_json::json!({
+        "valid": reports.iter().all(FileReport::is_valid),
+        "files": files,
+    });
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, &doc)?;
+    writeln!(out)?;
+    Ok(())
+}
