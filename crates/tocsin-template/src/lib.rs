@@ -1,1 +1,157 @@
-//! placeholder
+//! Go `text/template`, reimplemented in Rust as Prometheus rule files use
+//! it, with Prometheus's template functions (`template/template.go` of
+//! Prometheus 2.42, built with Go 1.19).
+//!
+//! `tocsin-rules` uses [`parse_alert_template`] to validate alert label and
+//! annotation templates exactly as `promtool check rules` does (same error
+//! text, same line numbers); `tocsin-engine` renders them per alert.
+//! Output is meant to be byte-for-byte what Prometheus 2.42 produces.
+
+#[allow(dead_code)] // execution (exec.rs) reads the rest of the tree
+mod ast;
+mod error;
+#[allow(dead_code)]
+mod funcs;
+#[allow(dead_code)]
+mod gofmt;
+mod lexer;
+mod numparse;
+mod parse;
+mod unquote;
+
+pub use error::{ParseError, RenderError};
+
+/// The definitions Prometheus puts before every alert template (112 bytes,
+/// no newline, so line numbers are those of the user's text).
+pub const ALERT_TEMPLATE_PREFIX: &str = "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}";
+
+/// A parsed template, ready to render many times.
+#[derive(Debug, Clone)]
+pub struct Template {
+    name: String,
+    text: String,
+    #[allow(dead_code)] // read by execution
+    trees: parse::TreeSet,
+}
+
+impl Template {
+    /// The template's name (e.g. `__alert_HighErrors`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The full parsed text (prefix included).
+    pub fn source(&self) -> &str {
+        &self.text
+    }
+}
+
+/// Parse `text` as template `name` the way Prometheus validates alert templates:
+/// the four variables $labels, $externalLabels, $externalURL, $value are predefined,
+/// and the function set is Go's builtins plus Prometheus's (query, humanize, ...).
+pub fn parse_alert_template(name: &str, text: &str) -> Result<Template, ParseError> {
+    let mut full = String::with_capacity(ALERT_TEMPLATE_PREFIX.len() + text.len());
+    full.push_str(ALERT_TEMPLATE_PREFIX);
+    full.push_str(text);
+    let trees = parse::parse(name, &full, ALERT_TEMPLATE_PREFIX.len())?;
+    Ok(Template {
+        name: name.to_string(),
+        text: full,
+        trees,
+    })
+}
+
+/// Parse `text` as a plain template `name` (no predefined variables).
+pub fn parse_template(name: &str, text: &str) -> Result<Template, ParseError> {
+    let trees = parse::parse(name, text, 0)?;
+    Ok(Template {
+        name: name.to_string(),
+        text: text.to_string(),
+        trees,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> ParseError {
+        parse_alert_template("__alert_X", text).unwrap_err()
+    }
+
+    #[test]
+    fn predefined_variables_are_visible() {
+        assert!(parse_alert_template(
+            "__alert_X",
+            "{{ $labels.job }}{{ $value }}{{ $externalURL }}{{ $externalLabels }}"
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn unknown_field_parses() {
+        assert!(parse_alert_template("__alert_X", "{{ .Foo }}").is_ok());
+    }
+
+    #[test]
+    fn unclosed_action_reports_line() {
+        assert_eq!(
+            err("{{ .Foo").to_string(),
+            "template: __alert_X:1: unclosed action"
+        );
+        let e = err("a\nb\n{{ .Foo");
+        assert_eq!(e.line(), 3);
+    }
+
+    #[test]
+    fn unknown_function_is_an_error_with_offset_and_column() {
+        let e = err("ab {{ nosuchfunc }}");
+        assert_eq!(
+            e.to_string(),
+            "template: __alert_X:1: function \"nosuchfunc\" not defined"
+        );
+        assert_eq!(e.message(), "function \"nosuchfunc\" not defined");
+        assert_eq!(e.offset(), Some(6));
+        assert_eq!(e.column(), Some(7));
+    }
+
+    #[test]
+    fn undefined_variable_is_an_error() {
+        assert_eq!(
+            err("{{ $label }}").to_string(),
+            "template: __alert_X:1: undefined variable \"$label\""
+        );
+    }
+
+    #[test]
+    fn stray_brace_on_second_line() {
+        let e = err("a\n{{ } }}");
+        assert_eq!(
+            e.to_string(),
+            "template: __alert_X:2: unexpected \"}\" in command"
+        );
+        assert_eq!(e.column(), Some(4));
+    }
+
+    #[test]
+    fn trim_markers_need_a_space() {
+        assert!(parse_alert_template("__alert_X", "a {{- $value -}} b").is_ok());
+        assert_eq!(err("{{-$value}}").message(), "illegal number syntax: \"-\"");
+    }
+
+    #[test]
+    fn break_outside_range_is_an_error() {
+        assert_eq!(err("{{ break }}").message(), "{{break}} outside {{range}}");
+        assert!(
+            parse_alert_template("__alert_X", "{{ range $labels }}{{ break }}{{ end }}").is_ok()
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_rejected_not_overflowed() {
+        let text = format!("{{{{ {}1{} }}}}", "(".repeat(5000), ")".repeat(5000));
+        assert_eq!(err(&text).message(), "max expression depth exceeded");
+        let text = "{{ if true }}".repeat(5000);
+        assert_eq!(err(&text).message(), "max expression depth exceeded");
+    }
+}

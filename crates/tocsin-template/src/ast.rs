@@ -1,0 +1,224 @@
+//! Parse tree for templates, mirroring the node kinds of Go's
+//! `text/template/parse`. Every node keeps its byte position in the parsed
+//! text so execution errors can report Go's `line:col` and node text.
+
+use crate::funcs::Func;
+use std::fmt;
+
+/// A sequence of nodes (Go's `ListNode`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct List {
+    pub nodes: Vec<Node>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Node {
+    Text(String),
+    Action(Pipe),
+    If(Branch),
+    Range(Branch),
+    With(Branch),
+    Template {
+        pos: usize,
+        name: String,
+        pipe: Option<Pipe>,
+    },
+    Break,
+    Continue,
+}
+
+/// Shared shape of `if`, `range` and `with`.
+#[derive(Debug, Clone)]
+pub(crate) struct Branch {
+    pub pipe: Pipe,
+    pub list: List,
+    pub else_list: Option<List>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Pipe {
+    pub pos: usize,
+    pub is_assign: bool,
+    pub decl: Vec<String>,
+    pub cmds: Vec<Command>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Command {
+    pub pos: usize,
+    pub args: Vec<Arg>,
+}
+
+/// A number literal with every interpretation Go's parser derives from it.
+#[derive(Debug, Clone)]
+pub(crate) struct Number {
+    pub text: String,
+    pub is_int: bool,
+    pub is_uint: bool,
+    pub is_float: bool,
+    pub is_complex: bool,
+    pub int: i64,
+    pub uint: u64,
+    pub float: f64,
+    /// Imaginary part, for complex literals.
+    pub imag: f64,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Arg {
+    Field {
+        pos: usize,
+        idents: Vec<String>,
+    },
+    Chain {
+        pos: usize,
+        node: Box<Arg>,
+        fields: Vec<String>,
+    },
+    Ident {
+        pos: usize,
+        name: String,
+        func: Func,
+    },
+    Dot {
+        pos: usize,
+    },
+    Nil {
+        pos: usize,
+    },
+    Variable {
+        pos: usize,
+        idents: Vec<String>,
+    },
+    Bool {
+        pos: usize,
+        value: bool,
+    },
+    Number {
+        pos: usize,
+        num: Box<Number>,
+    },
+    Str {
+        pos: usize,
+        quoted: String,
+        text: String,
+    },
+    Pipe(Box<Pipe>),
+}
+
+impl Arg {
+    pub fn pos(&self) -> usize {
+        match self {
+            Arg::Field { pos, .. }
+            | Arg::Chain { pos, .. }
+            | Arg::Ident { pos, .. }
+            | Arg::Dot { pos }
+            | Arg::Nil { pos }
+            | Arg::Variable { pos, .. }
+            | Arg::Bool { pos, .. }
+            | Arg::Number { pos, .. }
+            | Arg::Str { pos, .. } => *pos,
+            Arg::Pipe(p) => p.pos,
+        }
+    }
+}
+
+impl fmt::Display for Arg {
+    /// Go's `Node.String()`, used as the `<context>` of execution errors.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Arg::Field { idents, .. } => {
+                for i in idents {
+                    write!(f, ".{i}")?;
+                }
+                Ok(())
+            }
+            Arg::Chain { node, fields, .. } => {
+                if let Arg::Pipe(_) = **node {
+                    write!(f, "({node})")?;
+                } else {
+                    write!(f, "{node}")?;
+                }
+                for i in fields {
+                    write!(f, ".{i}")?;
+                }
+                Ok(())
+            }
+            Arg::Ident { name, .. } => f.write_str(name),
+            Arg::Dot { .. } => f.write_str("."),
+            Arg::Nil { .. } => f.write_str("nil"),
+            Arg::Variable { idents, .. } => f.write_str(&idents.join(".")),
+            Arg::Bool { value, .. } => write!(f, "{value}"),
+            Arg::Number { num, .. } => f.write_str(&num.text),
+            Arg::Str { quoted, .. } => f.write_str(quoted),
+            Arg::Pipe(p) => write!(f, "{p}"),
+        }
+    }
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, a) in self.args.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            if let Arg::Pipe(_) = a {
+                write!(f, "({a})")?;
+            } else {
+                write!(f, "{a}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Pipe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.decl.is_empty() {
+            f.write_str(&self.decl.join(", "))?;
+            // Go prints ":=" for assignments too.
+            f.write_str(" := ")?;
+        }
+        for (i, c) in self.cmds.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" | ")?;
+            }
+            write!(f, "{c}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for List {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for n in &self.nodes {
+            write!(f, "{n}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let branch = |f: &mut fmt::Formatter<'_>, name: &str, b: &Branch| {
+            write!(f, "{{{{{name} {}}}}}{}", b.pipe, b.list)?;
+            if let Some(e) = &b.else_list {
+                write!(f, "{{{{else}}}}{e}")?;
+            }
+            f.write_str("{{end}}")
+        };
+        match self {
+            Node::Text(t) => f.write_str(t),
+            Node::Action(p) => write!(f, "{{{{{p}}}}}"),
+            Node::If(b) => branch(f, "if", b),
+            Node::Range(b) => branch(f, "range", b),
+            Node::With(b) => branch(f, "with", b),
+            Node::Template { name, pipe, .. } => match pipe {
+                Some(p) => write!(f, "{{{{template {} {p}}}}}", crate::gofmt::quote(name)),
+                None => write!(f, "{{{{template {}}}}}", crate::gofmt::quote(name)),
+            },
+            Node::Break => f.write_str("{{break}}"),
+            Node::Continue => f.write_str("{{continue}}"),
+        }
+    }
+}
