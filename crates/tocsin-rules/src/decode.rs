@@ -237,12 +237,10 @@ fn string_map(node: &Node<'_>, errors: &mut Vec<DecodeError>) -> Vec<Entry> {
             errors.push(duplicate_key(&name.value, key.pos, first.name.pos));
             continue;
         }
-        let value_is_block = value.as_scalar().is_some_and(|s| s.block);
         let value_is_utf8 = !is_invalid_utf8_binary(value);
         out.push(Entry {
             name,
             value: string_field(value, errors),
-            value_is_block,
             value_is_utf8,
         });
     }
@@ -302,7 +300,6 @@ fn decode_rule(node: &Node<'_>, errors: &mut Vec<DecodeError>) -> Rule {
             "record" => rule.record = Some(raw_field(value)),
             "alert" => rule.alert = Some(raw_field(value)),
             "expr" => {
-                rule.expr_is_block = value.as_scalar().is_some_and(|s| s.block);
                 rule.expr = Some(raw_field(value));
             }
             "for" => rule.for_ = duration_field(value, errors),

@@ -32,8 +32,6 @@ pub struct Rule {
     pub record: Option<Spanned<String>>,
     pub alert: Option<Spanned<String>>,
     pub expr: Option<Spanned<String>>,
-    /// True when `expr` is a `|`/`>` block scalar, whose text starts on the next line.
-    pub expr_is_block: bool,
     pub for_: Option<Spanned<Duration>>,
     pub keep_firing_for: Option<Spanned<Duration>>,
     pub labels: Vec<Entry>,
@@ -45,8 +43,6 @@ pub struct Rule {
 pub struct Entry {
     pub name: Spanned<String>,
     pub value: Spanned<String>,
-    /// True when the value is a `|`/`>` block scalar, whose text starts on the next line.
-    pub value_is_block: bool,
     /// False only for a `!!binary` value whose bytes are not UTF-8.
     pub value_is_utf8: bool,
 }

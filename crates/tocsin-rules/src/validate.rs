@@ -138,22 +138,14 @@ struct TemplateFinding {
 }
 
 /// Parses an alert label/annotation value as Prometheus does (`__alert_<name>`, with
-/// `$labels`, `$externalLabels`, `$externalURL` and `$value` defined), and points at the
-/// line of the value the error is on.
+/// `$labels`, `$externalLabels`, `$externalURL` and `$value` defined). The finding sits at
+/// the value; Go's message names the line inside the template.
 fn check_template(alert: &str, entry: &Entry) -> Result<(), TemplateFinding> {
     let name = format!("__alert_{alert}");
-    match crate::shim::parse_alert_template(&name, &entry.value.value) {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let start = entry.value.pos;
-            let line_in_value = e.line().max(1);
-            // A block scalar's text starts on the line after its `|`/`>` indicator.
-            let first_text_line = start.line + usize::from(entry.value_is_block);
-            let pos = Pos::new(first_text_line + line_in_value - 1, start.col);
-            Err(TemplateFinding {
-                pos,
-                message: e.to_string(),
-            })
-        }
-    }
+    tocsin_template::parse_alert_template(&name, &entry.value.value)
+        .map(|_| ())
+        .map_err(|e| TemplateFinding {
+            pos: entry.value.pos,
+            message: e.to_string(),
+        })
 }

@@ -35,8 +35,6 @@ pub enum NodeKind<'a> {
 #[derive(Clone, Debug)]
 pub struct Scalar<'a> {
     pub value: Cow<'a, str>,
-    /// A `|` or `>` block scalar: its text starts on the line after the node's position.
-    pub block: bool,
     /// The resolved tag, as yaml.v3 prints it in errors (`!!str`, `!!int`, …).
     pub tag: Tag,
 }
@@ -111,6 +109,7 @@ impl From<ScanError> for SyntaxError {
 
 /// Pulls nodes out of the event stream, resolving aliases against the anchors seen so far.
 struct Reader<'a> {
+    text: &'a str,
     parser: Parser<'a, granit_parser::StrInput<'a>>,
     anchors: HashMap<usize, Node<'a>>,
     peeked: Option<(Event<'a>, Span)>,
@@ -180,10 +179,14 @@ impl<'a> Reader<'a> {
         let (node, anchor) = match event {
             Event::Scalar(value, style, anchor, tag) => {
                 let tag = resolve_tag(&value, style, tag.as_deref());
-                let block = matches!(style, ScalarStyle::Literal | ScalarStyle::Folded);
+                let pos = if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
+                    block_indicator(self.text, &span).unwrap_or(pos)
+                } else {
+                    pos
+                };
                 let node = Node {
                     pos,
-                    kind: NodeKind::Scalar(Scalar { value, block, tag }),
+                    kind: NodeKind::Scalar(Scalar { value, tag }),
                 };
                 (node, anchor)
             }
@@ -250,6 +253,34 @@ fn eof(pos: Pos) -> SyntaxError {
     }
 }
 
+/// The `|`/`>` of a block scalar whose span starts at its text: the last non-blank line
+/// above the text, with any trailing comment and chomping/indent indicators removed, ends
+/// with it.
+fn block_indicator(text: &str, span: &Span) -> Option<Pos> {
+    let start = span.start.byte_offset()?;
+    let before = text.get(..start)?;
+    let mut line_no = span.start.line();
+    for line in before.rsplit('\n').skip(1) {
+        line_no -= 1;
+        let code = match line.find(" #") {
+            Some(i) => &line[..i],
+            None => line,
+        };
+        let code = code
+            .trim_end()
+            .trim_end_matches(|c: char| c == '-' || c == '+' || c.is_ascii_digit());
+        if code.is_empty() {
+            continue;
+        }
+        if code.ends_with(['|', '>']) {
+            let col = code.chars().count();
+            return Some(Pos::new(line_no, col));
+        }
+        return None;
+    }
+    None
+}
+
 /// Where a node starts: at its tag when it has one, as yaml.v3 counts it.
 fn pos_of(span: &Span) -> Pos {
     let start = span.tag_start.as_ref().unwrap_or(&span.start);
@@ -261,6 +292,7 @@ impl<'a> GroupStream<'a> {
     pub fn open(text: &'a str) -> Result<(Self, TopLevel<'a>), SyntaxError> {
         let mut stream = GroupStream {
             reader: Reader {
+                text,
                 parser: Parser::new_from_str(text),
                 anchors: HashMap::new(),
                 peeked: None,
@@ -535,6 +567,16 @@ mod tests {
             panic!("map expected")
         };
         assert_eq!(entries[0].1.as_scalar().map(|s| &*s.value), Some("a"));
+    }
+
+    #[test]
+    fn block_scalars_sit_at_their_indicator() {
+        let g = groups("groups:\n  - name: |-  # c\n\n      abc\n    x: >\n      d\n");
+        let NodeKind::Map(entries) = &g[0].kind else {
+            panic!("map expected")
+        };
+        assert_eq!(entries[0].1.pos, Pos::new(2, 11));
+        assert_eq!(entries[1].1.pos, Pos::new(5, 8));
     }
 
     #[test]
