@@ -7,17 +7,19 @@
 //! text, same line numbers); `tocsin-engine` renders them per alert.
 //! Output is meant to be byte-for-byte what Prometheus 2.42 produces.
 
-#[allow(dead_code)] // execution (exec.rs) reads the rest of the tree
 mod ast;
 mod error;
-#[allow(dead_code)]
+mod exec;
 mod funcs;
-#[allow(dead_code)]
 mod gofmt;
 mod lexer;
 mod numparse;
 mod parse;
 mod unquote;
+mod value;
+
+pub use exec::{TemplateContext, MAX_CALL_DEPTH, MAX_OUTPUT, MAX_STEPS};
+pub use value::{AlertTemplateData, Labels, Sample};
 
 pub use error::{ParseError, RenderError};
 
@@ -28,16 +30,26 @@ pub const ALERT_TEMPLATE_PREFIX: &str = "{{$labels := .Labels}}{{$externalLabels
 /// A parsed template, ready to render many times.
 #[derive(Debug, Clone)]
 pub struct Template {
-    name: String,
-    text: String,
-    #[allow(dead_code)] // read by execution
-    trees: parse::TreeSet,
+    pub(crate) name: String,
+    pub(crate) text: String,
+    pub(crate) trees: parse::TreeSet,
 }
 
 impl Template {
     /// The template's name (e.g. `__alert_HighErrors`).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Render with `data` as dot. Errors carry Go's execution error text;
+    /// Prometheus shows them as
+    /// `<error expanding template: error executing template NAME: ERR>`.
+    pub fn render(
+        &self,
+        data: &AlertTemplateData,
+        ctx: &dyn TemplateContext,
+    ) -> Result<String, RenderError> {
+        exec::render(self, data, ctx).map_err(|message| RenderError { message })
     }
 
     /// The full parsed text (prefix included).

@@ -28,7 +28,7 @@ pub(crate) enum Func {
     Query,
     First,
     Label,
-    Value,
+    SampleValue,
     StrValue,
     Args,
     ReReplaceAll,
@@ -79,7 +79,7 @@ impl Func {
             "query" => Query,
             "first" => First,
             "label" => Label,
-            "value" => Value,
+            "value" => SampleValue,
             "strvalue" => StrValue,
             "args" => Args,
             "reReplaceAll" => ReReplaceAll,
@@ -105,4 +105,333 @@ impl Func {
             _ => return None,
         })
     }
+}
+
+mod builtin;
+mod prometheus;
+pub(crate) mod time;
+
+use crate::ast::Arg;
+use crate::exec::{At, State, R};
+use crate::value::Value;
+use std::borrow::Cow;
+
+/// Parameter types that change how arguments are evaluated and checked.
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum P {
+    /// `interface{}` or `reflect.Value`.
+    Any,
+    Str,
+    Sample,
+    Vector,
+}
+
+/// (fixed parameters, variadic element type).
+fn signature(f: Func) -> (&'static [P], Option<P>) {
+    use Func::*;
+    use P::*;
+    match f {
+        And | Or | Index | Slice | Eq | Call => (&[Any], Some(Any)),
+        Not | Len => (&[Any], None),
+        Print | Println | Html | Js | Urlquery | Args => (&[], Some(Any)),
+        Printf => (&[Str], Some(Any)),
+        Ge | Gt | Le | Lt | Ne => (&[Any, Any], None),
+        Query | SafeHtml | Title | ToUpper | ToLower | GraphLink | TableLink | ParseDuration
+        | StripPort | StripDomain => (&[Str], None),
+        First => (&[Vector], None),
+        Label => (&[Str, Sample], None),
+        SampleValue | StrValue => (&[Sample], None),
+        ReReplaceAll => (&[Str, Str, Str], None),
+        Match => (&[Str, Str], None),
+        SortByLabel => (&[Str, Vector], None),
+        Humanize | Humanize1024 | HumanizeDuration | HumanizePercentage | HumanizeTimestamp
+        | ToTime => (&[Any], None),
+        PathPrefix | ExternalUrl => (&[], None),
+    }
+}
+
+fn type_name(p: P) -> &'static str {
+    match p {
+        P::Any => "interface {}",
+        P::Str => "string",
+        P::Sample => "*template.sample",
+        P::Vector => "template.queryResult",
+    }
+}
+
+/// Go's `evalCall` for a template function.
+pub(crate) fn call<'t, 'a>(
+    s: &mut State<'t, 'a>,
+    dot: &Value<'a>,
+    func: Func,
+    name: &'t str,
+    node: At<'t>,
+    args: &'t [Arg],
+    final_: Option<Value<'a>>,
+) -> R<Value<'a>>
+where
+    't: 'a,
+{
+    let (fixed, variadic) = signature(func);
+    let num_in = args.len() + usize::from(final_.is_some());
+    if variadic.is_some() {
+        if num_in < fixed.len() {
+            return s.errorf(format!(
+                "wrong number of args for {name}: want at least {} got {}",
+                fixed.len(),
+                args.len()
+            ));
+        }
+    } else if num_in != fixed.len() {
+        return s.errorf(format!(
+            "wrong number of args for {name}: want {} got {num_in}",
+            fixed.len()
+        ));
+    }
+    if matches!(func, Func::And | Func::Or) {
+        let want = func == Func::Or;
+        let mut v = Value::Invalid;
+        for a in args {
+            v = s.eval_arg_any(dot, a)?;
+            if v.truth() == want {
+                return Ok(v);
+            }
+        }
+        if let Some(f) = final_ {
+            v = f;
+        }
+        return Ok(v);
+    }
+    let mut argv: Vec<Value<'a>> = Vec::with_capacity(num_in);
+    for (i, a) in args.iter().enumerate() {
+        let p = fixed.get(i).copied().or(variadic).unwrap_or(P::Any);
+        argv.push(eval_param(s, dot, a, p)?);
+    }
+    if let Some(f) = final_ {
+        let p = if num_in - 1 < fixed.len() {
+            fixed[num_in - 1]
+        } else {
+            variadic.unwrap_or(P::Any)
+        };
+        argv.push(validate(s, f, p)?);
+    }
+    match dispatch(s, func, &mut argv) {
+        Ok(v) => Ok(v),
+        Err(Err::Msg(m)) => {
+            s.set_at(node);
+            s.errorf(format!("error calling {name}: {m}"))
+        }
+    }
+}
+
+fn eval_param<'t, 'a>(s: &mut State<'t, 'a>, dot: &Value<'a>, a: &'t Arg, p: P) -> R<Value<'a>>
+where
+    't: 'a,
+{
+    match p {
+        P::Any => Ok(match s.eval_arg_any(dot, a)? {
+            Value::Invalid => Value::Nil,
+            v => v,
+        }),
+        P::Str => Ok(Value::Str(s.eval_arg_string(dot, a)?)),
+        P::Sample | P::Vector => {
+            let v = s.eval_arg_typed(dot, a, type_name(p))?;
+            validate(s, v, p)
+        }
+    }
+}
+
+fn validate<'a>(s: &State<'_, 'a>, v: Value<'a>, p: P) -> R<Value<'a>> {
+    let ok = match (&v, p) {
+        (Value::Invalid, P::Any) => return Ok(Value::Nil),
+        (_, P::Any) => true,
+        (Value::Str(_), P::Str) => true,
+        (Value::Sample(..) | Value::Nil, P::Sample) => true,
+        (Value::Vector(_) | Value::Nil, P::Vector) => true,
+        (Value::Invalid, P::Sample | P::Vector) => return Ok(Value::Nil),
+        (Value::Invalid, _) => {
+            return s.errorf(format!("invalid value; expected {}", type_name(p)));
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(v)
+    } else {
+        s.errorf(format!(
+            "wrong type for value; expected {}; got {}",
+            type_name(p),
+            v.type_name()
+        ))
+    }
+}
+
+/// A function's failure: an error it returns (wrapped as
+/// `error calling NAME: ...`).
+pub(crate) enum Err {
+    Msg(String),
+}
+
+pub(crate) type FR<T> = Result<T, Err>;
+
+pub(crate) fn msg<T>(m: impl Into<String>) -> FR<T> {
+    Err(Err::Msg(m.into()))
+}
+
+fn take_str<'a>(v: &mut Value<'a>) -> Cow<'a, str> {
+    match std::mem::replace(v, Value::Invalid) {
+        Value::Str(s) => s,
+        _ => Cow::Borrowed(""),
+    }
+}
+
+const NIL_DEREF: &str = "runtime error: invalid memory address or nil pointer dereference";
+
+fn dispatch<'t, 'a>(s: &mut State<'t, 'a>, func: Func, a: &mut [Value<'a>]) -> FR<Value<'a>>
+where
+    't: 'a,
+{
+    use Func::*;
+    Ok(match func {
+        And | Or => Value::Invalid,
+        Not => Value::Bool(!a[0].truth()),
+        Len => builtin::len(&a[0])?,
+        Index => builtin::index(a)?,
+        Slice => builtin::slice(a)?,
+        Print | Println | Printf => {
+            let mut out = String::new();
+            match func {
+                Print => crate::gofmt::sprint(&mut out, a),
+                Println => crate::gofmt::sprintln(&mut out, a),
+                _ => {
+                    let f = take_str(&mut a[0]);
+                    crate::gofmt::sprintf(&mut out, &f, &a[1..]);
+                }
+            }
+            Value::Str(Cow::Owned(out))
+        }
+        Html | Js | Urlquery => {
+            let text = builtin::eval_args(a);
+            Value::Str(Cow::Owned(match func {
+                Html => builtin::html_escape(&text),
+                Js => builtin::js_escape(&text),
+                _ => prometheus::query_escape(&text),
+            }))
+        }
+        Eq => Value::Bool(builtin::eq(&a[0], &a[1..])?),
+        Ne => Value::Bool(!builtin::eq(&a[0], &a[1..2])?),
+        Lt => Value::Bool(builtin::lt(&a[0], &a[1])?),
+        Le => Value::Bool(builtin::lt(&a[0], &a[1])? || builtin::eq(&a[0], &a[1..2])?),
+        Gt => Value::Bool(!(builtin::lt(&a[0], &a[1])? || builtin::eq(&a[0], &a[1..2])?)),
+        Ge => Value::Bool(!builtin::lt(&a[0], &a[1])?),
+        Call => return msg(format!("non-function of type {}", a[0].type_name())),
+        Query => {
+            let q = take_str(&mut a[0]);
+            match s.ctx.query(&q) {
+                Ok(v) => Value::Vector(std::rc::Rc::new(v)),
+                Err(e) => return msg(e),
+            }
+        }
+        First => match &a[0] {
+            Value::Vector(v) if !v.is_empty() => Value::Sample(v.clone(), 0),
+            Value::Vector(_) | Value::Nil => {
+                return msg("first() called on vector with no elements")
+            }
+            _ => return msg(NIL_DEREF),
+        },
+        Label => {
+            let l = take_str(&mut a[0]);
+            match &a[1] {
+                Value::Sample(v, i) => Value::Str(Cow::Owned(
+                    v[*i].labels.get(l.as_ref()).cloned().unwrap_or_default(),
+                )),
+                _ => return msg(NIL_DEREF),
+            }
+        }
+        SampleValue => match &a[0] {
+            Value::Sample(v, i) => Value::Float(v[*i].value),
+            _ => return msg(NIL_DEREF),
+        },
+        StrValue => match &a[0] {
+            Value::Sample(v, i) => Value::Str(Cow::Owned(
+                v[*i].labels.get("__value__").cloned().unwrap_or_default(),
+            )),
+            _ => return msg(NIL_DEREF),
+        },
+        Args => Value::Args(std::rc::Rc::new(a.to_vec())),
+        SortByLabel => {
+            let l = take_str(&mut a[0]);
+            match &a[1] {
+                Value::Vector(v) => {
+                    let mut v: Vec<_> = v.as_ref().clone();
+                    v.sort_by(|x, y| {
+                        x.labels
+                            .get(l.as_ref())
+                            .map_or("", |s| s.as_str())
+                            .cmp(y.labels.get(l.as_ref()).map_or("", |s| s.as_str()))
+                    });
+                    Value::Vector(std::rc::Rc::new(v))
+                }
+                _ => Value::Nil,
+            }
+        }
+        ReReplaceAll => {
+            let pat = take_str(&mut a[0]);
+            let repl = take_str(&mut a[1]);
+            let text = take_str(&mut a[2]);
+            Value::Str(Cow::Owned(prometheus::re_replace_all(&pat, &repl, &text)?))
+        }
+        Match => {
+            let pat = take_str(&mut a[0]);
+            let text = take_str(&mut a[1]);
+            Value::Bool(prometheus::re_match(&pat, &text)?)
+        }
+        SafeHtml => Value::Html(take_str(&mut a[0])),
+        Title => Value::Str(Cow::Owned(prometheus::title(&take_str(&mut a[0])))),
+        ToUpper => Value::Str(Cow::Owned(prometheus::to_upper(&take_str(&mut a[0])))),
+        ToLower => Value::Str(Cow::Owned(prometheus::to_lower(&take_str(&mut a[0])))),
+        GraphLink => Value::Str(Cow::Owned(format!(
+            "/graph?g0.expr={}&g0.tab=0",
+            prometheus::query_escape(&take_str(&mut a[0]))
+        ))),
+        TableLink => Value::Str(Cow::Owned(format!(
+            "/graph?g0.expr={}&g0.tab=1",
+            prometheus::query_escape(&take_str(&mut a[0]))
+        ))),
+        StripPort => Value::Str(Cow::Owned(prometheus::strip_port(&take_str(&mut a[0])))),
+        StripDomain => Value::Str(Cow::Owned(prometheus::strip_domain(&take_str(&mut a[0])))),
+        Humanize => Value::Str(Cow::Owned(prometheus::humanize(prometheus::to_float(
+            &a[0],
+        )?))),
+        Humanize1024 => Value::Str(Cow::Owned(prometheus::humanize1024(prometheus::to_float(
+            &a[0],
+        )?))),
+        HumanizeDuration => Value::Str(Cow::Owned(prometheus::humanize_duration(
+            prometheus::to_float(&a[0])?,
+        ))),
+        HumanizePercentage => {
+            let v = prometheus::to_float(&a[0])?;
+            Value::Str(Cow::Owned(crate::gofmt::g4(v * 100.0) + "%"))
+        }
+        HumanizeTimestamp => {
+            let v = prometheus::to_float(&a[0])?;
+            if v.is_nan() || v.is_infinite() {
+                Value::Str(Cow::Owned(crate::gofmt::g4(v)))
+            } else {
+                let ns = time::float_to_time(v)?;
+                let mut out = String::new();
+                time::write_time(&mut out, ns);
+                Value::Str(Cow::Owned(out))
+            }
+        }
+        ToTime => {
+            let v = prometheus::to_float(&a[0])?;
+            if v.is_nan() || v.is_infinite() {
+                return msg("value is NaN or Inf");
+            }
+            Value::Time(time::float_to_time(v)?)
+        }
+        PathPrefix => Value::Str(Cow::Owned(prometheus::path_prefix(&s.data.external_url))),
+        ExternalUrl => Value::Str(Cow::Owned(s.data.external_url.clone())),
+        ParseDuration => Value::Float(prometheus::parse_duration(&take_str(&mut a[0]))?),
+    })
 }

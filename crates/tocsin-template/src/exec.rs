@@ -1,0 +1,652 @@
+//! Template execution with Go `text/template` semantics (Go 1.19 `exec.go`):
+//! variable scoping, pipelines with a final argument, `and`/`or`
+//! short-circuit, range over slices and sorted maps, `missingkey=zero`,
+//! and Go's execution error text including `line:col` and node context.
+//!
+//! Bounds (tocsin's, not Go's): output is capped at [`MAX_OUTPUT`] bytes,
+//! execution at [`MAX_STEPS`] node evaluations and template calls at
+//! [`MAX_CALL_DEPTH`] levels; exceeding one is an execution error.
+
+use crate::ast::{Arg, Branch, Command, List, Node, Pipe};
+use crate::funcs::{self, Func};
+use crate::value::{AlertTemplateData, MapRef, Sample, Value};
+use crate::Template;
+use std::borrow::Cow;
+
+/// Maximum rendered output, in bytes.
+pub const MAX_OUTPUT: usize = 1 << 20;
+/// Maximum number of nodes and commands evaluated in one render.
+pub const MAX_STEPS: usize = 1_000_000;
+/// Maximum nesting of `{{template}}` calls.
+pub const MAX_CALL_DEPTH: usize = 100;
+
+/// What templates need from the outside world.
+pub trait TemplateContext {
+    /// Run an instant PromQL query at the evaluation time. A scalar result
+    /// is one sample with no labels.
+    fn query(&self, expr: &str) -> Result<Vec<Sample>, String>;
+    /// The evaluation time, Unix seconds.
+    fn eval_time(&self) -> f64 {
+        0.0
+    }
+}
+
+pub(crate) enum Flow {
+    Error(String),
+    Break,
+    Continue,
+}
+
+pub(crate) type R<T> = Result<T, Flow>;
+
+/// The node an error is reported at (Go's `state.node`).
+#[derive(Clone, Copy)]
+pub(crate) enum At<'t> {
+    None,
+    Arg(&'t Arg),
+    Cmd(&'t Command),
+    Pipe(&'t Pipe),
+    Node(&'t Node, usize),
+    Template(&'t Node, usize),
+}
+
+pub(crate) struct State<'t, 'a> {
+    tmpl: &'t Template,
+    name: &'t str,
+    pub(crate) data: &'a AlertTemplateData,
+    pub(crate) ctx: &'a dyn TemplateContext,
+    vars: Vec<(&'t str, Value<'a>)>,
+    at: At<'t>,
+    steps: usize,
+    depth: usize,
+    out: String,
+}
+
+pub(crate) fn render<'t, 'a>(
+    tmpl: &'t Template,
+    data: &'a AlertTemplateData,
+    ctx: &'a dyn TemplateContext,
+) -> Result<String, String>
+where
+    't: 'a,
+{
+    let Some(root) = tmpl.trees.get(tmpl.name.as_str()) else {
+        return Err(format!(
+            "template: {}: \"{}\" is an incomplete or empty template",
+            tmpl.name, tmpl.name
+        ));
+    };
+    let dot = Value::Data(data);
+    let mut s = State {
+        tmpl,
+        name: &tmpl.name,
+        data,
+        ctx,
+        vars: vec![("$", dot.clone())],
+        at: At::None,
+        steps: 0,
+        depth: 0,
+        out: String::with_capacity(64),
+    };
+    match s.walk_list(&dot, root) {
+        Ok(()) => Ok(s.out),
+        Err(Flow::Error(e)) => Err(e),
+        Err(_) => Ok(s.out),
+    }
+}
+
+impl<'t, 'a> State<'t, 'a>
+where
+    't: 'a,
+{
+    pub(crate) fn errorf<T>(&self, msg: impl Into<String>) -> R<T> {
+        let msg = msg.into();
+        let (pos, ctx) = match self.at {
+            At::None => return Err(Flow::Error(format!("template: {}: {}", self.name, msg))),
+            At::Arg(a) => (a.pos(), a.to_string()),
+            At::Cmd(c) => (c.pos, c.to_string()),
+            At::Pipe(p) => (p.pos, p.to_string()),
+            At::Node(n, pos) | At::Template(n, pos) => (pos, n.to_string()),
+        };
+        let text = &self.tmpl.text[..pos.min(self.tmpl.text.len())];
+        let (line, col) = match text.rfind('\n') {
+            None => (1, pos),
+            Some(i) => (1 + text.matches('\n').count(), pos - (i + 1)),
+        };
+        Err(Flow::Error(format!(
+            "template: {}:{}:{}: executing {} at <{}>: {}",
+            self.tmpl.name,
+            line,
+            col,
+            crate::gofmt::quote(self.name),
+            ctx,
+            msg
+        )))
+    }
+
+    fn step(&mut self) -> R<()> {
+        self.steps += 1;
+        if self.steps > MAX_STEPS {
+            return self.errorf(format!("template execution exceeded {MAX_STEPS} steps"));
+        }
+        Ok(())
+    }
+
+    fn walk_list(&mut self, dot: &Value<'a>, list: &'t List) -> R<()> {
+        for n in &list.nodes {
+            self.walk(dot, n)?;
+        }
+        Ok(())
+    }
+
+    fn walk(&mut self, dot: &Value<'a>, node: &'t Node) -> R<()> {
+        self.step()?;
+        match node {
+            Node::Text(t) => {
+                self.out.push_str(t);
+                self.check_output()
+            }
+            Node::Action(pipe) => {
+                self.at = At::Node(node, pipe.pos);
+                let v = self.eval_pipeline(dot, pipe)?;
+                if pipe.decl.is_empty() {
+                    self.at = At::Node(node, pipe.pos);
+                    self.print_value(&v);
+                }
+                self.check_output()
+            }
+            Node::If(b) | Node::With(b) => {
+                self.at = At::Node(node, b.pipe.pos);
+                let mark = self.vars.len();
+                let r = self.walk_if_with(dot, b, matches!(node, Node::With(_)));
+                self.vars.truncate(mark);
+                r
+            }
+            Node::Range(b) => {
+                self.at = At::Node(node, b.pipe.pos);
+                let mark = self.vars.len();
+                let r = self.walk_range(dot, b);
+                self.vars.truncate(mark);
+                match r {
+                    Err(Flow::Break) => Ok(()),
+                    r => r,
+                }
+            }
+            Node::Template { pos, name, pipe } => {
+                self.at = At::Template(node, *pos);
+                let Some(list) = self.tmpl.trees.get(name.as_str()) else {
+                    return self.errorf(format!(
+                        "template {} not defined",
+                        crate::gofmt::quote(name)
+                    ));
+                };
+                if self.depth >= MAX_CALL_DEPTH {
+                    return self.errorf("exceeded maximum template depth (100000)");
+                }
+                let new_dot = match pipe {
+                    Some(p) => self.eval_pipeline(dot, p)?,
+                    None => Value::Invalid,
+                };
+                let saved_vars = std::mem::replace(&mut self.vars, vec![("$", new_dot.clone())]);
+                let saved_name = std::mem::replace(&mut self.name, name.as_str());
+                self.depth += 1;
+                let r = self.walk_list(&new_dot, list);
+                self.depth -= 1;
+                self.name = saved_name;
+                self.vars = saved_vars;
+                r
+            }
+            Node::Break => Err(Flow::Break),
+            Node::Continue => Err(Flow::Continue),
+        }
+    }
+
+    fn check_output(&self) -> R<()> {
+        if self.out.len() > MAX_OUTPUT {
+            return self.errorf(format!("template output exceeds {MAX_OUTPUT} bytes"));
+        }
+        Ok(())
+    }
+
+    fn print_value(&mut self, v: &Value<'a>) {
+        match v {
+            Value::Invalid => self.out.push_str("<no value>"),
+            v => v.write_v(&mut self.out, false),
+        }
+    }
+
+    fn walk_if_with(&mut self, dot: &Value<'a>, b: &'t Branch, with: bool) -> R<()> {
+        let v = self.eval_pipeline(dot, &b.pipe)?;
+        if v.truth() {
+            if with {
+                self.walk_list(&v, &b.list)
+            } else {
+                self.walk_list(dot, &b.list)
+            }
+        } else if let Some(e) = &b.else_list {
+            self.walk_list(dot, e)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn walk_range(&mut self, dot: &Value<'a>, b: &'t Branch) -> R<()> {
+        let val = self.eval_pipeline(dot, &b.pipe)?;
+        let mark = self.vars.len();
+        let mut items: Vec<(Value<'a>, Value<'a>)> = Vec::new();
+        match &val {
+            Value::Vector(v) => {
+                for i in 0..v.len() {
+                    items.push((Value::Int(i as i64), Value::Sample(v.clone(), i)));
+                }
+            }
+            Value::Labels(l) => {
+                for (k, v) in l.iter() {
+                    items.push((Value::Str(Cow::Borrowed(k)), Value::Str(Cow::Borrowed(v))));
+                }
+            }
+            Value::SampleLabels(s, i) => {
+                for (k, v) in s[*i].labels.iter() {
+                    items.push((
+                        Value::Str(Cow::Owned(k.clone())),
+                        Value::Str(Cow::Owned(v.clone())),
+                    ));
+                }
+            }
+            Value::Args(a) => {
+                let mut keys: Vec<(String, usize)> =
+                    (0..a.len()).map(|i| (format!("arg{i}"), i)).collect();
+                keys.sort();
+                for (k, i) in keys {
+                    items.push((Value::Str(Cow::Owned(k)), a[i].clone()));
+                }
+            }
+            Value::Invalid | Value::Nil => {}
+            Value::Str(_)
+            | Value::Html(_)
+            | Value::Time(_)
+            | Value::Sample(..)
+            | Value::Data(_)
+            | Value::Bool(_)
+            | Value::Int(_)
+            | Value::Uint8(_)
+            | Value::Float(_)
+            | Value::Complex(..) => {
+                let mut s = String::new();
+                val.write_v(&mut s, true);
+                return self.errorf(format!("range can't iterate over {s}"));
+            }
+        }
+        if items.is_empty() {
+            if let Some(e) = &b.else_list {
+                return self.walk_list(dot, e);
+            }
+            return Ok(());
+        }
+        for (index, elem) in items {
+            self.step()?;
+            let n = self.vars.len();
+            if !b.pipe.decl.is_empty() {
+                self.vars[n - 1].1 = elem.clone();
+            }
+            if b.pipe.decl.len() > 1 {
+                self.vars[n - 2].1 = index;
+            }
+            let r = self.walk_list(&elem, &b.list);
+            self.vars.truncate(mark);
+            match r {
+                Ok(()) | Err(Flow::Continue) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn eval_pipeline(&mut self, dot: &Value<'a>, pipe: &'t Pipe) -> R<Value<'a>> {
+        self.at = At::Pipe(pipe);
+        let mut value: Option<Value<'a>> = None;
+        for cmd in &pipe.cmds {
+            value = Some(self.eval_command(dot, cmd, value)?);
+        }
+        let value = value.unwrap_or(Value::Invalid);
+        for name in &pipe.decl {
+            if pipe.is_assign {
+                self.set_var(name, value.clone())?;
+            } else {
+                self.vars.push((name.as_str(), value.clone()));
+            }
+        }
+        Ok(value)
+    }
+
+    fn set_var(&mut self, name: &str, v: Value<'a>) -> R<()> {
+        for slot in self.vars.iter_mut().rev() {
+            if slot.0 == name {
+                slot.1 = v;
+                return Ok(());
+            }
+        }
+        self.errorf(format!("undefined variable: {name}"))
+    }
+
+    fn var_value(&self, name: &str) -> R<Value<'a>> {
+        for slot in self.vars.iter().rev() {
+            if slot.0 == name {
+                return Ok(slot.1.clone());
+            }
+        }
+        self.errorf(format!("undefined variable: {name}"))
+    }
+
+    fn not_a_function(&self, args: &'t [Arg], final_: &Option<Value<'a>>) -> R<()> {
+        if args.len() > 1 || final_.is_some() {
+            return self.errorf(format!("can't give argument to non-function {}", args[0]));
+        }
+        Ok(())
+    }
+
+    fn eval_command(
+        &mut self,
+        dot: &Value<'a>,
+        cmd: &'t Command,
+        final_: Option<Value<'a>>,
+    ) -> R<Value<'a>> {
+        self.step()?;
+        let first = &cmd.args[0];
+        match first {
+            Arg::Field { idents, .. } => {
+                self.at = At::Arg(first);
+                self.eval_field_chain(dot, dot.clone(), first, idents, &cmd.args, final_)
+            }
+            Arg::Chain { node, fields, .. } => {
+                self.eval_chain(dot, first, node, fields, &cmd.args, final_)
+            }
+            Arg::Ident { func, name, .. } => {
+                self.at = At::Arg(first);
+                self.eval_call(dot, *func, name, cmd, &cmd.args[1..], final_)
+            }
+            Arg::Pipe(p) => {
+                self.not_a_function(&cmd.args, &final_)?;
+                self.eval_pipeline(dot, p)
+            }
+            Arg::Variable { idents, .. } => {
+                self.at = At::Arg(first);
+                let v = self.var_value(&idents[0])?;
+                if idents.len() == 1 {
+                    self.not_a_function(&cmd.args, &final_)?;
+                    return Ok(v);
+                }
+                self.eval_field_chain(dot, v, first, &idents[1..], &cmd.args, final_)
+            }
+            _ => {
+                self.at = At::Arg(first);
+                self.not_a_function(&cmd.args, &final_)?;
+                match first {
+                    Arg::Bool { value, .. } => Ok(Value::Bool(*value)),
+                    Arg::Dot { .. } => Ok(dot.clone()),
+                    Arg::Nil { .. } => self.errorf("nil is not a command"),
+                    Arg::Number { .. } => self.ideal_constant(first),
+                    Arg::Str { text, .. } => Ok(Value::Str(Cow::Borrowed(text.as_str()))),
+                    _ => self.errorf(format!("can't evaluate command {first}")),
+                }
+            }
+        }
+    }
+
+    fn eval_chain(
+        &mut self,
+        dot: &Value<'a>,
+        chain: &'t Arg,
+        node: &'t Arg,
+        fields: &'t [String],
+        args: &'t [Arg],
+        final_: Option<Value<'a>>,
+    ) -> R<Value<'a>> {
+        self.at = At::Arg(chain);
+        if let Arg::Nil { .. } = node {
+            return self.errorf(format!("indirection through explicit nil in {chain}"));
+        }
+        let recv = self.eval_arg_any(dot, node)?;
+        self.eval_field_chain(dot, recv, chain, fields, args, final_)
+    }
+
+    fn eval_field_chain(
+        &mut self,
+        dot: &Value<'a>,
+        mut recv: Value<'a>,
+        node: &'t Arg,
+        idents: &'t [String],
+        args: &'t [Arg],
+        final_: Option<Value<'a>>,
+    ) -> R<Value<'a>> {
+        let n = idents.len();
+        for id in &idents[..n - 1] {
+            recv = self.eval_field(dot, id, node, &[], None, recv)?;
+        }
+        self.eval_field(dot, &idents[n - 1], node, args, final_, recv)
+    }
+
+    fn eval_field(
+        &mut self,
+        dot: &Value<'a>,
+        name: &'t str,
+        node: &'t Arg,
+        args: &'t [Arg],
+        final_: Option<Value<'a>>,
+        recv: Value<'a>,
+    ) -> R<Value<'a>> {
+        let has_args = args.len() > 1 || final_.is_some();
+        match &recv {
+            Value::Invalid => return Ok(Value::Invalid),
+            Value::Nil => {
+                return self.errorf(format!("nil pointer evaluating interface {{}}.{name}"))
+            }
+            Value::Time(ns) => {
+                if let Some(v) = funcs::time::method(self, dot, *ns, name, node, args, final_)? {
+                    return Ok(v);
+                }
+            }
+            Value::Data(d) => {
+                let v = match name {
+                    "Labels" => Some(Value::Labels(&d.labels)),
+                    "ExternalLabels" => Some(Value::Labels(&d.external_labels)),
+                    "ExternalURL" => Some(Value::Str(Cow::Borrowed(d.external_url.as_str()))),
+                    "Value" => Some(Value::Float(d.value)),
+                    _ => None,
+                };
+                if let Some(v) = v {
+                    if has_args {
+                        return self.errorf(format!(
+                            "{name} has arguments but cannot be invoked as function"
+                        ));
+                    }
+                    return Ok(v);
+                }
+            }
+            Value::Sample(v, i) => {
+                let r = match name {
+                    "Labels" => Some(Value::SampleLabels(v.clone(), *i)),
+                    "Value" => Some(Value::Float(v[*i].value)),
+                    _ => None,
+                };
+                if let Some(r) = r {
+                    if has_args {
+                        return self.errorf(format!(
+                            "{name} has arguments but cannot be invoked as function"
+                        ));
+                    }
+                    return Ok(r);
+                }
+            }
+            _ => {}
+        }
+        if let Value::Labels(l) = recv {
+            if has_args {
+                return self.errorf(format!("{name} is not a method but has arguments"));
+            }
+            return Ok(Value::Str(Cow::Borrowed(
+                l.get(name).map_or("", |v| v.as_str()),
+            )));
+        }
+        if let Some(m) = recv.as_map() {
+            if has_args {
+                return self.errorf(format!("{name} is not a method but has arguments"));
+            }
+            return Ok(match m {
+                MapRef::Labels(l) => match l.get(name) {
+                    Some(v) => Value::Str(Cow::Owned(v.clone())),
+                    None => Value::Str(Cow::Borrowed("")),
+                },
+                MapRef::Args(a) => name
+                    .strip_prefix("arg")
+                    .and_then(|n| {
+                        if n.len() > 1 && n.starts_with('0') {
+                            None
+                        } else {
+                            n.parse::<usize>().ok()
+                        }
+                    })
+                    .and_then(|i| a.get(i).cloned())
+                    .unwrap_or(Value::Invalid),
+            });
+        }
+        self.errorf(format!(
+            "can't evaluate field {name} in type {}",
+            recv.type_name()
+        ))
+    }
+
+    pub(crate) fn ideal_constant(&mut self, arg: &'t Arg) -> R<Value<'a>> {
+        self.at = At::Arg(arg);
+        let Arg::Number { num, .. } = arg else {
+            return Ok(Value::Invalid);
+        };
+        if num.is_complex {
+            return Ok(Value::Complex(num.float, num.imag));
+        }
+        let t = &num.text;
+        let hex_int = t.len() > 2
+            && t.trim_start_matches(['+', '-']).starts_with(['0'])
+            && matches!(
+                t.trim_start_matches(['+', '-']).as_bytes().get(1),
+                Some(b'x' | b'X')
+            )
+            && !t.contains(['p', 'P']);
+        let rune_int = t.starts_with('\'');
+        if num.is_float && !hex_int && !rune_int && t.contains(['.', 'e', 'E', 'p', 'P']) {
+            return Ok(Value::Float(num.float));
+        }
+        if num.is_int {
+            return Ok(Value::Int(num.int));
+        }
+        if num.is_uint {
+            return self.errorf(format!("{t} overflows int"));
+        }
+        Ok(Value::Invalid)
+    }
+
+    /// Evaluate an argument for an `interface{}` / `reflect.Value` parameter.
+    pub(crate) fn eval_arg_any(&mut self, dot: &Value<'a>, arg: &'t Arg) -> R<Value<'a>> {
+        self.at = At::Arg(arg);
+        match arg {
+            Arg::Dot { .. } => Ok(dot.clone()),
+            Arg::Nil { .. } => Ok(Value::Nil),
+            Arg::Field { idents, .. } => self.eval_field_chain(
+                dot,
+                dot.clone(),
+                arg,
+                idents,
+                std::slice::from_ref(arg),
+                None,
+            ),
+            Arg::Variable { idents, .. } => {
+                let v = self.var_value(&idents[0])?;
+                if idents.len() == 1 {
+                    return Ok(v);
+                }
+                self.eval_field_chain(dot, v, arg, &idents[1..], &[], None)
+            }
+            Arg::Pipe(p) => self.eval_pipeline(dot, p),
+            Arg::Ident { func, name, .. } => self.eval_call_ident(dot, *func, name, arg),
+            Arg::Chain { node, fields, .. } => self.eval_chain(dot, arg, node, fields, &[], None),
+            Arg::Bool { value, .. } => Ok(Value::Bool(*value)),
+            Arg::Number { .. } => self.ideal_constant(arg),
+            Arg::Str { text, .. } => Ok(Value::Str(Cow::Borrowed(text.as_str()))),
+        }
+    }
+
+    fn eval_call_ident(
+        &mut self,
+        dot: &Value<'a>,
+        func: Func,
+        name: &'t str,
+        arg: &'t Arg,
+    ) -> R<Value<'a>> {
+        self.at = At::Arg(arg);
+        funcs::call(self, dot, func, name, At::Arg(arg), &[], None)
+    }
+
+    fn eval_call(
+        &mut self,
+        dot: &Value<'a>,
+        func: Func,
+        name: &'t str,
+        cmd: &'t Command,
+        args: &'t [Arg],
+        final_: Option<Value<'a>>,
+    ) -> R<Value<'a>> {
+        funcs::call(self, dot, func, name, At::Cmd(cmd), args, final_)
+    }
+
+    /// Evaluate an argument for a `string` parameter.
+    pub(crate) fn eval_arg_string(&mut self, dot: &Value<'a>, arg: &'t Arg) -> R<Cow<'a, str>> {
+        self.at = At::Arg(arg);
+        match arg {
+            Arg::Str { text, .. } => Ok(Cow::Borrowed(text.as_str())),
+            Arg::Dot { .. }
+            | Arg::Field { .. }
+            | Arg::Variable { .. }
+            | Arg::Pipe(_)
+            | Arg::Ident { .. }
+            | Arg::Chain { .. } => {
+                let v = self.eval_arg_any(dot, arg)?;
+                self.validate_string(v)
+            }
+            Arg::Nil { .. } => self.errorf("cannot assign nil to string"),
+            _ => self.errorf(format!("expected string; found {arg}")),
+        }
+    }
+
+    pub(crate) fn validate_string(&self, v: Value<'a>) -> R<Cow<'a, str>> {
+        match v {
+            Value::Str(s) => Ok(s),
+            Value::Invalid => self.errorf("invalid value; expected string"),
+            other => self.errorf(format!(
+                "wrong type for value; expected string; got {}",
+                other.type_name()
+            )),
+        }
+    }
+
+    pub(crate) fn set_at(&mut self, at: At<'t>) {
+        self.at = at;
+    }
+
+    /// Evaluate a non-interface, non-string typed parameter (`*sample`,
+    /// `queryResult`): literals can't be converted.
+    pub(crate) fn eval_arg_typed(
+        &mut self,
+        dot: &Value<'a>,
+        arg: &'t Arg,
+        typ: &str,
+    ) -> R<Value<'a>> {
+        self.at = At::Arg(arg);
+        match arg {
+            Arg::Bool { .. } | Arg::Number { .. } | Arg::Str { .. } => {
+                self.errorf(format!("can't handle {arg} for arg of type {typ}"))
+            }
+            Arg::Nil { .. } => Ok(Value::Nil),
+            _ => self.eval_arg_any(dot, arg),
+        }
+    }
+}
