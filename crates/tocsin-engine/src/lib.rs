@@ -4,3 +4,27 @@
 //! `tocsin-query`, or an in-process source in tests and benchmarks), and keeps alert state
 //! exactly as Prometheus's rule manager does. It knows nothing about DingTalk or the HTTP
 //! server: alerts leave it as plain values for `tocsin-notify`.
+//!
+//! The core is pure: time is an argument ([`Timestamp`]), query results are passed in
+//! ([`Sample`]s), templates are expanded through a caller's [`Expander`]. Modules:
+//!
+//! - [`alert`]: the alert state machine (Prometheus's `rules/alerting.go`);
+//! - [`recording`]: recording-rule outputs (`rules/recording.go`);
+//! - [`schedule`]: the slot grid of a group and missed iterations (`rules/group.go`);
+//! - [`group`]: a group's compiled rules and state, sequential evaluation, reload
+//!   carry-over;
+//! - [`state`] and [`persist`]: snapshots of alert state that survive restarts.
+
+pub mod alert;
+mod error;
+mod labels;
+mod status;
+mod template;
+mod time;
+
+pub use alert::{Alert, AlertState, AlertingRule, AlertingState, Scratch};
+pub use error::RuleError;
+pub use labels::{BuildFingerprint, FingerprintHasher, Labels, QueryValue, Sample};
+pub use status::{Health, RuleStatus};
+pub use template::{ExpandError, Expander, TemplateData, Verbatim};
+pub use time::Timestamp;
