@@ -3,3 +3,7 @@
 //!
 //! It sees alerts as label sets with state and timestamps; it knows nothing about PromQL
 //! or rule files.
+//!
+//! Receivers so far: [`dingtalk`] (the robot protocol and a client for one robot).
+
+pub mod dingtalk;
