@@ -4,3 +4,56 @@
 //! range queries, the rules/alerts/buildinfo endpoints, authentication, TLS, timeouts and
 //! retries, and the decoding of results. It knows nothing about rule files or alerts; the
 //! engine hands it PromQL strings and evaluation timestamps.
+//!
+//! # Pieces
+//!
+//! - [`Datasource`] is the seam the engine evaluates against. [`PrometheusClient`]
+//!   implements it over HTTP; tests and benchmarks provide their own implementations.
+//! - [`PrometheusClient`] speaks `/api/v1/query` (POST, form-encoded, `time` in Unix
+//!   seconds with millisecond precision), `/api/v1/query_range`, `/api/v1/rules`,
+//!   `/api/v1/alerts` and `/api/v1/status/buildinfo`, on one pooled keep-alive
+//!   `reqwest` client with rustls on the `ring` provider. Each attempt has a timeout (also
+//!   sent to the server as `timeout`); connection failures, timeouts and 5xx answers are
+//!   retried with exponential backoff and jitter, all within an overall deadline; 4xx
+//!   answers (`bad_data`, `execution`) never are.
+//! - [`QueryError`] keeps Prometheus's `errorType`, message and HTTP status. Error text
+//!   never contains credentials: URL userinfo is turned into basic auth and stripped,
+//!   header values and secrets are never formatted, and [`Secret`]'s `Debug` is redacted.
+//! - Results ([`QueryResult`], [`QueryValue`]) are decoded in one streaming serde pass
+//!   without `serde_json::Value`; labels are [`LabelSet`]s — sorted, one `Arc`, O(1) clone
+//!   (see the `labels` module for why that representation).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), tocsin_query::QueryError> {
+//! use std::time::SystemTime;
+//! use tocsin_query::{ClientConfig, Datasource, PrometheusClient};
+//!
+//! let client = PrometheusClient::new(ClientConfig::new("http://127.0.0.1:9090"))?;
+//! let result = Datasource::instant_query(&client, "up == 0", SystemTime::now()).await?;
+//! for sample in result.value.into_samples().unwrap_or_default() {
+//!     println!("{} {}", sample.labels, sample.value);
+//! }
+//! # Ok(()) }
+//! ```
+
+mod api;
+mod client;
+mod config;
+mod datasource;
+mod decode;
+mod error;
+mod labels;
+mod tls;
+mod value;
+
+pub use api::{
+    Alert, AlertState, AlertingRule, BuildInfo, RecordingRule, Rule, RuleGroup, RuleHealth,
+    RuleKind,
+};
+pub use client::PrometheusClient;
+pub use config::{Auth, BasicAuth, ClientConfig, RetryPolicy, Secret, SecretSource, TlsConfig};
+pub use datasource::{Datasource, QueryFuture};
+pub use decode::decode_query_response;
+pub use error::{ErrorType, QueryError};
+pub use labels::{Iter as LabelIter, LabelSet, LabelSetBuilder};
+pub use value::{Point, QueryResult, QueryValue, Sample, Series};

@@ -1,0 +1,176 @@
+//! [`QueryError`]: everything a request can end in, without credentials in any text.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Prometheus's `errorType`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ErrorType {
+    /// `bad_data` (HTTP 400): parse errors, bad parameters.
+    BadData,
+    /// `execution` (HTTP 422): the query failed while running.
+    Execution,
+    /// `timeout` (HTTP 503).
+    Timeout,
+    /// `canceled` (HTTP 503 in 2.42, 499 later).
+    Canceled,
+    /// `unavailable` (HTTP 503).
+    Unavailable,
+    /// `internal` (HTTP 500).
+    Internal,
+    /// `not_found` (HTTP 404).
+    NotFound,
+    /// Any other string a server sends.
+    Other(Box<str>),
+}
+
+impl ErrorType {
+    /// Parses the wire form (`bad_data`, ...).
+    pub fn parse(s: &str) -> ErrorType {
+        match s {
+            "bad_data" => ErrorType::BadData,
+            "execution" => ErrorType::Execution,
+            "timeout" => ErrorType::Timeout,
+            "canceled" => ErrorType::Canceled,
+            "unavailable" => ErrorType::Unavailable,
+            "internal" => ErrorType::Internal,
+            "not_found" => ErrorType::NotFound,
+            other => ErrorType::Other(other.into()),
+        }
+    }
+
+    /// The wire form.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ErrorType::BadData => "bad_data",
+            ErrorType::Execution => "execution",
+            ErrorType::Timeout => "timeout",
+            ErrorType::Canceled => "canceled",
+            ErrorType::Unavailable => "unavailable",
+            ErrorType::Internal => "internal",
+            ErrorType::NotFound => "not_found",
+            ErrorType::Other(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for ErrorType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a request failed. `endpoint` fields name the URL without userinfo or query string;
+/// no variant ever holds a password, token or header value.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueryError {
+    /// The server answered `"status":"error"`.
+    #[error("{error_type}: {message} (HTTP {status} from {endpoint})")]
+    Api {
+        /// `POST /api/v1/query` etc.
+        endpoint: String,
+        /// The HTTP status code.
+        status: u16,
+        /// `errorType`.
+        error_type: ErrorType,
+        /// `error`, verbatim.
+        message: String,
+        /// `warnings`, if any came with the error.
+        warnings: Vec<String>,
+    },
+    /// A non-success HTTP status without a Prometheus error body (a proxy's 502 page, say).
+    #[error("HTTP {status} from {endpoint}: {body}")]
+    Http {
+        /// The endpoint.
+        endpoint: String,
+        /// The HTTP status code.
+        status: u16,
+        /// The start of the body (at most 512 bytes, lossy UTF-8).
+        body: String,
+    },
+    /// Could not connect (refused, DNS, TLS handshake).
+    #[error("cannot connect to {endpoint}: {message}")]
+    Connect {
+        /// The endpoint.
+        endpoint: String,
+        /// The cause chain, `: `-separated.
+        message: String,
+    },
+    /// No complete answer within the per-query timeout (or what was left of the deadline).
+    #[error("{endpoint} did not answer within {timeout:?}")]
+    Timeout {
+        /// The endpoint.
+        endpoint: String,
+        /// The time allowed for the attempt.
+        timeout: Duration,
+    },
+    /// The connection failed after it was made (reset, truncated body, protocol error).
+    #[error("request to {endpoint} failed: {message}")]
+    Transport {
+        /// The endpoint.
+        endpoint: String,
+        /// The cause chain.
+        message: String,
+    },
+    /// The answer was not the JSON expected.
+    #[error("cannot decode the answer from {endpoint}: {message}")]
+    Decode {
+        /// The endpoint.
+        endpoint: String,
+        /// What was wrong (serde's message, with line and column).
+        message: String,
+    },
+    /// The client could not be built (bad URL, unreadable CA file, bad header name...).
+    #[error("invalid datasource configuration: {0}")]
+    Config(String),
+    /// A password or token file could not be read (the path is named, never the content).
+    #[error("cannot read credentials: {0}")]
+    Credentials(String),
+}
+
+impl QueryError {
+    /// Prometheus's `errorType`, for [`QueryError::Api`].
+    pub fn error_type(&self) -> Option<&ErrorType> {
+        match self {
+            QueryError::Api { error_type, .. } => Some(error_type),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status code, when the server answered.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            QueryError::Api { status, .. } | QueryError::Http { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Whether another attempt may succeed: connection failures, timeouts, transport
+    /// errors and 5xx answers. Never 4xx (`bad_data`, `execution`), decode, configuration
+    /// or credential errors.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            QueryError::Connect { .. }
+            | QueryError::Timeout { .. }
+            | QueryError::Transport { .. } => true,
+            QueryError::Api { status, .. } | QueryError::Http { status, .. } => *status >= 500,
+            QueryError::Decode { .. } | QueryError::Config(_) | QueryError::Credentials(_) => false,
+        }
+    }
+}
+
+/// The cause chain of an error, `: `-separated, skipping repeats.
+pub(crate) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let s = e.to_string();
+        if !out.contains(&s) {
+            out.push_str(": ");
+            out.push_str(&s);
+        }
+        cur = e.source();
+    }
+    out
+}
