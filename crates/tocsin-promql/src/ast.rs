@@ -1,0 +1,319 @@
+//! A compact PromQL syntax tree. Positions are byte offsets into the input.
+
+use std::fmt;
+
+/// The type an expression evaluates to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueType {
+    None,
+    Scalar,
+    Vector,
+    Matrix,
+    String,
+}
+
+impl ValueType {
+    /// Prometheus's internal name (`vector`, `matrix`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            ValueType::None => "none",
+            ValueType::Scalar => "scalar",
+            ValueType::Vector => "vector",
+            ValueType::Matrix => "matrix",
+            ValueType::String => "string",
+        }
+    }
+
+    /// The name Prometheus uses in documentation and most messages.
+    pub fn documented(self) -> &'static str {
+        match self {
+            ValueType::Vector => "instant vector",
+            ValueType::Matrix => "range vector",
+            other => other.name(),
+        }
+    }
+}
+
+impl fmt::Display for ValueType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Byte range of a node in the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    pub start: u32,
+    pub end: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchOp {
+    Equal,
+    NotEqual,
+    Regex,
+    NotRegex,
+}
+
+impl MatchOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchOp::Equal => "=",
+            MatchOp::NotEqual => "!=",
+            MatchOp::Regex => "=~",
+            MatchOp::NotRegex => "!~",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Matcher {
+    pub name: String,
+    pub op: MatchOp,
+    pub value: String,
+}
+
+/// `@` modifier.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum At {
+    /// Milliseconds since the epoch.
+    Timestamp(i64),
+    Start,
+    End,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorSelector {
+    /// Metric name written before the braces; empty when absent.
+    pub name: String,
+    /// Matchers written in braces (the name is not repeated here).
+    pub matchers: Vec<Matcher>,
+    /// Offset in milliseconds (negative allowed), 0 when absent.
+    pub offset: i64,
+    pub at: Option<At>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AggregateOp {
+    Sum,
+    Avg,
+    Count,
+    Min,
+    Max,
+    Group,
+    Stddev,
+    Stdvar,
+    Topk,
+    Bottomk,
+    CountValues,
+    Quantile,
+}
+
+impl AggregateOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AggregateOp::Sum => "sum",
+            AggregateOp::Avg => "avg",
+            AggregateOp::Count => "count",
+            AggregateOp::Min => "min",
+            AggregateOp::Max => "max",
+            AggregateOp::Group => "group",
+            AggregateOp::Stddev => "stddev",
+            AggregateOp::Stdvar => "stdvar",
+            AggregateOp::Topk => "topk",
+            AggregateOp::Bottomk => "bottomk",
+            AggregateOp::CountValues => "count_values",
+            AggregateOp::Quantile => "quantile",
+        }
+    }
+
+    pub fn takes_param(self) -> bool {
+        matches!(
+            self,
+            AggregateOp::Topk
+                | AggregateOp::Bottomk
+                | AggregateOp::CountValues
+                | AggregateOp::Quantile
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Pow,
+    Atan2,
+    Eql,
+    Neq,
+    Gtr,
+    Lss,
+    Gte,
+    Lte,
+    And,
+    Or,
+    Unless,
+}
+
+impl BinaryOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BinaryOp::Add => "+",
+            BinaryOp::Sub => "-",
+            BinaryOp::Mul => "*",
+            BinaryOp::Div => "/",
+            BinaryOp::Mod => "%",
+            BinaryOp::Pow => "^",
+            BinaryOp::Atan2 => "atan2",
+            BinaryOp::Eql => "==",
+            BinaryOp::Neq => "!=",
+            BinaryOp::Gtr => ">",
+            BinaryOp::Lss => "<",
+            BinaryOp::Gte => ">=",
+            BinaryOp::Lte => "<=",
+            BinaryOp::And => "and",
+            BinaryOp::Or => "or",
+            BinaryOp::Unless => "unless",
+        }
+    }
+
+    pub fn is_comparison(self) -> bool {
+        matches!(
+            self,
+            BinaryOp::Eql
+                | BinaryOp::Neq
+                | BinaryOp::Gtr
+                | BinaryOp::Lss
+                | BinaryOp::Gte
+                | BinaryOp::Lte
+        )
+    }
+
+    pub fn is_set(self) -> bool {
+        matches!(self, BinaryOp::And | BinaryOp::Or | BinaryOp::Unless)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cardinality {
+    OneToOne,
+    ManyToOne,
+    OneToMany,
+    ManyToMany,
+}
+
+/// `on`/`ignoring` and `group_left`/`group_right` of a binary expression.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VectorMatching {
+    pub card: Cardinality,
+    /// `true` for `on(...)`, `false` for `ignoring(...)` or no clause.
+    pub on: bool,
+    pub labels: Vec<String>,
+    /// Labels listed in `group_left(...)`/`group_right(...)`.
+    pub include: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    Number {
+        value: f64,
+        span: Span,
+    },
+    String {
+        value: String,
+        span: Span,
+    },
+    VectorSelector(VectorSelector),
+    MatrixSelector {
+        selector: Box<Expr>,
+        /// Range in milliseconds.
+        range: i64,
+        span: Span,
+    },
+    Subquery {
+        expr: Box<Expr>,
+        range: i64,
+        /// Step in milliseconds, 0 when omitted.
+        step: i64,
+        offset: i64,
+        at: Option<At>,
+        span: Span,
+    },
+    Call {
+        func: &'static crate::functions::Function,
+        args: Vec<Expr>,
+        span: Span,
+    },
+    Aggregate {
+        op: AggregateOp,
+        expr: Box<Expr>,
+        param: Option<Box<Expr>>,
+        grouping: Vec<String>,
+        without: bool,
+        span: Span,
+    },
+    Binary {
+        op: BinaryOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+        return_bool: bool,
+        matching: VectorMatching,
+    },
+    Unary {
+        /// `true` for `-`, `false` for `+`.
+        negate: bool,
+        expr: Box<Expr>,
+        start: u32,
+    },
+    Paren {
+        expr: Box<Expr>,
+        span: Span,
+    },
+}
+
+impl Expr {
+    /// The type this expression evaluates to, as Prometheus's `Type()`.
+    pub fn value_type(&self) -> ValueType {
+        match self {
+            Expr::Number { .. } => ValueType::Scalar,
+            Expr::String { .. } => ValueType::String,
+            Expr::VectorSelector(_) | Expr::Aggregate { .. } => ValueType::Vector,
+            Expr::MatrixSelector { .. } | Expr::Subquery { .. } => ValueType::Matrix,
+            Expr::Call { func, .. } => func.return_type,
+            Expr::Binary { lhs, rhs, .. } => {
+                if lhs.value_type() == ValueType::Scalar && rhs.value_type() == ValueType::Scalar {
+                    ValueType::Scalar
+                } else {
+                    ValueType::Vector
+                }
+            }
+            Expr::Unary { expr, .. } | Expr::Paren { expr, .. } => expr.value_type(),
+        }
+    }
+
+    /// The node's byte range, as Prometheus's `PositionRange()`.
+    pub fn span(&self) -> Span {
+        match self {
+            Expr::Number { span, .. }
+            | Expr::String { span, .. }
+            | Expr::MatrixSelector { span, .. }
+            | Expr::Subquery { span, .. }
+            | Expr::Call { span, .. }
+            | Expr::Aggregate { span, .. }
+            | Expr::Paren { span, .. } => *span,
+            Expr::VectorSelector(vs) => vs.span,
+            Expr::Binary { lhs, rhs, .. } => Span {
+                start: lhs.span().start,
+                end: rhs.span().end,
+            },
+            Expr::Unary { expr, start, .. } => Span {
+                start: *start,
+                end: expr.span().end,
+            },
+        }
+    }
+}
