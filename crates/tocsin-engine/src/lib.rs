@@ -17,14 +17,24 @@
 
 pub mod alert;
 mod error;
+pub mod group;
 mod labels;
+pub mod persist;
+pub mod recording;
+pub mod schedule;
+pub mod state;
 mod status;
 mod template;
 mod time;
 
 pub use alert::{Alert, AlertState, AlertingRule, AlertingState, Scratch};
 pub use error::RuleError;
+pub use group::{EvalOptions, GroupDef, GroupState, RuleDef, RuleState};
 pub use labels::{BuildFingerprint, FingerprintHasher, Labels, QueryValue, Sample};
+pub use persist::PersistError;
+pub use recording::RecordingRule;
+pub use schedule::{GroupSchedule, GroupTicker, Tick};
+pub use state::{RestorePolicy, Snapshot};
 pub use status::{Health, RuleStatus};
 pub use template::{ExpandError, Expander, TemplateData, Verbatim};
 pub use time::Timestamp;

@@ -1,0 +1,294 @@
+//! The state file on disk: JSON, replaced atomically.
+//!
+//! Writing goes to a temporary file in the same directory, which is flushed to disk
+//! (`fsync`) and then renamed over the state file, and the directory is synced, so a crash
+//! leaves either the old file or the new one, never a torn one.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::state::{Snapshot, SNAPSHOT_VERSION};
+
+#[derive(Debug, Error)]
+pub enum PersistError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{path}: not a tocsin state file: {source}")]
+    Decode {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{path}: state file version {found}, this tocsin reads version {SNAPSHOT_VERSION}")]
+    Version { path: PathBuf, found: u32 },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> PersistError + '_ {
+    move |source| PersistError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Writes `snapshot` to `path` atomically.
+pub fn write_atomic(path: &Path, snapshot: &Snapshot) -> Result<(), PersistError> {
+    let bytes = serde_json::to_vec(snapshot).map_err(|source| PersistError::Decode {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "state".to_string());
+    let tmp = dir.join(format!(".{file_name}.tmp.{}", std::process::id()));
+    let written = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(io_err(&tmp))?;
+        f.write_all(&bytes).map_err(io_err(&tmp))?;
+        f.sync_all().map_err(io_err(&tmp))?;
+        fs::rename(&tmp, path).map_err(io_err(path))
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+        return written;
+    }
+    // Make the rename itself durable; not every platform can open a directory.
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Reads the state file; `Ok(None)` when there is none yet.
+pub fn read(path: &Path) -> Result<Option<Snapshot>, PersistError> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err(path)(e)),
+    };
+    let snapshot: Snapshot =
+        serde_json::from_slice(&bytes).map_err(|source| PersistError::Decode {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if snapshot.version != SNAPSHOT_VERSION {
+        return Err(PersistError::Version {
+            path: path.to_path_buf(),
+            found: snapshot.version,
+        });
+    }
+    Ok(Some(snapshot))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::alert::{AlertState, AlertingRule};
+    use crate::group::{EvalOptions, GroupDef, GroupState, RuleDef, RuleState};
+    use crate::labels::{Labels, Sample};
+    use crate::state::{restored_active_at, RestorePolicy};
+    use crate::template::Verbatim;
+    use crate::time::Timestamp;
+
+    const MIN: i64 = 60;
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "tocsin-engine-{tag}-{}-{}",
+            std::process::id(),
+            Timestamp::now().as_nanos()
+        ));
+        fs::create_dir_all(&dir).expect("create temp dir");
+        dir
+    }
+
+    fn def(hold_min: u64) -> GroupDef {
+        GroupDef {
+            file: "/etc/tocsin/rules/alerting_rule_flink.yaml".into(),
+            name: "flink".into(),
+            interval: Duration::from_secs(60),
+            limit: 0,
+            rules: vec![RuleDef::Alerting(AlertingRule::new(
+                "JobDown",
+                "flink_up == 0",
+                Duration::from_secs(hold_min * 60),
+                Duration::ZERO,
+                [("severity", "page")],
+                [("summary", "job down")],
+            ))],
+        }
+    }
+
+    /// Evaluates at minute `m` with the job down (or not); returns the minutes sent.
+    fn step(def: &GroupDef, state: &mut GroupState, m: i64, down: bool, sent: &mut Vec<i64>) {
+        let sample = Sample::new(
+            Labels::new([("__name__", "flink_up"), ("job", "wordcount")]),
+            0.0,
+        );
+        def.eval(
+            state,
+            Timestamp::from_secs(m * MIN),
+            &mut |_, _| Ok(if down { vec![sample.clone()] } else { vec![] }),
+            &Verbatim,
+            EvalOptions {
+                alerts_series: false,
+                ..EvalOptions::default()
+            },
+            &mut |_, _| sent.push(m),
+            &mut Vec::new(),
+        );
+    }
+
+    fn only_alert(state: &GroupState) -> crate::Alert {
+        match &state.rules[0] {
+            RuleState::Alerting(s) => s.alerts().next().cloned().expect("one alert"),
+            RuleState::Recording(_) => panic!("alerting rule"),
+        }
+    }
+
+    /// Runs minutes 0..=`stop`, persists, "restarts" at `restart` and returns the new state.
+    fn restart(def: &GroupDef, stop: i64, restart: i64, sent: &mut Vec<i64>) -> GroupState {
+        let dir = temp_dir("restart");
+        let path = dir.join("state.json");
+        let mut state = def.new_state();
+        for m in 0..=stop {
+            step(def, &mut state, m, true, sent);
+        }
+        let snap =
+            crate::state::Snapshot::capture([(def, &state, Timestamp::from_secs(stop * MIN))]);
+        write_atomic(&path, &snap).expect("write");
+        let read_back = read(&path).expect("read").expect("present");
+        assert_eq!(read_back, snap);
+        let mut fresh = def.new_state();
+        read_back.restore(
+            [(def, &mut fresh)],
+            Timestamp::from_secs(restart * MIN),
+            RestorePolicy::default(),
+        );
+        let _ = fs::remove_dir_all(&dir);
+        fresh
+    }
+
+    #[test]
+    fn restart_keeps_a_firing_alert_firing_without_sending_it_as_new() {
+        let def = def(5);
+        let mut sent = Vec::new();
+        let mut state = restart(&def, 6, 7, &mut sent);
+        assert_eq!(sent, [5], "fired at 5m; 6m is within the resend delay");
+        let a = only_alert(&state);
+        assert_eq!(
+            (a.state, a.fired_at),
+            (AlertState::Firing, Some(Timestamp::from_secs(5 * MIN)))
+        );
+        step(&def, &mut state, 7, true, &mut sent);
+        step(&def, &mut state, 8, true, &mut sent);
+        assert_eq!(
+            sent,
+            [5, 7],
+            "resend schedule continues from the last send at 5m"
+        );
+        assert_eq!(
+            only_alert(&state).starts_at(),
+            Some(Timestamp::from_secs(5 * MIN))
+        );
+    }
+
+    #[test]
+    fn restart_never_resets_a_for_timer() {
+        // for 30m, pending since 0, down from 10m to 15m: 10m pending count, outage does not.
+        let def = def(30);
+        let mut sent = Vec::new();
+        let mut state = restart(&def, 10, 15, &mut sent);
+        let a = only_alert(&state);
+        assert_eq!(a.state, AlertState::Pending);
+        assert_eq!(a.active_at, Timestamp::from_secs(5 * MIN));
+        step(&def, &mut state, 34, true, &mut sent);
+        assert_eq!(only_alert(&state).state, AlertState::Pending);
+        step(&def, &mut state, 35, true, &mut sent);
+        assert_eq!(only_alert(&state).state, AlertState::Firing);
+    }
+
+    #[test]
+    fn state_older_than_the_outage_tolerance_is_not_restored() {
+        let def = def(30);
+        let state = restart(&def, 10, 71, &mut Vec::new());
+        match &state.rules[0] {
+            RuleState::Alerting(s) => assert!(s.is_empty()),
+            RuleState::Recording(_) => panic!("alerting rule"),
+        }
+    }
+
+    #[test]
+    fn restore_vectors_of_prometheus_for_state_restore() {
+        // B11 #8 (rules/manager_test.go TestForStateRestore): for 25m, grace 10m.
+        let m = |x: i64| Timestamp::from_secs(x * MIN);
+        let hold = Duration::from_secs(25 * 60);
+        let grace = Duration::from_secs(10 * 60);
+        assert_eq!(restored_active_at(m(0), m(5), m(15), hold, grace), m(10));
+        assert_eq!(restored_active_at(m(0), m(20), m(25), hold, grace), m(10));
+        // Already past `for` when it went down: unchanged.
+        assert_eq!(restored_active_at(m(0), m(30), m(40), hold, grace), m(0));
+    }
+
+    #[test]
+    fn missing_state_file_reads_as_none_and_garbage_is_an_error() {
+        let dir = temp_dir("read");
+        assert!(matches!(read(&dir.join("absent.json")), Ok(None)));
+        let bad = dir.join("bad.json");
+        fs::write(&bad, b"{not json").expect("write");
+        let err = read(&bad).expect_err("garbage");
+        assert!(err.to_string().contains("not a tocsin state file"), "{err}");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn non_finite_values_survive_the_state_file() {
+        let def = def(0);
+        let mut state = def.new_state();
+        def.eval(
+            &mut state,
+            Timestamp::from_secs(0),
+            &mut |_, _| {
+                Ok(vec![Sample::new(
+                    Labels::new([("job", "x")]),
+                    f64::INFINITY,
+                )])
+            },
+            &Verbatim,
+            EvalOptions {
+                alerts_series: false,
+                ..EvalOptions::default()
+            },
+            &mut |_, _| {},
+            &mut Vec::new(),
+        );
+        let snap = crate::state::Snapshot::capture([(&def, &state, Timestamp::from_secs(0))]);
+        let json = serde_json::to_string(&snap).expect("encode");
+        let back: crate::state::Snapshot = serde_json::from_str(&json).expect("decode");
+        let mut fresh: GroupState = def.new_state();
+        back.restore(
+            [(&def, &mut fresh)],
+            Timestamp::from_secs(60),
+            RestorePolicy::default(),
+        );
+        assert_eq!(only_alert(&fresh).value, f64::INFINITY);
+        assert_eq!(only_alert(&fresh), only_alert(&state));
+    }
+}
