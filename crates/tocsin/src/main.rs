@@ -2,6 +2,7 @@
 //! the work itself lives in the library crates.
 
 mod cmd;
+mod sink;
 
 use std::process::ExitCode;
 
@@ -24,12 +25,15 @@ struct Cli {
 enum Command {
     /// Validate rule files as `promtool check rules` does (exit 0 valid, 1 invalid, 2 usage).
     Check(cmd::check::CheckArgs),
+    /// Run a stand-in receiver (`tocsin sink dingtalk`) for tests, demos and load tests.
+    Sink(cmd::sink::SinkArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => cmd::check::run(args),
+        Command::Sink(args) => cmd::sink::run(args),
     };
     match result {
         Ok(code) => code,

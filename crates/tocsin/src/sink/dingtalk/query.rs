@@ -1,0 +1,65 @@
+//! `application/x-www-form-urlencoded` query strings, decoded as DingTalk's servers do:
+//! `%XX` escapes and `+` for space (so an unencoded `+` in a signature breaks it).
+
+/// The first value of `name` in `query`, decoded.
+pub fn param(query: &str, name: &str) -> Option<String> {
+    query
+        .split('&')
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(k) == name).then(|| decode(v))
+        })
+        .next()
+}
+
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_percent_escapes_and_plus() {
+        let q = "access_token=abc&timestamp=17&sign=a%2Bb%2Fc%3D&x=a+b";
+        assert_eq!(param(q, "access_token").as_deref(), Some("abc"));
+        assert_eq!(param(q, "sign").as_deref(), Some("a+b/c="));
+        assert_eq!(param(q, "x").as_deref(), Some("a b"));
+        assert_eq!(param(q, "missing"), None);
+        assert_eq!(param("access_token", "access_token").as_deref(), Some(""));
+    }
+
+    #[test]
+    fn broken_escapes_are_kept_literally() {
+        assert_eq!(param("a=%zz%4", "a").as_deref(), Some("%zz%4"));
+        assert_eq!(param("a=%41", "a").as_deref(), Some("A"));
+    }
+}
