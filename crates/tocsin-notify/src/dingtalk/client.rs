@@ -474,4 +474,92 @@ mod tests {
         assert!(!text.contains("SEC0123"), "{text}");
         assert!(text.contains("access_token=***"), "{text}");
     }
+
+    /// Answers each request on `listener` with the next of `answers` (status, body) and
+    /// counts the requests.
+    async fn serve(
+        listener: tokio::net::TcpListener,
+        answers: Vec<(u16, &'static str)>,
+        count: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    ) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        for (status, body) in answers {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            // Read the head, then as much body as Content-Length says.
+            loop {
+                let n = stream.read(&mut buf).await.unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&request).to_lowercase();
+                if let Some(head_end) = text.find("\r\n\r\n") {
+                    let len = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if request.len() >= head_end + 4 + len {
+                        break;
+                    }
+                }
+            }
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let response = format!(
+                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes()).await;
+            let _ = stream.shutdown().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn bad_gateway_and_html_bodies_are_retried_until_dingtalk_answers_ok() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let answers = vec![
+            (502, "<html>bad gateway</html>"),
+            (200, "<html>maintenance</html>"),
+            (200, r#"{"errcode":0,"errmsg":"ok"}"#),
+        ];
+        let server = tokio::spawn(serve(listener, answers, count.clone()));
+        let mut c = client(&format!("http://{addr}/robot/send"));
+        c.options.retry = RetryPolicy {
+            max_attempts: 4,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(2),
+        };
+        let delivery = c.send(&Message::text("hello")).await.unwrap();
+        assert_eq!(
+            delivery,
+            Delivery {
+                parts: 1,
+                attempts: 3
+            }
+        );
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 3);
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_permanent_rejection_is_sent_once() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let answers = vec![(200, r#"{"errcode":"300001","errmsg":"token is not exist"}"#)];
+        let server = tokio::spawn(serve(listener, answers, count.clone()));
+        let c = client(&format!("http://{addr}/robot/send"));
+        let err = c.send(&Message::text("hello")).await.unwrap_err();
+        assert!(err.is_permanent());
+        assert_eq!(err.errcode(), Some(300001));
+        assert!(err.to_string().contains("token does not exist"), "{err}");
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
+        server.await.unwrap();
+    }
 }
