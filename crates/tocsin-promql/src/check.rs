@@ -17,7 +17,12 @@ pub(crate) struct Checker<'a> {
 }
 
 impl Checker<'_> {
-    fn expect_type(&self, e: &Expr, want: ValueType, context: &str) -> CheckResult<()> {
+    fn expect_type(
+        &self,
+        e: &Expr,
+        want: ValueType,
+        context: impl FnOnce() -> String,
+    ) -> CheckResult<()> {
         let got = self.check(e)?;
         if got != want {
             return fail(
@@ -25,7 +30,7 @@ impl Checker<'_> {
                 format!(
                     "expected type {} in {}, got {}",
                     want.documented(),
-                    context,
+                    context(),
                     got.documented()
                 ),
             );
@@ -79,14 +84,16 @@ impl Checker<'_> {
             Expr::Aggregate {
                 op, expr, param, ..
             } => {
-                self.expect_type(expr, ValueType::Vector, "aggregation expression")?;
+                self.expect_type(expr, ValueType::Vector, || {
+                    "aggregation expression".to_owned()
+                })?;
                 if let Some(param) = param {
                     let want = if *op == AggregateOp::CountValues {
                         ValueType::String
                     } else {
                         ValueType::Scalar
                     };
-                    self.expect_type(param, want, "aggregation parameter")?;
+                    self.expect_type(param, want, || "aggregation parameter".to_owned())?;
                 }
             }
             Expr::Call { func, args, span } => self.check_call(func, args, *span)?,
@@ -127,13 +134,14 @@ impl Checker<'_> {
 
     fn check_call(&self, func: &Function, args: &[Expr], span: Span) -> CheckResult<()> {
         let nargs = func.arg_types.len();
-        let name = quote(func.name);
+        let name = || quote(func.name);
         if func.variadic == 0 {
             if nargs != args.len() {
                 return fail(
                     span.start,
                     format!(
-                        "expected {nargs} argument(s) in call to {name}, got {}",
+                        "expected {nargs} argument(s) in call to {}, got {}",
+                        name(),
                         args.len()
                     ),
                 );
@@ -144,7 +152,8 @@ impl Checker<'_> {
                 return fail(
                     span.start,
                     format!(
-                        "expected at least {min} argument(s) in call to {name}, got {}",
+                        "expected at least {min} argument(s) in call to {}, got {}",
+                        name(),
                         args.len()
                     ),
                 );
@@ -155,14 +164,14 @@ impl Checker<'_> {
                     return fail(
                         span.start,
                         format!(
-                            "expected at most {max} argument(s) in call to {name}, got {}",
+                            "expected at most {max} argument(s) in call to {}, got {}",
+                            name(),
                             args.len()
                         ),
                     );
                 }
             }
         }
-        let context = format!("call to function {name}");
         for (i, arg) in args.iter().enumerate() {
             let idx = if i >= nargs {
                 if func.variadic == 0 || nargs == 0 {
@@ -172,7 +181,9 @@ impl Checker<'_> {
             } else {
                 i
             };
-            self.expect_type(arg, func.arg_types[idx], &context)?;
+            self.expect_type(arg, func.arg_types[idx], || {
+                format!("call to function {}", name())
+            })?;
         }
         Ok(())
     }
