@@ -30,4 +30,3 @@ pub use duration::Duration;
 pub use model::{Entry, Rule, RuleGroup, RuleKind, Spanned};
 pub use names::{is_valid_label_name, is_valid_metric_name};
 pub use pos::Pos;
-mod shim;

@@ -47,7 +47,7 @@ pub fn validate_rule(rule: &Rule) -> Vec<Diagnostic> {
 
     match &rule.expr {
         Some(expr) if !expr.value.is_empty() => {
-            if let Err(e) = crate::shim::promql_parse(&expr.value) {
+            if let Err(e) = tocsin_promql::parse(&expr.value) {
                 out.push(Diagnostic::error(
                     expr.pos,
                     format!("could not parse expression: {e}"),
