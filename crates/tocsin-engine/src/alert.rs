@@ -27,7 +27,7 @@ use std::time::Duration;
 use xxhash_rust::xxh64::xxh64;
 
 use crate::error::RuleError;
-use crate::labels::{merge_into, BuildFingerprint, Labels, RawIter, Sample};
+use crate::labels::{merge_into, push_pair, BuildFingerprint, Labels, RawIter, Sample};
 use crate::status::RuleStatus;
 use crate::template::{expand_or_error, is_template, Expander, TemplateData};
 use crate::time::{nanos, Timestamp};
@@ -363,6 +363,8 @@ pub struct Scratch {
     seen: HashSet<u64, BuildFingerprint>,
     /// Expanded values of templated rule labels, by index into `label_ops`.
     values: Vec<String>,
+    /// One candidate's annotations, encoded.
+    annotations: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -371,7 +373,8 @@ struct Candidate {
     end: usize,
     fingerprint: u64,
     value: f64,
-    annotations: Labels,
+    /// `None`: the same as the live alert's, which keeps its own (no allocation).
+    annotations: Option<Labels>,
 }
 
 impl AlertingRule {
@@ -407,7 +410,7 @@ impl AlertingRule {
         let samples = result?;
 
         // 2. Candidates, before touching any alert: a duplicate must change nothing.
-        self.candidates(samples, ts, expander, scratch)?;
+        self.candidates(samples, ts, expander, &state.active, scratch)?;
 
         // 3. Merge the candidates into the alerts.
         let Scratch {
@@ -420,7 +423,9 @@ impl AlertingRule {
             match state.active.get_mut(&c.fingerprint) {
                 Some(alert) if alert.state != AlertState::Inactive => {
                     alert.value = c.value;
-                    alert.annotations = c.annotations;
+                    if let Some(annotations) = c.annotations {
+                        alert.annotations = annotations;
+                    }
                 }
                 _ => {
                     let labels = Labels::from_encoded_with(&buf[c.start..c.end], c.fingerprint);
@@ -429,7 +434,8 @@ impl AlertingRule {
                         Alert {
                             state: AlertState::Pending,
                             labels,
-                            annotations: c.annotations,
+                            // `None` only ever means "as the live alert has them".
+                            annotations: c.annotations.unwrap_or_default(),
                             value: c.value,
                             active_at: ts,
                             fired_at: None,
@@ -497,6 +503,7 @@ impl AlertingRule {
         samples: &[Sample],
         ts: Timestamp,
         expander: &dyn Expander,
+        active: &HashMap<u64, Alert, BuildFingerprint>,
         scratch: &mut Scratch,
     ) -> Result<(), RuleError> {
         scratch.buf.clear();
@@ -541,16 +548,29 @@ impl AlertingRule {
             if !scratch.seen.insert(fingerprint) {
                 return Err(RuleError::DuplicateAlertLabels);
             }
+            let live = active
+                .get(&fingerprint)
+                .filter(|a| a.state != AlertState::Inactive);
             let annotations = match &self.literal_annotations {
-                Some(shared) => shared.clone(),
-                None => Labels::new(self.annotations.iter().map(|a| {
-                    let v = if a.template {
-                        expand_or_error(expander, &data, &a.text)
-                    } else {
-                        a.text.to_string()
-                    };
-                    (&*a.name, v)
-                })),
+                Some(shared) if live.is_some_and(|a| a.annotations.same_allocation(shared)) => None,
+                Some(shared) => Some(shared.clone()),
+                None => {
+                    // Annotations are sorted and unique by construction: encode in place.
+                    let buf = &mut scratch.annotations;
+                    buf.clear();
+                    for a in &self.annotations {
+                        if a.template {
+                            let v = expand_or_error(expander, &data, &a.text);
+                            push_pair(buf, a.name.as_bytes(), v.as_bytes());
+                        } else {
+                            push_pair(buf, a.name.as_bytes(), a.text.as_bytes());
+                        }
+                    }
+                    match live {
+                        Some(a) if a.annotations.as_bytes() == buf.as_slice() => None,
+                        _ => Some(Labels::from_encoded(buf)),
+                    }
+                }
             };
             scratch.candidates.push(Candidate {
                 start,

@@ -109,6 +109,11 @@ impl Labels {
         RawIter { rest: &self.bytes }
     }
 
+    /// True when both are clones of one set (one allocation).
+    pub(crate) fn same_allocation(&self, other: &Labels) -> bool {
+        Arc::ptr_eq(&self.bytes, &other.bytes)
+    }
+
     /// Bytes on the heap behind this set (shared between clones).
     pub fn heap_bytes(&self) -> usize {
         // An Arc block holds two counters before the data.
