@@ -6,4 +6,11 @@
 //!
 //! Receivers so far: [`dingtalk`] (the robot protocol and a client for one robot).
 
+pub mod alert;
+pub mod config;
 pub mod dingtalk;
+pub mod group;
+pub mod matcher;
+pub mod notification;
+pub mod route;
+pub mod time;

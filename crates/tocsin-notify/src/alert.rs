@@ -1,0 +1,139 @@
+//! What the engine hands over after each evaluation: firing alerts, and alerts resolved
+//! since the last hand-over. The notifier never evaluates anything; it only compares,
+//! groups and reports these.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::Timestamp;
+
+/// Label or annotation names to values, sorted by name (so output is deterministic and
+/// group keys are canonical).
+pub type Labels = BTreeMap<String, String>;
+
+/// Whether an alert is firing or resolved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertStatus {
+    Firing,
+    Resolved,
+}
+
+impl AlertStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Firing => "firing",
+            AlertStatus::Resolved => "resolved",
+        }
+    }
+}
+
+/// One alert as the notifier sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NotifyAlert {
+    pub labels: Labels,
+    pub annotations: Labels,
+    /// When it started firing.
+    pub starts_at: Timestamp,
+    /// When it resolved; for a firing alert, optionally the time after which it counts as
+    /// resolved unless re-sent (Prometheus's `valid_until`), as Alertmanager treats it.
+    pub ends_at: Option<Timestamp>,
+    pub generator_url: String,
+    pub status: AlertStatus,
+    /// Identity of the label set; [`fingerprint`] computes Alertmanager's.
+    pub fingerprint: u64,
+}
+
+impl NotifyAlert {
+    /// A firing alert with Alertmanager's fingerprint of `labels`.
+    pub fn firing(labels: Labels, annotations: Labels, starts_at: Timestamp) -> NotifyAlert {
+        NotifyAlert {
+            fingerprint: fingerprint(&labels),
+            labels,
+            annotations,
+            starts_at,
+            ends_at: None,
+            generator_url: String::new(),
+            status: AlertStatus::Firing,
+        }
+    }
+
+    /// This alert, resolved at `at`.
+    pub fn resolved_at(mut self, at: Timestamp) -> NotifyAlert {
+        self.status = AlertStatus::Resolved;
+        self.ends_at = Some(at);
+        self
+    }
+
+    /// Resolved either explicitly or because its `ends_at` has passed (an alert the
+    /// engine stopped re-sending), as Alertmanager's `Alert.Resolved()`.
+    pub fn is_resolved_at(&self, now: Timestamp) -> bool {
+        self.status == AlertStatus::Resolved || self.ends_at.is_some_and(|e| e <= now)
+    }
+
+    /// `alertname`, or empty.
+    pub fn name(&self) -> &str {
+        self.labels.get("alertname").map_or("", String::as_str)
+    }
+}
+
+/// Alertmanager's fingerprint of a label set (`model.LabelSet.Fingerprint`): FNV-1a 64 over
+/// name, 0xff, value, 0xff for each label in name order.
+pub fn fingerprint(labels: &Labels) -> u64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut h = OFFSET;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(PRIME);
+        }
+    };
+    for (k, v) in labels {
+        eat(k.as_bytes());
+        eat(&[0xff]);
+        eat(v.as_bytes());
+        eat(&[0xff]);
+    }
+    h
+}
+
+/// Builds a label set from pairs (tests, examples).
+pub fn labels<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Labels {
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_of_empty_set_is_the_fnv_offset() {
+        assert_eq!(fingerprint(&Labels::new()), 0xcbf2_9ce4_8422_2325);
+    }
+
+    #[test]
+    fn fingerprint_depends_on_names_and_values_not_insertion_order() {
+        let a = labels([("a", "1"), ("b", "2")]);
+        let b = labels([("b", "2"), ("a", "1")]);
+        assert_eq!(fingerprint(&a), fingerprint(&b));
+        assert_ne!(fingerprint(&a), fingerprint(&labels([("a", "12")])));
+    }
+
+    #[test]
+    fn an_alert_whose_end_passed_counts_as_resolved() {
+        let mut a = NotifyAlert::firing(
+            labels([("alertname", "X")]),
+            Labels::new(),
+            Timestamp::from_secs(0),
+        );
+        assert!(!a.is_resolved_at(Timestamp::from_secs(100)));
+        a.ends_at = Some(Timestamp::from_secs(50));
+        assert!(a.is_resolved_at(Timestamp::from_secs(50)));
+        assert!(!a.is_resolved_at(Timestamp::from_secs(49)));
+    }
+}
