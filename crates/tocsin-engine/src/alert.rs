@@ -244,6 +244,16 @@ impl AlertingRule {
         self.annotations.iter().map(|a| (&*a.name, &*a.text))
     }
 
+    /// The notification's `generatorURL`: `<external_url>/graph?g0.expr=…&g0.tab=1`.
+    /// Prometheus escapes its normalised (re-printed) expression; this escapes the text as
+    /// written, which is the same for expressions already in normal form.
+    pub fn generator_url(&self, external_url: &str) -> String {
+        format!(
+            "{external_url}/graph?g0.expr={}&g0.tab=1",
+            query_escape(&self.expr)
+        )
+    }
+
     /// Heap bytes owned by the definition (for memory accounting).
     pub fn heap_bytes(&self) -> usize {
         let arc = 2 * std::mem::size_of::<usize>();
@@ -261,6 +271,21 @@ impl AlertingRule {
                 .as_ref()
                 .map_or(0, Labels::heap_bytes)
     }
+}
+
+/// Go's `url.QueryEscape`: unreserved bytes kept, space as `+`, the rest `%XX`.
+fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3 / 2);
+    for &b in s.as_bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(b))
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 /// The alerts of one alerting rule and the outcome of its last evaluation.

@@ -11,6 +11,7 @@
 //! - [`alert`]: the alert state machine (Prometheus's `rules/alerting.go`);
 //! - [`recording`]: recording-rule outputs (`rules/recording.go`);
 //! - [`schedule`]: the slot grid of a group and missed iterations (`rules/group.go`);
+//! - [`stale`]: staleness markers for series rules stopped producing;
 //! - [`group`]: a group's compiled rules and state, sequential evaluation, reload
 //!   carry-over;
 //! - [`state`] and [`persist`]: snapshots of alert state that survive restarts.
@@ -22,6 +23,7 @@ mod labels;
 pub mod persist;
 pub mod recording;
 pub mod schedule;
+pub mod stale;
 pub mod state;
 mod status;
 mod template;

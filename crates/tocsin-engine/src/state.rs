@@ -19,7 +19,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh64::xxh64;
 
-use crate::alert::{Alert, AlertState, AlertingState};
+use crate::alert::{Alert, AlertState};
 use crate::group::{GroupDef, GroupState, RuleDef, RuleState};
 use crate::labels::Labels;
 use crate::time::{nanos, Timestamp};
@@ -171,17 +171,13 @@ impl GroupSnapshot {
                             policy.grace_period,
                         );
                     }
-                    restore_alert(s, alert);
+                    s.insert(alert);
                     restored += 1;
                 }
             }
         }
         restored
     }
-}
-
-fn restore_alert(state: &mut AlertingState, alert: Alert) {
-    state.insert(alert);
 }
 
 /// Prometheus's `activeAt` for a pending alert restored at `now` that was last seen at

@@ -679,3 +679,20 @@ fn rule_state_is_the_highest_alert_state() {
     rig.eval(1, &[host("a"), host("b")]).expect("evaluates");
     assert_eq!(rig.state.state(), AlertState::Firing);
 }
+
+#[test]
+fn generator_url_escapes_the_expression_like_go() {
+    // The URL Prometheus 2.42 sent in §2.5's end-to-end run.
+    let rule = AlertingRule::new(
+        "Flap",
+        "vector(1) and on () (vector(time()) % 60 < 20)",
+        Duration::ZERO,
+        Duration::ZERO,
+        [],
+        [],
+    );
+    assert_eq!(
+        rule.generator_url("http://prom.example:9090/pfx"),
+        "http://prom.example:9090/pfx/graph?g0.expr=vector%281%29+and+on+%28%29+%28vector%28time%28%29%29+%25+60+%3C+20%29&g0.tab=1"
+    );
+}
