@@ -13,6 +13,9 @@ pub(crate) struct List {
 
 #[derive(Debug, Clone)]
 pub(crate) enum Node {
+    /// The four declarations of [`crate::ALERT_TEMPLATE_PREFIX`], parsed
+    /// once (see [`crate::parse::alert_prefix`]) instead of per template.
+    AlertPrefix,
     Text(String),
     Action(Pipe),
     If(Branch),
@@ -75,9 +78,9 @@ pub(crate) enum Arg {
         node: Box<Arg>,
         fields: Vec<String>,
     },
+    /// A function name; `func.name()` is its text.
     Ident {
         pos: usize,
-        name: String,
         func: Func,
     },
     Dot {
@@ -144,7 +147,7 @@ impl fmt::Display for Arg {
                 }
                 Ok(())
             }
-            Arg::Ident { name, .. } => f.write_str(name),
+            Arg::Ident { func, .. } => f.write_str(func.name()),
             Arg::Dot { .. } => f.write_str("."),
             Arg::Nil { .. } => f.write_str("nil"),
             Arg::Variable { idents, .. } => f.write_str(&idents.join(".")),
@@ -208,6 +211,7 @@ impl fmt::Display for Node {
             f.write_str("{{end}}")
         };
         match self {
+            Node::AlertPrefix => write!(f, "{}", crate::parse::alert_prefix()),
             Node::Text(t) => f.write_str(t),
             Node::Action(p) => write!(f, "{{{{{p}}}}}"),
             Node::If(b) => branch(f, "if", b),

@@ -70,7 +70,7 @@ pub(crate) fn render<'t, 'a>(
 where
     't: 'a,
 {
-    let Some(root) = tmpl.trees.get(tmpl.name.as_str()) else {
+    let Some(root) = tmpl.trees.get(&tmpl.name, &tmpl.name) else {
         return Err(format!(
             "template: {}: \"{}\" is an incomplete or empty template",
             tmpl.name, tmpl.name
@@ -82,12 +82,15 @@ where
         name: &tmpl.name,
         data,
         ctx,
-        vars: vec![("$", dot.clone())],
+        vars: Vec::with_capacity(8),
         at: At::None,
         steps: 0,
         depth: 0,
-        out: String::with_capacity(64),
+        // The text is the prefix (112 bytes) plus the user's text: room for
+        // a typical annotation's output in one allocation.
+        out: String::with_capacity(tmpl.text.len()),
     };
+    s.vars.push(("$", dot.clone()));
     match s.walk_list(&dot, root) {
         Ok(()) => Ok(s.out),
         Err(Flow::Error(e)) => Err(e),
@@ -134,8 +137,44 @@ where
 
     fn walk_list(&mut self, dot: &Value<'a>, list: &'t List) -> R<()> {
         for n in &list.nodes {
-            self.walk(dot, n)?;
+            match n {
+                Node::AlertPrefix => self.alert_prefix(dot)?,
+                n => self.walk(dot, n)?,
+            }
         }
+        Ok(())
+    }
+
+    /// Declare the alert prefix's four variables. With the alert data as
+    /// dot (every render) the fields are read directly; the steps are those
+    /// of walking the prefix's four actions (a node and a command each).
+    /// Any other dot (the root tree called by `{{template}}`) walks the
+    /// prefix's parsed actions, for Go's exact errors.
+    fn alert_prefix(&mut self, dot: &Value<'a>) -> R<()> {
+        let prefix = crate::parse::alert_prefix();
+        let Value::Data(d) = dot else {
+            return self.walk_list(dot, prefix);
+        };
+        if self.steps + 8 > MAX_STEPS {
+            // Let the step limit trip at the node it would trip at.
+            return self.walk_list(dot, prefix);
+        }
+        self.steps += 8;
+        // Walking leaves the last action's `.Value` as the error context.
+        if let Some(Node::Action(p)) = prefix.nodes.last() {
+            if let Some(arg) = p.cmds.first().and_then(|c| c.args.first()) {
+                self.at = At::Arg(arg);
+            }
+        }
+        self.vars.extend([
+            ("$labels", Value::Labels(&d.labels)),
+            ("$externalLabels", Value::Labels(&d.external_labels)),
+            (
+                "$externalURL",
+                Value::Str(Cow::Borrowed(d.external_url.as_str())),
+            ),
+            ("$value", Value::Float(d.value)),
+        ]);
         Ok(())
     }
 
@@ -174,7 +213,7 @@ where
             }
             Node::Template { pos, name, pipe } => {
                 self.at = At::Template(node, *pos);
-                let Some(list) = self.tmpl.trees.get(name.as_str()) else {
+                let Some(list) = self.tmpl.trees.get(&self.tmpl.name, name) else {
                     return self.errorf(format!(
                         "template {} not defined",
                         crate::gofmt::quote(name)
@@ -198,6 +237,7 @@ where
             }
             Node::Break => Err(Flow::Break),
             Node::Continue => Err(Flow::Continue),
+            Node::AlertPrefix => self.alert_prefix(dot),
         }
     }
 
@@ -361,9 +401,9 @@ where
             Arg::Chain { node, fields, .. } => {
                 self.eval_chain(dot, first, node, fields, &cmd.args, final_)
             }
-            Arg::Ident { func, name, .. } => {
+            Arg::Ident { func, .. } => {
                 self.at = At::Arg(first);
-                self.eval_call(dot, *func, name, cmd, &cmd.args[1..], final_)
+                self.eval_call(dot, *func, cmd, &cmd.args[1..], final_)
             }
             Arg::Pipe(p) => {
                 self.not_a_function(&cmd.args, &final_)?;
@@ -567,7 +607,7 @@ where
                 self.eval_field_chain(dot, v, arg, &idents[1..], &[], None)
             }
             Arg::Pipe(p) => self.eval_pipeline(dot, p),
-            Arg::Ident { func, name, .. } => self.eval_call_ident(dot, *func, name, arg),
+            Arg::Ident { func, .. } => self.eval_call_ident(dot, *func, arg),
             Arg::Chain { node, fields, .. } => self.eval_chain(dot, arg, node, fields, &[], None),
             Arg::Bool { value, .. } => Ok(Value::Bool(*value)),
             Arg::Number { .. } => self.ideal_constant(arg),
@@ -575,27 +615,20 @@ where
         }
     }
 
-    fn eval_call_ident(
-        &mut self,
-        dot: &Value<'a>,
-        func: Func,
-        name: &'t str,
-        arg: &'t Arg,
-    ) -> R<Value<'a>> {
+    fn eval_call_ident(&mut self, dot: &Value<'a>, func: Func, arg: &'t Arg) -> R<Value<'a>> {
         self.at = At::Arg(arg);
-        funcs::call(self, dot, func, name, At::Arg(arg), &[], None)
+        funcs::call(self, dot, func, At::Arg(arg), &[], None)
     }
 
     fn eval_call(
         &mut self,
         dot: &Value<'a>,
         func: Func,
-        name: &'t str,
         cmd: &'t Command,
         args: &'t [Arg],
         final_: Option<Value<'a>>,
     ) -> R<Value<'a>> {
-        funcs::call(self, dot, func, name, At::Cmd(cmd), args, final_)
+        funcs::call(self, dot, func, At::Cmd(cmd), args, final_)
     }
 
     /// Evaluate an argument for a `string` parameter.

@@ -70,28 +70,38 @@ impl ItemKind {
     }
 }
 
-/// One token. `val` is the token text, or the message for `Error`.
-#[derive(Debug, Clone)]
-pub(crate) struct Item {
+/// One token: `val` borrows the token text from the source, so lexing
+/// allocates nothing per token. An `Error` token's message is kept once in
+/// [`Lexed::error`] (its `val` is empty).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Item<'a> {
     pub kind: ItemKind,
     pub pos: usize,
-    pub val: String,
+    pub val: &'a str,
     pub line: usize,
 }
 
-impl std::fmt::Display for Item {
-    /// Go's `item.String()`, used in "unexpected X in Y" messages.
+/// The token stream, ending with an `Eof` or `Error` token.
+pub(crate) struct Lexed<'a> {
+    pub items: Vec<Item<'a>>,
+    /// Go's message for the final `Error` token, if any.
+    pub error: String,
+}
+
+impl std::fmt::Display for Item<'_> {
+    /// Go's `item.String()`, used in "unexpected X in Y" messages (never
+    /// for `Error` tokens: the parser reports [`Lexed::error`] for those).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.kind {
             ItemKind::Eof => f.write_str("EOF"),
-            ItemKind::Error => f.write_str(&self.val),
+            ItemKind::Error => f.write_str("error"),
             k if k.is_keyword() => write!(f, "<{}>", self.val),
             _ => {
                 if self.val.chars().count() > 10 {
                     let head: String = self.val.chars().take(10).collect();
                     write!(f, "{}...", crate::gofmt::quote(&head))
                 } else {
-                    f.write_str(&crate::gofmt::quote(&self.val))
+                    f.write_str(&crate::gofmt::quote(self.val))
                 }
             }
         }
@@ -157,7 +167,8 @@ struct Lexer<'a> {
     line: usize,
     start_line: usize,
     paren_depth: i64,
-    items: Vec<Item>,
+    items: Vec<Item<'a>>,
+    error: String,
 }
 
 #[derive(Clone, Copy)]
@@ -178,17 +189,22 @@ enum State {
     Done,
 }
 
-/// Tokenize `input`; the result always ends with an `Eof` or `Error` token.
-pub(crate) fn lex(input: &str) -> Vec<Item> {
+/// Tokenize `input` from byte `start` (a point where Go's lexer would be
+/// in the text state on line 1: the alert prefix has no newline); the
+/// result always ends with an `Eof` or `Error` token.
+pub(crate) fn lex(input: &str, start: usize) -> Lexed<'_> {
     let mut l = Lexer {
         input,
-        start: 0,
-        pos: 0,
+        start,
+        pos: start,
         width: 0,
         line: 1,
         start_line: 1,
         paren_depth: 0,
-        items: Vec::new(),
+        // Roughly one token per 4 bytes of typical annotations: one
+        // allocation instead of a series of regrowths.
+        items: Vec::with_capacity((input.len() - start) / 4 + 4),
+        error: String::new(),
     };
     let mut state = State::Text;
     loop {
@@ -206,13 +222,18 @@ pub(crate) fn lex(input: &str) -> Vec<Item> {
             State::Char => l.lex_char(),
             State::Number => l.lex_number(),
             State::Identifier => l.lex_identifier(),
-            State::Done => return l.items,
+            State::Done => {
+                return Lexed {
+                    items: l.items,
+                    error: l.error,
+                }
+            }
         };
     }
 }
 
-impl Lexer<'_> {
-    fn rest(&self) -> &str {
+impl<'a> Lexer<'a> {
+    fn rest(&self) -> &'a str {
         &self.input[self.pos..]
     }
 
@@ -249,7 +270,7 @@ impl Lexer<'_> {
         self.items.push(Item {
             kind,
             pos: self.start,
-            val: self.input[self.start..self.pos].to_string(),
+            val: &self.input[self.start..self.pos],
             line: self.start_line,
         });
         self.start = self.pos;
@@ -281,9 +302,10 @@ impl Lexer<'_> {
         self.items.push(Item {
             kind: ItemKind::Error,
             pos: self.start,
-            val: msg,
+            val: "",
             line: self.start_line,
         });
+        self.error = msg;
         State::Done
     }
 

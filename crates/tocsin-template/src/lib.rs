@@ -65,7 +65,7 @@ pub fn parse_alert_template(name: &str, text: &str) -> Result<Template, ParseErr
     let mut full = String::with_capacity(ALERT_TEMPLATE_PREFIX.len() + text.len());
     full.push_str(ALERT_TEMPLATE_PREFIX);
     full.push_str(text);
-    let trees = parse::parse(name, &full, ALERT_TEMPLATE_PREFIX.len())?;
+    let trees = parse::parse(name, &full, parse::Prelude::Alert)?;
     Ok(Template {
         name: name.to_string(),
         text: full,
@@ -75,7 +75,7 @@ pub fn parse_alert_template(name: &str, text: &str) -> Result<Template, ParseErr
 
 /// Parse `text` as a plain template `name` (no predefined variables).
 pub fn parse_template(name: &str, text: &str) -> Result<Template, ParseError> {
-    let trees = parse::parse(name, text, 0)?;
+    let trees = parse::parse(name, text, parse::Prelude::None)?;
     Ok(Template {
         name: name.to_string(),
         text: text.to_string(),

@@ -8,14 +8,60 @@ use crate::funcs::Func;
 use crate::lexer::{lex, Item, ItemKind};
 use crate::unquote::{unquote, unquote_char};
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 /// Bound on nested parentheses and nested control structures; deeper input
 /// is rejected instead of exhausting the stack.
 const MAX_DEPTH: usize = 100;
 
-/// The result of parsing: named trees (the top-level one and every
-/// `define`/`block`).
-pub(crate) type TreeSet = HashMap<String, List>;
+/// The result of parsing: the top-level tree (under the template's own
+/// name) and every `define`/`block`. The root is kept apart so the common
+/// template, with no definitions, needs no map entry (nor key allocation).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TreeSet {
+    root: Option<List>,
+    named: HashMap<String, List>,
+}
+
+impl TreeSet {
+    /// The tree called `name` in the set of template `template`.
+    pub(crate) fn get(&self, template: &str, name: &str) -> Option<&List> {
+        if name == template {
+            self.root.as_ref()
+        } else {
+            self.named.get(name)
+        }
+    }
+}
+
+/// Variables predeclared for the user's text after the alert prefix, in
+/// the order the prefix declares them.
+const ALERT_VARS: [&str; 5] = ["$", "$labels", "$externalLabels", "$externalURL", "$value"];
+
+/// What precedes the user's text.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Prelude {
+    None,
+    /// [`crate::ALERT_TEMPLATE_PREFIX`] starts the text. It is not lexed or
+    /// parsed again: the parser starts after it in the state Go's parser
+    /// reaches there (line 1, the four variables declared, no lookahead)
+    /// and the tree starts with [`Node::AlertPrefix`].
+    Alert,
+}
+
+/// The prefix's four declaration actions, parsed once by the ordinary
+/// parser so execution (steps, error positions and context) is exactly
+/// that of the prefix text.
+pub(crate) fn alert_prefix() -> &'static List {
+    static PREFIX: OnceLock<List> = OnceLock::new();
+    PREFIX.get_or_init(|| {
+        let prefix = crate::ALERT_TEMPLATE_PREFIX;
+        parse("", prefix, Prelude::None)
+            .ok()
+            .and_then(|mut t| t.root.take())
+            .expect("the alert prefix is a valid template")
+    })
+}
 
 enum Parsed {
     Node(Node),
@@ -25,20 +71,21 @@ enum Parsed {
 
 /// Per-tree parser state (Go creates a new `Tree` for each define/block).
 #[derive(Default)]
-struct TreeState {
-    vars: Vec<String>,
+struct TreeState<'a> {
+    vars: Vec<&'a str>,
     range_depth: usize,
     action_line: usize,
 }
 
 pub(crate) struct Parser<'a> {
     name: &'a str,
-    items: Vec<Item>,
+    items: Vec<Item<'a>>,
+    lex_error: String,
     cursor: usize,
     token: [usize; 3],
     peek_count: usize,
     last: usize,
-    st: TreeState,
+    st: TreeState<'a>,
     depth: usize,
     trees: TreeSet,
     user_offset: usize,
@@ -47,33 +94,42 @@ pub(crate) struct Parser<'a> {
 
 type PResult<T> = Result<T, ParseError>;
 
-/// Parse `text` as template `name`, with `predeclared` variables visible
-/// in the top-level tree. `user_offset` is where the user's text starts
-/// (for error columns).
-pub(crate) fn parse(name: &str, text: &str, user_offset: usize) -> PResult<TreeSet> {
+/// Parse `text` as template `name`. With [`Prelude::Alert`], `text`
+/// starts with the alert prefix and error columns count from after it.
+pub(crate) fn parse(name: &str, text: &str, prelude: Prelude) -> PResult<TreeSet> {
+    let (start, vars): (usize, &[&str]) = match prelude {
+        Prelude::None => (0, &ALERT_VARS[..1]),
+        Prelude::Alert => (crate::ALERT_TEMPLATE_PREFIX.len(), &ALERT_VARS),
+    };
+    let lexed = lex(text, start);
     let mut p = Parser {
         name,
-        items: lex(text),
+        items: lexed.items,
+        lex_error: lexed.error,
         cursor: 0,
         token: [0; 3],
         peek_count: 0,
         last: 0,
         st: TreeState {
-            vars: vec!["$".into()],
+            vars: vars.to_vec(),
             ..Default::default()
         },
         depth: 0,
-        trees: HashMap::new(),
-        user_offset,
+        trees: TreeSet::default(),
+        user_offset: start,
         text,
     };
-    let root = p.parse_top()?;
-    p.add(name.to_string(), root)?;
+    let mut root = List::default();
+    if prelude == Prelude::Alert {
+        root.nodes.push(Node::AlertPrefix);
+    }
+    p.parse_top(&mut root)?;
+    p.add(name, root)?;
     Ok(p.trees)
 }
 
-impl Parser<'_> {
-    fn item(&self, i: usize) -> &Item {
+impl<'a> Parser<'a> {
+    fn item(&self, i: usize) -> &Item<'a> {
         &self.items[i]
     }
 
@@ -144,17 +200,18 @@ impl Parser<'_> {
     fn unexpected(&self, t: usize, context: &str) -> ParseError {
         let it = &self.items[t];
         if it.kind == ItemKind::Error {
+            let msg = &self.lex_error;
             let mut extra = String::new();
             if self.st.action_line != 0 && self.st.action_line != it.line {
                 extra = format!(
                     " in action started at {}:{}",
                     self.name, self.st.action_line
                 );
-                if it.val.ends_with(" action") {
+                if msg.ends_with(" action") {
                     extra = extra[" in action".len()..].to_string();
                 }
             }
-            return self.errorf(format!("{}{}", it.val, extra));
+            return self.errorf(format!("{msg}{extra}"));
         }
         self.errorf(format!("unexpected {it} in {context}"))
     }
@@ -167,29 +224,32 @@ impl Parser<'_> {
         Ok(t)
     }
 
-    fn add(&mut self, name: String, root: List) -> PResult<()> {
-        match self.trees.get(&name) {
+    fn add(&mut self, name: &str, tree: List) -> PResult<()> {
+        match self.trees.get(self.name, name) {
             Some(old) if !is_empty(old) => {
-                if !is_empty(&root) {
+                if !is_empty(&tree) {
                     return Err(self.errorf(format!(
                         "template: multiple definition of template {}",
-                        crate::gofmt::quote(&name)
+                        crate::gofmt::quote(name)
                     )));
                 }
             }
             _ => {
-                self.trees.insert(name, root);
+                if name == self.name {
+                    self.trees.root = Some(tree);
+                } else {
+                    self.trees.named.insert(name.to_string(), tree);
+                }
             }
         }
         Ok(())
     }
 
-    fn parse_top(&mut self) -> PResult<List> {
-        let mut root = List::default();
+    fn parse_top(&mut self, root: &mut List) -> PResult<()> {
         loop {
             let t = self.peek();
             if self.kind(t) == ItemKind::Eof {
-                return Ok(root);
+                return Ok(());
             }
             if self.kind(t) == ItemKind::LeftDelim {
                 let delim = self.next();
@@ -198,7 +258,7 @@ impl Parser<'_> {
                     let saved = std::mem::replace(
                         &mut self.st,
                         TreeState {
-                            vars: vec!["$".into()],
+                            vars: vec!["$"],
                             ..Default::default()
                         },
                     );
@@ -220,7 +280,7 @@ impl Parser<'_> {
     fn template_name(&mut self, t: usize, context: &str) -> PResult<String> {
         match self.kind(t) {
             ItemKind::String | ItemKind::RawString => {
-                unquote(&self.items[t].val).ok_or_else(|| self.errorf("invalid syntax".into()))
+                unquote(self.items[t].val).ok_or_else(|| self.errorf("invalid syntax".into()))
             }
             _ => Err(self.unexpected(t, context)),
         }
@@ -238,7 +298,7 @@ impl Parser<'_> {
         if let Parsed::Else = end {
             return Err(self.errorf(format!("unexpected {{{{else}}}} in {context}")));
         }
-        self.add(name, list)
+        self.add(&name, list)
     }
 
     fn item_list(&mut self) -> PResult<(List, Parsed)> {
@@ -268,7 +328,7 @@ impl Parser<'_> {
     fn text_or_action(&mut self) -> PResult<Parsed> {
         let t = self.next_non_space();
         match self.kind(t) {
-            ItemKind::Text => Ok(Parsed::Node(Node::Text(self.items[t].val.clone()))),
+            ItemKind::Text => Ok(Parsed::Node(Node::Text(self.items[t].val.to_string()))),
             ItemKind::LeftDelim => {
                 self.st.action_line = self.items[t].line;
                 let r = self.action();
@@ -379,7 +439,7 @@ impl Parser<'_> {
         let saved = std::mem::replace(
             &mut self.st,
             TreeState {
-                vars: vec!["$".into()],
+                vars: vec!["$"],
                 ..Default::default()
             },
         );
@@ -389,7 +449,7 @@ impl Parser<'_> {
         if let Parsed::Else = end {
             return Err(self.errorf(format!("unexpected {{{{else}}}} in {context}")));
         }
-        self.add(name.clone(), list)?;
+        self.add(&name, list)?;
         Ok(Node::Template {
             pos,
             name,
@@ -433,14 +493,14 @@ impl Parser<'_> {
             if nk == ItemKind::Assign || nk == ItemKind::Declare {
                 pipe.is_assign = nk == ItemKind::Assign;
                 self.next_non_space();
-                let name = self.items[v].val.clone();
-                pipe.decl.push(name.clone());
+                let name = self.items[v].val;
+                pipe.decl.push(name.to_string());
                 self.st.vars.push(name);
                 break;
             } else if nk == ItemKind::Char && self.items[nx].val == "," {
                 self.next_non_space();
-                let name = self.items[v].val.clone();
-                pipe.decl.push(name.clone());
+                let name = self.items[v].val;
+                pipe.decl.push(name.to_string());
                 self.st.vars.push(name);
                 if context == "range" && pipe.decl.len() < 2 {
                     let p = self.peek_non_space();
@@ -586,7 +646,7 @@ impl Parser<'_> {
     fn term(&mut self) -> PResult<Option<Arg>> {
         let t = self.next_non_space();
         let pos = self.items[t].pos;
-        let val = &self.items[t].val;
+        let val = self.items[t].val;
         Ok(Some(match self.kind(t) {
             ItemKind::Identifier => {
                 let Some(func) = Func::lookup(val) else {
@@ -594,23 +654,19 @@ impl Parser<'_> {
                         self.errorf(format!("function {} not defined", crate::gofmt::quote(val)))
                     );
                 };
-                Arg::Ident {
-                    pos,
-                    name: val.clone(),
-                    func,
-                }
+                Arg::Ident { pos, func }
             }
             ItemKind::Dot => Arg::Dot { pos },
             ItemKind::Nil => Arg::Nil { pos },
             ItemKind::Variable => {
-                if !self.st.vars.iter().any(|v| v == val) {
+                if !self.st.vars.contains(&val) {
                     return Err(
                         self.errorf(format!("undefined variable {}", crate::gofmt::quote(val)))
                     );
                 }
                 Arg::Variable {
                     pos,
-                    idents: vec![val.clone()],
+                    idents: vec![val.to_string()],
                 }
             }
             ItemKind::Field => Arg::Field {
@@ -643,7 +699,7 @@ impl Parser<'_> {
                 };
                 Arg::Str {
                     pos,
-                    quoted: val.clone(),
+                    quoted: val.to_string(),
                     text,
                 }
             }

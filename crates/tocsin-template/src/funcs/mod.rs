@@ -1,110 +1,82 @@
 //! The function table: Go's builtins plus Prometheus's template functions.
 //! Identifiers are resolved to a [`Func`] at parse time.
 
-/// Every function a template may call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Func {
-    // Go builtins
-    And,
-    Call,
-    Html,
-    Index,
-    Slice,
-    Js,
-    Len,
-    Not,
-    Or,
-    Print,
-    Printf,
-    Println,
-    Urlquery,
-    Eq,
-    Ge,
-    Gt,
-    Le,
-    Lt,
-    Ne,
-    // Prometheus (template/template.go, v2.42)
-    Query,
-    First,
-    Label,
-    SampleValue,
-    StrValue,
-    Args,
-    ReReplaceAll,
-    SafeHtml,
-    Match,
-    Title,
-    ToUpper,
-    ToLower,
-    GraphLink,
-    TableLink,
-    SortByLabel,
-    Humanize,
-    Humanize1024,
-    HumanizeDuration,
-    HumanizePercentage,
-    HumanizeTimestamp,
-    ToTime,
-    PathPrefix,
-    ExternalUrl,
-    ParseDuration,
-    StripPort,
-    StripDomain,
+/// Declares [`Func`] with each variant's template name, so parsing maps a
+/// name to a variant and errors map it back without storing the name.
+macro_rules! funcs {
+    ($($(#[$doc:meta])* $variant:ident = $name:literal,)*) => {
+        /// Every function a template may call.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub(crate) enum Func {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Func {
+            pub(crate) fn lookup(name: &str) -> Option<Func> {
+                Some(match name {
+                    $($name => Func::$variant,)*
+                    _ => return None,
+                })
+            }
+
+            /// The name templates call the function by.
+            pub(crate) fn name(self) -> &'static str {
+                match self {
+                    $(Func::$variant => $name,)*
+                }
+            }
+        }
+    };
 }
 
-impl Func {
-    pub(crate) fn lookup(name: &str) -> Option<Func> {
-        use Func::*;
-        Some(match name {
-            "and" => And,
-            "call" => Call,
-            "html" => Html,
-            "index" => Index,
-            "slice" => Slice,
-            "js" => Js,
-            "len" => Len,
-            "not" => Not,
-            "or" => Or,
-            "print" => Print,
-            "printf" => Printf,
-            "println" => Println,
-            "urlquery" => Urlquery,
-            "eq" => Eq,
-            "ge" => Ge,
-            "gt" => Gt,
-            "le" => Le,
-            "lt" => Lt,
-            "ne" => Ne,
-            "query" => Query,
-            "first" => First,
-            "label" => Label,
-            "value" => SampleValue,
-            "strvalue" => StrValue,
-            "args" => Args,
-            "reReplaceAll" => ReReplaceAll,
-            "safeHtml" => SafeHtml,
-            "match" => Match,
-            "title" => Title,
-            "toUpper" => ToUpper,
-            "toLower" => ToLower,
-            "graphLink" => GraphLink,
-            "tableLink" => TableLink,
-            "sortByLabel" => SortByLabel,
-            "humanize" => Humanize,
-            "humanize1024" => Humanize1024,
-            "humanizeDuration" => HumanizeDuration,
-            "humanizePercentage" => HumanizePercentage,
-            "humanizeTimestamp" => HumanizeTimestamp,
-            "toTime" => ToTime,
-            "pathPrefix" => PathPrefix,
-            "externalURL" => ExternalUrl,
-            "parseDuration" => ParseDuration,
-            "stripPort" => StripPort,
-            "stripDomain" => StripDomain,
-            _ => return None,
-        })
-    }
+funcs! {
+    // Go builtins
+    And = "and",
+    Call = "call",
+    Html = "html",
+    Index = "index",
+    Slice = "slice",
+    Js = "js",
+    Len = "len",
+    Not = "not",
+    Or = "or",
+    Print = "print",
+    Printf = "printf",
+    Println = "println",
+    Urlquery = "urlquery",
+    Eq = "eq",
+    Ge = "ge",
+    Gt = "gt",
+    Le = "le",
+    Lt = "lt",
+    Ne = "ne",
+    // Prometheus (template/template.go, v2.42)
+    Query = "query",
+    First = "first",
+    Label = "label",
+    SampleValue = "value",
+    StrValue = "strvalue",
+    Args = "args",
+    ReReplaceAll = "reReplaceAll",
+    SafeHtml = "safeHtml",
+    Match = "match",
+    Title = "title",
+    ToUpper = "toUpper",
+    ToLower = "toLower",
+    GraphLink = "graphLink",
+    TableLink = "tableLink",
+    SortByLabel = "sortByLabel",
+    Humanize = "humanize",
+    Humanize1024 = "humanize1024",
+    HumanizeDuration = "humanizeDuration",
+    HumanizePercentage = "humanizePercentage",
+    HumanizeTimestamp = "humanizeTimestamp",
+    ToTime = "toTime",
+    PathPrefix = "pathPrefix",
+    ExternalUrl = "externalURL",
+    ParseDuration = "parseDuration",
+    StripPort = "stripPort",
+    StripDomain = "stripDomain",
 }
 
 mod builtin;
@@ -164,7 +136,6 @@ pub(crate) fn call<'t, 'a>(
     s: &mut State<'t, 'a>,
     dot: &Value<'a>,
     func: Func,
-    name: &'t str,
     node: At<'t>,
     args: &'t [Arg],
     final_: Option<Value<'a>>,
@@ -172,6 +143,7 @@ pub(crate) fn call<'t, 'a>(
 where
     't: 'a,
 {
+    let name = func.name();
     let (fixed, variadic) = signature(func);
     let num_in = args.len() + usize::from(final_.is_some());
     if variadic.is_some() {
@@ -202,10 +174,18 @@ where
         }
         return Ok(v);
     }
-    let mut argv: Vec<Value<'a>> = Vec::with_capacity(num_in);
+    // Nearly every call has at most 4 arguments: keep them on the stack.
+    let mut inline = [const { Value::Invalid }; 4];
+    let mut heap = Vec::new();
+    let argv: &mut [Value<'a>] = if num_in <= inline.len() {
+        &mut inline[..num_in]
+    } else {
+        heap.resize(num_in, Value::Invalid);
+        &mut heap
+    };
     for (i, a) in args.iter().enumerate() {
         let p = fixed.get(i).copied().or(variadic).unwrap_or(P::Any);
-        argv.push(eval_param(s, dot, a, p)?);
+        argv[i] = eval_param(s, dot, a, p)?;
     }
     if let Some(f) = final_ {
         let p = if num_in - 1 < fixed.len() {
@@ -213,9 +193,9 @@ where
         } else {
             variadic.unwrap_or(P::Any)
         };
-        argv.push(validate(s, f, p)?);
+        argv[num_in - 1] = validate(s, f, p)?;
     }
-    match dispatch(s, func, &mut argv) {
+    match dispatch(s, func, argv) {
         Ok(v) => Ok(v),
         Err(Err::Msg(m)) => {
             s.set_at(node);
