@@ -12,5 +12,6 @@ pub mod dingtalk;
 pub mod group;
 pub mod matcher;
 pub mod notification;
+pub mod render;
 pub mod route;
 pub mod time;

@@ -1,0 +1,584 @@
+//! DingTalk message text for notifications, in a fixed, documented layout (the template
+//! engine in `tocsin-template` renders Prometheus alert templates over one alert's labels
+//! and value; it has no notion of a group of alerts, so notification templates are not
+//! offered yet).
+//!
+//! Full layout (one notification, one message), markdown:
+//!
+//! ```text
+//! #### [FIRING:2] HighCPU
+//! job=node · [alert list](EXTERNAL_URL)
+//!
+//! **[CRITICAL] CPU above 90%**
+//! node-1 at 97%
+//! Started 2026-08-20 16:21:00 · instance=node-1:9100 · [source](GENERATOR_URL)
+//!
+//! **[RESOLVED] …**
+//! Resolved after 1h2m (2026-08-20 17:23:00)
+//! ```
+//!
+//! Compact layout (digests, and groups too large for one full message): one line per
+//! alert — status mark, the labels that tell it apart, start or resolution — so thousands
+//! of alerts fit in a few messages and none is left out.
+//!
+//! Every piece is sized as the JSON body DingTalk measures, so each returned message fits
+//! in `max_bytes` and DingTalk's client never has to split it further.
+
+use std::fmt::Write as _;
+use std::ops::Range;
+
+use crate::alert::{AlertStatus, Labels, NotifyAlert};
+use crate::dingtalk::MessageFormat;
+use crate::notification::Notification;
+use crate::time::{format_duration, Timestamp};
+
+/// How messages are rendered.
+#[derive(Clone, Debug)]
+pub struct RenderOptions {
+    /// tocsin's alert list, linked from every message (`global.external_url`).
+    pub external_url: String,
+    /// Times are shown at this offset east of UTC, in minutes (480 for China Standard Time).
+    pub utc_offset_minutes: i32,
+    /// Markdown or plain text.
+    pub format: MessageFormat,
+    /// Budget for one message's JSON body; below DingTalk's 20,000 with room for the
+    /// keyword and mentions the client appends.
+    pub max_bytes: usize,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        RenderOptions {
+            external_url: String::new(),
+            utc_offset_minutes: 0,
+            format: MessageFormat::Markdown,
+            max_bytes: 17_000,
+        }
+    }
+}
+
+/// One message's title and text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rendered {
+    pub title: String,
+    pub text: String,
+}
+
+/// A rendered message and the alerts it reports: `(index of the notification in the
+/// input, range of its alerts)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Part {
+    pub rendered: Rendered,
+    pub spans: Vec<(usize, Range<usize>)>,
+}
+
+/// The title: `[FIRING:2] HighCPU` / `[RESOLVED] HighCPU`.
+pub fn title(n: &Notification) -> String {
+    let firing = n.firing().count();
+    let status = if firing > 0 {
+        format!("[FIRING:{firing}]")
+    } else {
+        "[RESOLVED]".to_owned()
+    };
+    format!("{status} {}", subject(n))
+}
+
+/// What the group is about: its alertname, else the common alertname, else a count.
+fn subject(n: &Notification) -> String {
+    if let Some(name) = n.group_labels.get("alertname") {
+        return name.clone();
+    }
+    let names: std::collections::BTreeSet<&str> = n.alerts.iter().map(|a| a.name()).collect();
+    match names.len() {
+        1 => names.into_iter().next().unwrap_or("").to_owned(),
+        k => format!("{k} alert rules"),
+    }
+}
+
+/// Renders `n` as one message in the full layout.
+pub fn render_full(n: &Notification, opts: &RenderOptions) -> Rendered {
+    let st = Style(opts.format);
+    let title = title(n);
+    let mut text = String::new();
+    text.push_str(&st.heading(&title));
+    text.push('\n');
+    text.push_str(&header_line(n, &st, opts));
+    for a in &n.alerts {
+        text.push_str("\n\n");
+        full_alert(&mut text, a, n, &st, opts);
+    }
+    Rendered { title, text }
+}
+
+fn header_line(n: &Notification, st: &Style, opts: &RenderOptions) -> String {
+    let mut parts: Vec<String> = n
+        .group_labels
+        .iter()
+        .filter(|(k, _)| *k != "alertname")
+        .map(|(k, v)| st.escape(&format!("{k}={v}")))
+        .collect();
+    let resolved = n.resolved().count();
+    if resolved > 0 && resolved < n.alerts.len() {
+        parts.push(format!("{resolved} resolved"));
+    }
+    if !opts.external_url.is_empty() {
+        parts.push(st.link("alert list", &opts.external_url));
+    }
+    if parts.is_empty() {
+        parts.push(format!("{} alerts", n.alerts.len()));
+    }
+    parts.join(" · ")
+}
+
+fn full_alert(
+    out: &mut String,
+    a: &NotifyAlert,
+    n: &Notification,
+    st: &Style,
+    opts: &RenderOptions,
+) {
+    let severity = a
+        .labels
+        .get("severity")
+        .map_or_else(String::new, |s| s.to_uppercase());
+    let mark = match a.status {
+        AlertStatus::Resolved => "[RESOLVED]".to_owned(),
+        AlertStatus::Firing if severity.is_empty() => "[FIRING]".to_owned(),
+        AlertStatus::Firing => format!("[{severity}]"),
+    };
+    let summary = a
+        .annotations
+        .get("summary")
+        .cloned()
+        .unwrap_or_else(|| a.name().to_owned());
+    let _ = write!(
+        out,
+        "{}",
+        st.bold(&format!("{mark} {}", st.escape(&summary)))
+    );
+    if let Some(d) = a.annotations.get("description") {
+        let _ = write!(out, "{}{}", st.br(), st.escape(d));
+    }
+    for (k, v) in &a.annotations {
+        if matches!(k.as_str(), "summary" | "description") {
+            continue;
+        }
+        let _ = write!(out, "{}{}: {}", st.br(), st.escape(k), st.escape(v));
+    }
+    out.push_str(st.br());
+    match (a.status, a.ends_at) {
+        (AlertStatus::Resolved, Some(end)) => {
+            let _ = write!(
+                out,
+                "Resolved after {} ({})",
+                format_duration(end.since(a.starts_at)),
+                end.human(opts.utc_offset_minutes)
+            );
+        }
+        _ => {
+            let _ = write!(
+                out,
+                "Started {}",
+                a.starts_at.human(opts.utc_offset_minutes)
+            );
+        }
+    }
+    let distinct = distinct_labels(a, n);
+    if !distinct.is_empty() {
+        let _ = write!(out, " · {}", st.escape(&distinct));
+    }
+    if !a.generator_url.is_empty() {
+        let _ = write!(out, " · {}", st.link("source", &a.generator_url));
+    }
+}
+
+/// The labels that tell this alert apart within the notification: all but the group's
+/// labels, `alertname` and `severity` (shown elsewhere).
+fn distinct_labels(a: &NotifyAlert, n: &Notification) -> String {
+    a.labels
+        .iter()
+        .filter(|(k, v)| {
+            !matches!(k.as_str(), "alertname" | "severity") && n.group_labels.get(*k) != Some(v)
+        })
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn compact_alert(a: &NotifyAlert, n: &Notification, st: &Style, opts: &RenderOptions) -> String {
+    let mut line = String::from("- ");
+    line.push_str(match a.status {
+        AlertStatus::Firing => "🔥 ",
+        AlertStatus::Resolved => "✅ ",
+    });
+    if !n.group_labels.contains_key("alertname") {
+        line.push_str(&st.escape(a.name()));
+        line.push(' ');
+    }
+    line.push_str(&st.escape(&distinct_labels(a, n)));
+    match (a.status, a.ends_at) {
+        (AlertStatus::Resolved, Some(end)) => {
+            let _ = write!(
+                line,
+                " resolved after {}",
+                format_duration(end.since(a.starts_at))
+            );
+        }
+        _ => {
+            let t = a.starts_at.human(opts.utc_offset_minutes);
+            let _ = write!(line, " since {}", t.get(5..16).unwrap_or(&t));
+        }
+    }
+    line
+}
+
+/// Renders `ns` in as few messages as the compact layout allows, every alert included.
+/// One notification keeps its own title; several become a digest.
+pub fn render_compact(ns: &[Notification], opts: &RenderOptions) -> Vec<Part> {
+    let st = Style(opts.format);
+    let firing: usize = ns.iter().map(|n| n.firing().count()).sum();
+    let total: usize = ns.iter().map(|n| n.alerts.len()).sum();
+    let title = match ns {
+        [one] => title(one),
+        _ if firing > 0 => format!("[FIRING:{firing}] digest of {} groups", ns.len()),
+        _ => format!("[RESOLVED] digest of {} groups", ns.len()),
+    };
+    let mut intro = st.heading(&title);
+    intro.push('\n');
+    if ns.len() > 1 {
+        let _ = write!(
+            intro,
+            "{total} alerts ({firing} firing) merged to stay under the robot's rate limit"
+        );
+    } else if let [one] = ns {
+        intro.push_str(&header_line(one, &st, opts));
+    }
+    if ns.len() > 1 && !opts.external_url.is_empty() {
+        let _ = write!(intro, " · {}", st.link("alert list", &opts.external_url));
+    }
+    let mut packer = Packer::new(title, intro, opts.max_bytes);
+    for (i, n) in ns.iter().enumerate() {
+        if ns.len() > 1 {
+            let head = format!(
+                "{} ({} firing, {} resolved)",
+                st.escape(&group_name(n)),
+                n.firing().count(),
+                n.resolved().count()
+            );
+            packer.paragraph(st.bold(&head));
+        }
+        for (j, a) in n.alerts.iter().enumerate() {
+            packer.line(compact_alert(a, n, &st, opts), i, j);
+        }
+    }
+    packer.finish()
+}
+
+fn group_name(n: &Notification) -> String {
+    if n.group_labels.is_empty() {
+        return subject(n);
+    }
+    n.group_labels
+        .values()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Fills messages line by line against the JSON size of the body.
+struct Packer {
+    title: String,
+    intro: String,
+    max: usize,
+    parts: Vec<Part>,
+    text: String,
+    size: usize,
+    spans: Vec<(usize, Range<usize>)>,
+    fresh: bool,
+}
+
+/// `{"msgtype":"markdown","markdown":{"title":"","text":""}}`.
+const ENVELOPE: usize = 52;
+/// The `(i/n)` numbering added to continued parts' titles and text.
+const NUMBERING: usize = 24;
+
+impl Packer {
+    fn new(title: String, intro: String, max: usize) -> Packer {
+        let mut p = Packer {
+            title,
+            intro,
+            max: max.max(1024),
+            parts: Vec::new(),
+            text: String::new(),
+            size: 0,
+            spans: Vec::new(),
+            fresh: true,
+        };
+        p.start();
+        p
+    }
+
+    fn start(&mut self) {
+        self.text = self.intro.clone();
+        self.size = ENVELOPE + NUMBERING * 2 + json_len(&self.title) + json_len(&self.intro);
+        self.spans.clear();
+        self.fresh = true;
+    }
+
+    fn push(&mut self, sep: &str, s: &str) {
+        let add = json_len(sep) + json_len(s);
+        if self.size + add > self.max && !self.fresh {
+            self.flush();
+        }
+        self.text.push_str(sep);
+        self.text.push_str(s);
+        self.size += add;
+        self.fresh = false;
+    }
+
+    fn paragraph(&mut self, s: String) {
+        self.push("\n\n", &s);
+    }
+
+    fn line(&mut self, s: String, n: usize, a: usize) {
+        self.push("\n", &s);
+        match self.spans.last_mut() {
+            Some((i, r)) if *i == n && r.end == a => r.end = a + 1,
+            _ => self.spans.push((n, a..a + 1)),
+        }
+    }
+
+    fn flush(&mut self) {
+        let text = std::mem::take(&mut self.text);
+        self.parts.push(Part {
+            rendered: Rendered {
+                title: self.title.clone(),
+                text,
+            },
+            spans: std::mem::take(&mut self.spans),
+        });
+        self.start();
+    }
+
+    fn finish(mut self) -> Vec<Part> {
+        if !self.fresh || self.parts.is_empty() {
+            self.flush();
+        }
+        let n = self.parts.len();
+        if n > 1 {
+            for (i, p) in self.parts.iter_mut().enumerate() {
+                p.rendered.title = format!("{} ({}/{n})", p.rendered.title, i + 1);
+                p.rendered.text = format!("{}\n\n({}/{n})", p.rendered.text, i + 1);
+            }
+        }
+        self.parts
+    }
+}
+
+/// Bytes `s` takes inside a JSON string as serde_json writes it.
+pub(crate) fn json_len(s: &str) -> usize {
+    s.bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0..=0x1f => 6,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// Markdown or plain-text decorations.
+struct Style(MessageFormat);
+
+impl Style {
+    fn md(&self) -> bool {
+        self.0 == MessageFormat::Markdown
+    }
+    fn heading(&self, s: &str) -> String {
+        if self.md() {
+            format!("#### {}", escape_md(s))
+        } else {
+            s.to_owned()
+        }
+    }
+    fn bold(&self, s: &str) -> String {
+        if self.md() {
+            format!("**{s}**")
+        } else {
+            s.to_owned()
+        }
+    }
+    fn link(&self, text: &str, url: &str) -> String {
+        if self.md() {
+            format!("[{text}]({})", url.replace(' ', "%20").replace(')', "%29"))
+        } else {
+            format!("{text}: {url}")
+        }
+    }
+    /// A line break that survives DingTalk's markdown (single newlines collapse there).
+    fn br(&self) -> &'static str {
+        if self.md() {
+            "  \n"
+        } else {
+            "\n"
+        }
+    }
+    fn escape(&self, s: &str) -> String {
+        if self.md() {
+            escape_md(s)
+        } else {
+            s.to_owned()
+        }
+    }
+}
+
+/// Backslash-escapes markdown's emphasis, code and link characters, and folds newlines, so
+/// label values cannot restyle or break the message.
+fn escape_md(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '*' | '_' | '`' | '[' | ']' | '#' | '<' | '>' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The labels of `a` (for tests and callers that show raw label sets).
+pub fn label_text(l: &Labels) -> String {
+    l.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// For callers that want the alert timestamps shown like the messages show them.
+pub fn human_time(t: Timestamp, opts: &RenderOptions) -> String {
+    t.human(opts.utc_offset_minutes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::labels;
+    use crate::dingtalk::Message;
+
+    fn alert(inst: &str) -> NotifyAlert {
+        let mut a = NotifyAlert::firing(
+            labels([
+                ("alertname", "HighCPU"),
+                ("instance", inst),
+                ("job", "node"),
+                ("severity", "critical"),
+            ]),
+            labels([
+                ("summary", "CPU above 90%"),
+                ("description", "at 97% *now*"),
+            ]),
+            Timestamp::from_millis(1_787_214_060_000),
+        );
+        a.generator_url = "http://prom:9090/graph?g0.expr=x".into();
+        a
+    }
+
+    fn notification(alerts: Vec<NotifyAlert>) -> Notification {
+        Notification {
+            receiver: "ops".into(),
+            group_key: "{}:{alertname=\"HighCPU\"}".into(),
+            group_labels: labels([("alertname", "HighCPU")]),
+            alerts,
+            created_at: Timestamp::from_secs(0),
+        }
+    }
+
+    fn opts() -> RenderOptions {
+        RenderOptions {
+            external_url: "http://tocsin:9096/alerts".into(),
+            utc_offset_minutes: 480,
+            ..RenderOptions::default()
+        }
+    }
+
+    #[test]
+    fn full_layout_has_status_header_severity_summary_time_labels_and_links() {
+        let resolved = alert("node-2").resolved_at(Timestamp::from_millis(1_787_217_783_000));
+        let r = render_full(&notification(vec![alert("node-1"), resolved]), &opts());
+        assert_eq!(r.title, "[FIRING:1] HighCPU");
+        let expected = "#### \\[FIRING:1\\] HighCPU\n\
+            1 resolved · [alert list](http://tocsin:9096/alerts)\n\n\
+            **[CRITICAL] CPU above 90%**  \nat 97% \\*now\\*  \n\
+            Started 2026-08-20 16:21:00 · instance=node-1 job=node · [source](http://prom:9090/graph?g0.expr=x)\n\n\
+            **[RESOLVED] CPU above 90%**  \nat 97% \\*now\\*  \n\
+            Resolved after 1h2m3s (2026-08-20 17:23:03) · instance=node-2 job=node · [source](http://prom:9090/graph?g0.expr=x)";
+        assert_eq!(r.text, expected);
+    }
+
+    #[test]
+    fn all_resolved_title_says_resolved() {
+        let r = render_full(
+            &notification(vec![
+                alert("a").resolved_at(Timestamp::from_millis(1_787_214_070_000))
+            ]),
+            &opts(),
+        );
+        assert_eq!(r.title, "[RESOLVED] HighCPU");
+    }
+
+    #[test]
+    fn text_format_has_no_markdown() {
+        let o = RenderOptions {
+            format: MessageFormat::Text,
+            ..opts()
+        };
+        let r = render_full(&notification(vec![alert("node-1")]), &o);
+        assert!(
+            !r.text.contains("**") && !r.text.contains("####"),
+            "{}",
+            r.text
+        );
+        assert!(r.text.contains("source: http://prom:9090"), "{}", r.text);
+    }
+
+    #[test]
+    fn compact_layout_reports_every_alert_within_the_size_budget() {
+        let groups: Vec<Notification> = (0..20)
+            .map(|g| {
+                let mut n = notification(
+                    (0..250)
+                        .map(|i| alert(&format!("host-{g}-{i}:9100")))
+                        .collect(),
+                );
+                n.group_labels = labels([("alertname", "HighCPU"), ("team", "t")]);
+                n.group_key = format!("g{g}");
+                n
+            })
+            .collect();
+        let parts = render_compact(&groups, &opts());
+        assert!(parts.len() > 1);
+        let mut seen = 0;
+        for p in &parts {
+            let body = Message::markdown(&p.rendered.title, &p.rendered.text).body_len();
+            assert!(body <= 17_000, "{body}");
+            seen += p.spans.iter().map(|(_, r)| r.len()).sum::<usize>();
+        }
+        assert_eq!(seen, 20 * 250);
+        let reported: std::collections::HashSet<&str> = parts
+            .iter()
+            .flat_map(|p| p.rendered.text.split(['\n', ' ']))
+            .collect();
+        for g in 0..20 {
+            for i in 0..250 {
+                let needle = format!("instance=host-{g}-{i}:9100");
+                assert!(reported.contains(needle.as_str()), "{needle}");
+            }
+        }
+        assert!(parts[0]
+            .rendered
+            .title
+            .starts_with("[FIRING:5000] digest of 20 groups (1/"));
+    }
+}
