@@ -79,6 +79,25 @@ pub fn check_text(path: &str, text: &str, options: CheckOptions) -> FileReport {
     assemble(path, scan, validated)
 }
 
+/// Loads a rule file for evaluation: its groups when the file is valid (warnings allowed),
+/// otherwise the report with every error. The same decoder and checks as `tocsin check`,
+/// so the engine runs exactly the files the checker accepts.
+pub fn load_file(path: &str) -> Result<(Vec<RuleGroup>, FileReport), FileReport> {
+    let text = read_text(path).map_err(|message| FileReport::unreadable(path, message))?;
+    let mut groups = Vec::new();
+    let mut validated = BTreeMap::new();
+    let scan = scan(path, &text, CheckOptions::default(), |index, group| {
+        validated.insert(index, validate_group(&group));
+        groups.push(group);
+    });
+    let report = assemble(path, scan, validated);
+    if report.is_valid() {
+        Ok((groups, report))
+    } else {
+        Err(report)
+    }
+}
+
 /// Reads `path` and checks it on the calling thread.
 pub fn check_file(path: &str, options: CheckOptions) -> FileReport {
     match read_text(path) {

@@ -111,3 +111,18 @@ fn every_good_file_is_valid() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn loading_keeps_the_groups_of_a_valid_file_and_refuses_an_invalid_one() {
+    let good = testdata("good/alerting_rule_flink_job.yaml");
+    let (groups, report) = tocsin_rules::load_file(&good.to_string_lossy()).expect("valid");
+    assert!(!groups.is_empty());
+    assert_eq!(
+        groups.iter().map(|g| g.rules.len()).sum::<usize>(),
+        report.rules
+    );
+
+    let bad = testdata("bad/record_with_for.yaml");
+    let report = tocsin_rules::load_file(&bad.to_string_lossy()).expect_err("invalid");
+    assert!(!report.is_valid());
+}
