@@ -186,6 +186,10 @@ fn rounded_sig(v: f64, n: usize) -> Digits {
 /// `rounded_sig` by exact decimal expansion (slow: big-number arithmetic
 /// whenever Grisu cannot decide).
 fn exact_sig(v: f64, n: usize) -> Digits {
+    // Rust's fmt panics on precisions over u16::MAX; an f64 has at most
+    // 767 significant decimal digits, so later digits are zeros (trimmed
+    // below, printed as padding by fmt_e/fmt_f).
+    let n = n.min(MAX_SIGNIFICANT_DIGITS);
     let mut d = sci_digits(format_args!("{:.*e}", n - 1, v.abs()));
     d.pop_trailing_zeros();
     d
@@ -373,8 +377,19 @@ fn fmt_f_exact(out: &mut String, neg: bool, v: f64, prec: i32) {
     if neg {
         out.push('-');
     }
-    let _ = write!(out, "{:.*}", prec as usize, v.abs());
+    // An f64's expansion ends within 1074 fractional digits: format those
+    // (Rust's fmt panics past u16::MAX) and pad the rest with zeros.
+    let prec = prec as usize;
+    let exact = prec.min(MAX_FRACTION_DIGITS);
+    let _ = write!(out, "{:.*}", exact, v.abs());
+    out.extend(std::iter::repeat_n('0', prec - exact));
 }
+
+/// Most significant decimal digits in an f64's exact expansion (767),
+/// rounded up.
+const MAX_SIGNIFICANT_DIGITS: usize = 800;
+/// Most fractional decimal digits in an f64's exact expansion (2^-1074).
+const MAX_FRACTION_DIGITS: usize = 1074;
 
 /// Go's `%v` of a float64 (`strconv.FormatFloat(v, 'g', -1, 64)`, with `+Inf`).
 pub(crate) fn write_float_v(out: &mut String, v: f64) {
@@ -706,6 +721,9 @@ fn fmt_str_elem(out: &mut String, s: &str, verb: char) {
     }
 }
 
+/// Go's fmt `tooLarge` bound on `*` width and precision arguments.
+const GO_FMT_MAX_ARG: u64 = 1_000_000;
+
 /// Go's `fmt.Sprintf` for the verbs templates use.
 pub(crate) fn sprintf(out: &mut String, format: &str, args: &[Value]) {
     let mut argn = 0;
@@ -732,7 +750,9 @@ pub(crate) fn sprintf(out: &mut String, format: &str, args: &[Value]) {
         if let Some(&(_, '*')) = it.peek() {
             it.next();
             match args.get(argn) {
-                Some(Value::Int(w)) => {
+                // Go's intFromArg rejects |n| > 1e6 ("tooLarge") as not an
+                // int: BADWIDTH, no width (and no huge padding).
+                Some(Value::Int(w)) if w.unsigned_abs() <= GO_FMT_MAX_ARG => {
                     if *w < 0 {
                         sp.minus = true;
                         sp.zero = false;
@@ -765,7 +785,9 @@ pub(crate) fn sprintf(out: &mut String, format: &str, args: &[Value]) {
             if let Some(&(_, '*')) = it.peek() {
                 it.next();
                 match args.get(argn) {
-                    Some(Value::Int(p)) if *p >= 0 => sp.prec = Some(*p as usize),
+                    Some(Value::Int(p)) if (0..=GO_FMT_MAX_ARG as i64).contains(p) => {
+                        sp.prec = Some(*p as usize)
+                    }
                     _ => bad_prec = true,
                 }
                 argn += 1;
