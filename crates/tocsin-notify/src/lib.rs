@@ -10,6 +10,7 @@ pub mod alert;
 pub mod config;
 pub mod dingtalk;
 pub mod group;
+pub mod lane;
 pub mod matcher;
 pub mod notification;
 pub mod render;

@@ -195,17 +195,27 @@ fn full_alert(
 /// The labels that tell this alert apart within the notification: all but the group's
 /// labels, `alertname` and `severity` (shown elsewhere).
 fn distinct_labels(a: &NotifyAlert, n: &Notification) -> String {
-    a.labels
+    distinct_from(&a.labels, &n.group_labels)
+}
+
+fn distinct_from(labels: &Labels, shared: &Labels) -> String {
+    labels
         .iter()
         .filter(|(k, v)| {
-            !matches!(k.as_str(), "alertname" | "severity") && n.group_labels.get(*k) != Some(v)
+            !matches!(k.as_str(), "alertname" | "severity") && shared.get(*k) != Some(v)
         })
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(" ")
 }
 
-fn compact_alert(a: &NotifyAlert, n: &Notification, st: &Style, opts: &RenderOptions) -> String {
+fn compact_alert(
+    a: &NotifyAlert,
+    n: &Notification,
+    shared: &Labels,
+    st: &Style,
+    opts: &RenderOptions,
+) -> String {
     let mut line = String::from("- ");
     line.push_str(match a.status {
         AlertStatus::Firing => "🔥 ",
@@ -215,7 +225,7 @@ fn compact_alert(a: &NotifyAlert, n: &Notification, st: &Style, opts: &RenderOpt
         line.push_str(&st.escape(a.name()));
         line.push(' ');
     }
-    line.push_str(&st.escape(&distinct_labels(a, n)));
+    line.push_str(&st.escape(&distinct_from(&a.labels, shared)));
     match (a.status, a.ends_at) {
         (AlertStatus::Resolved, Some(end)) => {
             let _ = write!(
@@ -258,17 +268,34 @@ pub fn render_compact(ns: &[Notification], opts: &RenderOptions) -> Vec<Part> {
     }
     let mut packer = Packer::new(title, intro, opts.max_bytes);
     for (i, n) in ns.iter().enumerate() {
+        // Labels every alert of the group shares are said once, in the group's header.
+        let shared = n.common_labels();
+        let common = distinct_from(&shared, &n.group_labels);
+        let mut head = String::new();
         if ns.len() > 1 {
-            let head = format!(
+            head = format!(
                 "{} ({} firing, {} resolved)",
                 st.escape(&group_name(n)),
                 n.firing().count(),
                 n.resolved().count()
             );
+        }
+        if !common.is_empty() && n.alerts.len() > 1 {
+            if !head.is_empty() {
+                head.push(' ');
+            }
+            head.push_str(&st.escape(&common));
+        }
+        if !head.is_empty() {
             packer.paragraph(st.bold(&head));
         }
+        let shared = if n.alerts.len() > 1 {
+            shared
+        } else {
+            n.group_labels.clone()
+        };
         for (j, a) in n.alerts.iter().enumerate() {
-            packer.line(compact_alert(a, n, &st, opts), i, j);
+            packer.line(compact_alert(a, n, &shared, &st, opts), i, j);
         }
     }
     packer.finish()
