@@ -2,6 +2,7 @@
 //! the work itself lives in the library crates.
 
 mod cmd;
+mod http;
 mod sink;
 
 use std::process::ExitCode;

@@ -1,90 +1,33 @@
-//! HTTP plumbing: hyper HTTP/1 connections, routes, graceful shutdown.
+//! The sink's routes; the accept loop and shutdown are `crate::http`'s.
 
-use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderValue, CONTENT_TYPE};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper::header::CONTENT_TYPE;
+use hyper::{Method, Request, StatusCode};
 use tokio::net::TcpListener;
+
+use crate::http::Reply;
 
 use super::state::{SendRequest, Sink, MAX_BODY_BYTES};
 
-/// How long open connections get to finish after a shutdown signal.
-const DRAIN: Duration = Duration::from_secs(5);
-
 /// Serves until SIGTERM or ctrl-c, then lets open connections finish (bounded).
 pub async fn serve(sink: Arc<Sink>, listener: TcpListener) {
-    let graceful = GracefulShutdown::new();
-    let shutdown = shutdown_signal();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(e) => {
-                        eprintln!("tocsin sink dingtalk: accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let sink = sink.clone();
-                let service = service_fn(move |req| handle(sink.clone(), req));
-                let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    // A client that hangs up mid-request is not the sink's problem.
-                    let _ = conn.await;
-                });
-            }
-            () = &mut shutdown => break,
-        }
-    }
-    drop(listener);
-    tokio::select! {
-        () = graceful.shutdown() => {}
-        () = tokio::time::sleep(DRAIN) => {
-            eprintln!("tocsin sink dingtalk: connections still open after {}s; closing", DRAIN.as_secs());
-        }
-    }
+    let handler = move |req| handle(sink.clone(), req);
+    crate::http::serve(
+        "tocsin sink dingtalk",
+        listener,
+        handler,
+        crate::http::shutdown_signal(),
+    )
+    .await;
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
-    }
-}
-
-type Reply = Response<Full<Bytes>>;
-
-async fn handle(sink: Arc<Sink>, req: Request<Incoming>) -> Result<Reply, Infallible> {
+async fn handle(sink: Arc<Sink>, req: Request<Incoming>) -> Reply {
     let path = req.uri().path().to_owned();
-    Ok(match (req.method(), path.as_str()) {
+    match (req.method(), path.as_str()) {
         (_, "/robot/send") => robot_send(&sink, req).await,
         (&Method::GET, "/messages") => {
             reply(StatusCode::OK, "application/json", sink.messages_json())
@@ -98,7 +41,7 @@ async fn handle(sink: Arc<Sink>, req: Request<Incoming>) -> Result<Reply, Infall
             reply(StatusCode::OK, "text/plain", "OK\n".into())
         }
         _ => reply(StatusCode::NOT_FOUND, "text/plain", "not found\n".into()),
-    })
+    }
 }
 
 async fn robot_send(sink: &Sink, req: Request<Incoming>) -> Reply {
@@ -143,9 +86,5 @@ async fn robot_send(sink: &Sink, req: Request<Incoming>) -> Reply {
 }
 
 fn reply(status: StatusCode, content_type: &'static str, body: String) -> Reply {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    r
+    crate::http::reply(status, content_type, body)
 }
