@@ -13,6 +13,7 @@ pub mod group;
 pub mod lane;
 pub mod matcher;
 pub mod notification;
+pub mod outbox;
 pub mod render;
 pub mod route;
 pub mod time;

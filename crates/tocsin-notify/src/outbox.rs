@@ -1,0 +1,472 @@
+//! The durable outbox: every notification is on disk before it is sent and leaves only
+//! once the receiver has taken it, so a crash or restart loses none.
+//!
+//! Layout of the state directory:
+//! - `<seq>.json`, one file per pending notification (20-digit sequence number, so names
+//!   sort in order): written to a temp file, fsync'd, renamed, directory fsync'd;
+//! - `acked.log`, one line per acknowledgement (`seq group-hash content-hash millis`),
+//!   fsync'd before the message file is removed. A message whose sequence number is in the
+//!   log is delivered even if its file survived a crash, and the last acknowledged content
+//!   per group lets the pipeline skip re-sending what was delivered just before a restart.
+//!
+//! Each entry's dedup key is `<group-hash>-<content-hash>-<seq>`. The outbox is bounded
+//! (messages and bytes): past either bound the oldest entries are evicted, counted in
+//! [`Outbox::overflowed`] and logged.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::notification::{Fnv, Notification};
+use crate::time::Timestamp;
+
+/// Bounds on what the outbox keeps on disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutboxOptions {
+    pub max_messages: usize,
+    pub max_bytes: u64,
+}
+
+impl Default for OutboxOptions {
+    fn default() -> Self {
+        OutboxOptions {
+            max_messages: 10_000,
+            max_bytes: 64 << 20,
+        }
+    }
+}
+
+/// One stored notification and the destination it is for.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub seq: u64,
+    /// The lane (destination) it waits in.
+    pub target: String,
+    pub dedup_key: String,
+    pub notification: Notification,
+}
+
+/// What [`Outbox::append`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Appended {
+    pub seq: u64,
+    /// Older entries removed to stay within bounds.
+    pub evicted: Vec<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error("outbox {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("outbox: cannot encode a notification: {0}")]
+    Encode(String),
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Meta {
+    bytes: u64,
+}
+
+/// The outbox in one directory.
+#[derive(Debug)]
+pub struct Outbox {
+    dir: PathBuf,
+    options: OutboxOptions,
+    next_seq: u64,
+    entries: BTreeMap<u64, Meta>,
+    bytes: u64,
+    overflowed: u64,
+    /// Per group hash: (content hash, when) of the last acknowledged notification.
+    last_ack: HashMap<u64, (u64, Timestamp)>,
+    ack_log: File,
+}
+
+const ACK_LOG: &str = "acked.log";
+
+impl Outbox {
+    /// Opens (creating) the outbox in `dir` and returns the pending entries in sequence
+    /// order: what was written and never acknowledged.
+    pub fn open(
+        dir: &Path,
+        options: OutboxOptions,
+    ) -> Result<(Outbox, Vec<OutboxEntry>), OutboxError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| OutboxError::Io { path, source }
+        };
+        fs::create_dir_all(dir).map_err(io(dir))?;
+        let log_path = dir.join(ACK_LOG);
+        let mut acked = HashSet::new();
+        let mut last_ack = HashMap::new();
+        if let Ok(f) = File::open(&log_path) {
+            for line in BufReader::new(f).lines() {
+                let line = line.map_err(io(&log_path))?;
+                // A torn last line (crash mid-append) does not parse and is ignored.
+                if let Some((seq, group, content, at)) = parse_ack(&line) {
+                    acked.insert(seq);
+                    let prev: Option<&(u64, Timestamp)> = last_ack.get(&group);
+                    if prev.is_none_or(|(_, t)| *t <= at) {
+                        last_ack.insert(group, (content, at));
+                    }
+                }
+            }
+        }
+        let mut pending = Vec::new();
+        let mut max_seq = acked.iter().copied().max().unwrap_or(0);
+        let mut names: Vec<(u64, PathBuf)> = Vec::new();
+        for e in fs::read_dir(dir).map_err(io(dir))? {
+            let e = e.map_err(io(dir))?;
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with(".tmp-") {
+                // Written but never renamed: the append did not complete.
+                let _ = fs::remove_file(e.path());
+            } else if let Some(seq) = name.strip_suffix(".json").and_then(|s| s.parse().ok()) {
+                names.push((seq, e.path()));
+            }
+        }
+        names.sort();
+        let mut entries = BTreeMap::new();
+        let mut bytes = 0;
+        for (seq, path) in names {
+            max_seq = max_seq.max(seq);
+            if acked.contains(&seq) {
+                let _ = fs::remove_file(&path);
+                continue;
+            }
+            let raw = fs::read(&path).map_err(io(&path))?;
+            match serde_json::from_slice::<OutboxEntry>(&raw) {
+                Ok(entry) if entry.seq == seq => {
+                    entries.insert(
+                        seq,
+                        Meta {
+                            bytes: raw.len() as u64,
+                        },
+                    );
+                    bytes += raw.len() as u64;
+                    pending.push(entry);
+                }
+                _ => {
+                    tracing::warn!(path = %path.display(), "outbox: unreadable entry set aside");
+                    let _ = fs::rename(&path, path.with_extension("corrupt"));
+                }
+            }
+        }
+        // Rewrite the log with the last acknowledgement per group only.
+        let tmp = dir.join(".tmp-acked.log");
+        {
+            let mut f = File::create(&tmp).map_err(io(&tmp))?;
+            let mut text = String::new();
+            for (group, (content, at)) in &last_ack {
+                text.push_str(&format!(
+                    "0 {group:016x} {content:016x} {}\n",
+                    at.as_millis()
+                ));
+            }
+            f.write_all(text.as_bytes()).map_err(io(&tmp))?;
+            f.sync_all().map_err(io(&tmp))?;
+        }
+        fs::rename(&tmp, &log_path).map_err(io(&log_path))?;
+        sync_dir(dir);
+        let ack_log = OpenOptions::new()
+            .append(true)
+            .open(&log_path)
+            .map_err(io(&log_path))?;
+        Ok((
+            Outbox {
+                dir: dir.to_path_buf(),
+                options,
+                next_seq: max_seq + 1,
+                entries,
+                bytes,
+                overflowed: 0,
+                last_ack,
+                ack_log,
+            },
+            pending,
+        ))
+    }
+
+    /// Stores `notification` for `target` durably and returns its sequence number.
+    pub fn append(
+        &mut self,
+        target: &str,
+        notification: &Notification,
+    ) -> Result<Appended, OutboxError> {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let group = group_hash(target, &notification.group_key);
+        let entry = OutboxEntry {
+            seq,
+            target: target.to_owned(),
+            dedup_key: format!("{group:016x}-{:016x}-{seq}", notification.content_hash()),
+            notification: notification.clone(),
+        };
+        let raw = serde_json::to_vec(&entry).map_err(|e| OutboxError::Encode(e.to_string()))?;
+        let size = raw.len() as u64;
+        let mut evicted = Vec::new();
+        while !self.entries.is_empty()
+            && (self.entries.len() + 1 > self.options.max_messages
+                || self.bytes + size > self.options.max_bytes)
+        {
+            let Some((&old, _)) = self.entries.iter().next() else {
+                break;
+            };
+            self.remove(old);
+            evicted.push(old);
+        }
+        if !evicted.is_empty() {
+            self.overflowed += evicted.len() as u64;
+            tracing::warn!(
+                evicted = evicted.len(),
+                overflowed_total = self.overflowed,
+                max_messages = self.options.max_messages,
+                max_bytes = self.options.max_bytes,
+                "outbox full: oldest undelivered notifications dropped"
+            );
+        }
+        let tmp = self.dir.join(format!(".tmp-{seq}"));
+        let path = self.path(seq);
+        let io = |p: &Path| {
+            let p = p.to_path_buf();
+            move |source| OutboxError::Io { path: p, source }
+        };
+        {
+            let mut f = File::create(&tmp).map_err(io(&tmp))?;
+            f.write_all(&raw).map_err(io(&tmp))?;
+            f.sync_all().map_err(io(&tmp))?;
+        }
+        fs::rename(&tmp, &path).map_err(io(&path))?;
+        sync_dir(&self.dir);
+        self.entries.insert(seq, Meta { bytes: size });
+        self.bytes += size;
+        Ok(Appended { seq, evicted })
+    }
+
+    /// Records that entry `seq` (a notification of `group_key` for `target`) was delivered
+    /// at `now`, then removes it.
+    pub fn ack(
+        &mut self,
+        seq: u64,
+        target: &str,
+        notification: &Notification,
+        now: Timestamp,
+    ) -> Result<(), OutboxError> {
+        let group = group_hash(target, &notification.group_key);
+        let content = notification.content_hash();
+        let line = format!("{seq} {group:016x} {content:016x} {}\n", now.as_millis());
+        let log = self.dir.join(ACK_LOG);
+        let io = |source| OutboxError::Io {
+            path: log.clone(),
+            source,
+        };
+        self.ack_log.write_all(line.as_bytes()).map_err(io)?;
+        self.ack_log.sync_data().map_err(io)?;
+        self.last_ack.insert(group, (content, now));
+        self.remove(seq);
+        Ok(())
+    }
+
+    /// Removes entry `seq` without recording a delivery (superseded, or dropped after a
+    /// permanent failure).
+    pub fn discard(&mut self, seq: u64) {
+        self.remove(seq);
+    }
+
+    fn remove(&mut self, seq: u64) {
+        if let Some(m) = self.entries.remove(&seq) {
+            self.bytes -= m.bytes;
+            let _ = fs::remove_file(self.path(seq));
+        }
+    }
+
+    /// Whether the same content for the same group and target was delivered less than
+    /// `within` before `now` (so a restart does not repeat it).
+    pub fn delivered_recently(
+        &self,
+        target: &str,
+        n: &Notification,
+        within: Duration,
+        now: Timestamp,
+    ) -> bool {
+        self.last_ack
+            .get(&group_hash(target, &n.group_key))
+            .is_some_and(|(content, at)| *content == n.content_hash() && *at + within > now)
+    }
+
+    /// Entries evicted to stay within bounds since opening.
+    pub fn overflowed(&self) -> u64 {
+        self.overflowed
+    }
+
+    /// Pending entries and their bytes on disk.
+    pub fn usage(&self) -> (usize, u64) {
+        (self.entries.len(), self.bytes)
+    }
+
+    fn path(&self, seq: u64) -> PathBuf {
+        self.dir.join(format!("{seq:020}.json"))
+    }
+}
+
+fn group_hash(target: &str, group_key: &str) -> u64 {
+    let mut h = Fnv::new();
+    h.eat(target.as_bytes());
+    h.eat(&[0]);
+    h.eat(group_key.as_bytes());
+    h.0
+}
+
+fn parse_ack(line: &str) -> Option<(u64, u64, u64, Timestamp)> {
+    let mut f = line.split(' ');
+    let seq = f.next()?.parse().ok()?;
+    let group = u64::from_str_radix(f.next()?, 16).ok()?;
+    let content = u64::from_str_radix(f.next()?, 16).ok()?;
+    let at = Timestamp::from_millis(f.next()?.parse().ok()?);
+    f.next().is_none().then_some((seq, group, content, at))
+}
+
+/// Makes a rename durable. Best effort: not every filesystem lets a directory be synced.
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::{labels, Labels, NotifyAlert};
+    use tocsin_testkit::TempDir;
+
+    fn n(group: &str, inst: &str) -> Notification {
+        Notification {
+            receiver: "ops".into(),
+            group_key: group.into(),
+            group_labels: Labels::new(),
+            alerts: vec![NotifyAlert::firing(
+                labels([("alertname", "A"), ("instance", inst)]),
+                Labels::new(),
+                Timestamp::from_secs(0),
+            )],
+            created_at: Timestamp::from_secs(1),
+        }
+    }
+
+    fn t(s: i64) -> Timestamp {
+        Timestamp::from_secs(s)
+    }
+
+    #[test]
+    fn unacknowledged_entries_come_back_in_order_after_a_crash() {
+        let dir = TempDir::new("outbox").unwrap();
+        {
+            let (mut o, pending) = Outbox::open(dir.path(), OutboxOptions::default()).unwrap();
+            assert!(pending.is_empty());
+            for i in 0..5 {
+                o.append("ops/dingtalk", &n(&format!("g{i}"), "x")).unwrap();
+            }
+            // "Crash": dropped without acknowledging anything.
+        }
+        let (_, pending) = Outbox::open(dir.path(), OutboxOptions::default()).unwrap();
+        let groups: Vec<&str> = pending
+            .iter()
+            .map(|e| e.notification.group_key.as_str())
+            .collect();
+        assert_eq!(groups, ["g0", "g1", "g2", "g3", "g4"]);
+        assert_eq!(pending[0].target, "ops/dingtalk");
+        assert!(
+            pending[2].dedup_key.ends_with("-3"),
+            "{}",
+            pending[2].dedup_key
+        );
+    }
+
+    #[test]
+    fn acknowledged_entries_do_not_come_back_and_sequence_keeps_growing() {
+        let dir = TempDir::new("outbox").unwrap();
+        let (mut o, _) = Outbox::open(dir.path(), OutboxOptions::default()).unwrap();
+        let a = o.append("t", &n("g0", "x")).unwrap();
+        let b = o.append("t", &n("g1", "x")).unwrap();
+        o.ack(a.seq, "t", &n("g0", "x"), t(10)).unwrap();
+        assert_eq!(o.usage().0, 1);
+        drop(o);
+        let (mut o, pending) = Outbox::open(dir.path(), OutboxOptions::default()).unwrap();
+        assert_eq!(pending.iter().map(|e| e.seq).collect::<Vec<_>>(), [b.seq]);
+        assert!(o.append("t", &n("g2", "x")).unwrap().seq > b.seq);
+    }
+
+    #[test]
+    fn an_entry_acknowledged_just_before_a_crash_is_not_resent() {
+        let dir = TempDir::new("outbox").unwrap();
+        let (mut o, _) = Outbox::open(dir.path(), OutboxOptions::default()).unwrap();
+        let a = o.append("t", &n("g0", "x")).unwrap();
+        let file = dir.path().join(format!("{:020}.json", a.seq));
+        let saved = fs::read(&file).unwrap();
+        o.ack(a.seq, "t", &n("g0", "x"), t(10)).unwrap();
+        drop(o);
+        // The crash hit between the ack record and the file removal.
+        fs::write(&file, saved).unwrap();
+        let (o, pending) = Outbox::open(dir.path(), OutboxOptions::default()).unwrap();
+        assert!(pending.is_empty());
+        assert!(!file.exists());
+        // And the same content regenerated after the restart counts as delivered.
+        assert!(o.delivered_recently("t", &n("g0", "x"), Duration::from_secs(3600), t(20)));
+        assert!(!o.delivered_recently("t", &n("g0", "y"), Duration::from_secs(3600), t(20)));
+        assert!(!o.delivered_recently("t", &n("g0", "x"), Duration::from_secs(5), t(20)));
+        assert!(!o.delivered_recently("other", &n("g0", "x"), Duration::from_secs(3600), t(20)));
+    }
+
+    #[test]
+    fn overflow_evicts_the_oldest_and_counts() {
+        let dir = TempDir::new("outbox").unwrap();
+        let opts = OutboxOptions {
+            max_messages: 3,
+            max_bytes: u64::MAX,
+        };
+        let (mut o, _) = Outbox::open(dir.path(), opts).unwrap();
+        for i in 0..3 {
+            assert!(o
+                .append("t", &n(&format!("g{i}"), "x"))
+                .unwrap()
+                .evicted
+                .is_empty());
+        }
+        let d = o.append("t", &n("g3", "x")).unwrap();
+        assert_eq!(d.evicted, [1]);
+        assert_eq!(o.overflowed(), 1);
+        assert_eq!(o.usage().0, 3);
+        let size = o.usage().1 / 3;
+        drop(o);
+        let (mut o, pending) = Outbox::open(dir.path(), opts).unwrap();
+        assert_eq!(pending.len(), 3);
+        // Byte bound: room for two entries.
+        o.options = OutboxOptions {
+            max_messages: 100,
+            max_bytes: size * 2 + size / 2,
+        };
+        let e = o.append("t", &n("g4", "x")).unwrap();
+        assert_eq!(e.evicted.len(), 2);
+        assert!(o.usage().1 <= size * 2 + size / 2);
+    }
+
+    #[test]
+    fn a_torn_temp_file_and_a_corrupt_entry_are_set_aside() {
+        let dir = TempDir::new("outbox").unwrap();
+        fs::write(dir.path().join(".tmp-7"), b"{partial").unwrap();
+        fs::write(dir.path().join(format!("{:020}.json", 3)), b"not json").unwrap();
+        fs::write(dir.path().join(ACK_LOG), b"1 00 00 5\n2 zz").unwrap();
+        let (mut o, pending) = Outbox::open(dir.path(), OutboxOptions::default()).unwrap();
+        assert!(pending.is_empty());
+        assert!(!dir.path().join(".tmp-7").exists());
+        assert!(dir.path().join(format!("{:020}.corrupt", 3)).exists());
+        assert_eq!(o.append("t", &n("g", "x")).unwrap().seq, 4);
+    }
+}
