@@ -172,17 +172,24 @@ impl Lane {
     /// folded into it (the newer one has the group's current state); its id is returned so
     /// the caller can drop it from the outbox.
     pub fn push(&mut self, id: u64, mut notification: Notification) -> Option<u64> {
+        let superseded = self.absorb_pending(&mut notification);
+        self.pending.push_back(Pending { id, notification });
+        superseded
+    }
+
+    /// Takes a pending, not yet sent notification of the same group out of the lane and
+    /// folds it into `notification`; returns its id. The pipeline calls this before
+    /// storing `notification`, so what is on disk is what will be sent.
+    pub fn absorb_pending(&mut self, notification: &mut Notification) -> Option<u64> {
         let older = self.pending.iter().position(|p| {
             p.notification.group_key == notification.group_key
                 && p.notification.receiver == notification.receiver
                 && !self.in_flight.contains(&p.id)
         });
-        let superseded = older.and_then(|i| self.pending.remove(i)).map(|old| {
+        older.and_then(|i| self.pending.remove(i)).map(|old| {
             notification.absorb_older(&old.notification);
             old.id
-        });
-        self.pending.push_back(Pending { id, notification });
-        superseded
+        })
     }
 
     pub fn len(&self) -> usize {

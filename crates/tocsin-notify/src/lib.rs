@@ -4,7 +4,11 @@
 //! It sees alerts as label sets with state and timestamps; it knows nothing about PromQL
 //! or rule files.
 //!
-//! Receivers so far: [`dingtalk`] (the robot protocol and a client for one robot).
+//! Flow: [`group::Dispatcher`] (routing tree, aggregation groups, Alertmanager timing) →
+//! [`outbox::Outbox`] (durable) → [`lane::Lane`] (per destination; DingTalk rate limit and
+//! digests, [`render`]) → [`receiver::Receiver`]s ([`dingtalk`], Alertmanager v2, webhook
+//! v4). [`pipeline::Pipeline`] wires them with time as an argument; [`pipeline::Notifier`]
+//! is the async driver.
 
 pub mod alert;
 pub mod config;
@@ -14,6 +18,8 @@ pub mod lane;
 pub mod matcher;
 pub mod notification;
 pub mod outbox;
+pub mod pipeline;
+pub mod receiver;
 pub mod render;
 pub mod route;
 pub mod time;

@@ -72,6 +72,8 @@ pub enum OutboxError {
 #[derive(Clone, Copy, Debug)]
 struct Meta {
     bytes: u64,
+    group: u64,
+    content: u64,
 }
 
 /// The outbox in one directory.
@@ -144,12 +146,12 @@ impl Outbox {
             let raw = fs::read(&path).map_err(io(&path))?;
             match serde_json::from_slice::<OutboxEntry>(&raw) {
                 Ok(entry) if entry.seq == seq => {
-                    entries.insert(
-                        seq,
-                        Meta {
-                            bytes: raw.len() as u64,
-                        },
-                    );
+                    let meta = Meta {
+                        bytes: raw.len() as u64,
+                        group: group_hash(&entry.target, &entry.notification.group_key),
+                        content: entry.notification.content_hash(),
+                    };
+                    entries.insert(seq, meta);
                     bytes += raw.len() as u64;
                     pending.push(entry);
                 }
@@ -203,10 +205,11 @@ impl Outbox {
         let seq = self.next_seq;
         self.next_seq += 1;
         let group = group_hash(target, &notification.group_key);
+        let content = notification.content_hash();
         let entry = OutboxEntry {
             seq,
             target: target.to_owned(),
-            dedup_key: format!("{group:016x}-{:016x}-{seq}", notification.content_hash()),
+            dedup_key: format!("{group:016x}-{content:016x}-{seq}"),
             notification: notification.clone(),
         };
         let raw = serde_json::to_vec(&entry).map_err(|e| OutboxError::Encode(e.to_string()))?;
@@ -245,23 +248,30 @@ impl Outbox {
         }
         fs::rename(&tmp, &path).map_err(io(&path))?;
         sync_dir(&self.dir);
-        self.entries.insert(seq, Meta { bytes: size });
+        self.entries.insert(
+            seq,
+            Meta {
+                bytes: size,
+                group,
+                content,
+            },
+        );
         self.bytes += size;
         Ok(Appended { seq, evicted })
     }
 
-    /// Records that entry `seq` (a notification of `group_key` for `target`) was delivered
-    /// at `now`, then removes it.
-    pub fn ack(
-        &mut self,
-        seq: u64,
-        target: &str,
-        notification: &Notification,
-        now: Timestamp,
-    ) -> Result<(), OutboxError> {
-        let group = group_hash(target, &notification.group_key);
-        let content = notification.content_hash();
-        let line = format!("{seq} {group:016x} {content:016x} {}\n", now.as_millis());
+    /// Records that entry `seq` was delivered at `now`, then removes it. Unknown
+    /// sequence numbers (evicted meanwhile) are ignored.
+    pub fn ack(&mut self, seq: u64, now: Timestamp) -> Result<(), OutboxError> {
+        let Some(meta) = self.entries.get(&seq).copied() else {
+            return Ok(());
+        };
+        let line = format!(
+            "{seq} {:016x} {:016x} {}\n",
+            meta.group,
+            meta.content,
+            now.as_millis()
+        );
         let log = self.dir.join(ACK_LOG);
         let io = |source| OutboxError::Io {
             path: log.clone(),
@@ -269,7 +279,7 @@ impl Outbox {
         };
         self.ack_log.write_all(line.as_bytes()).map_err(io)?;
         self.ack_log.sync_data().map_err(io)?;
-        self.last_ack.insert(group, (content, now));
+        self.last_ack.insert(meta.group, (meta.content, now));
         self.remove(seq);
         Ok(())
     }
@@ -395,7 +405,7 @@ mod tests {
         let (mut o, _) = Outbox::open(dir.path(), OutboxOptions::default()).unwrap();
         let a = o.append("t", &n("g0", "x")).unwrap();
         let b = o.append("t", &n("g1", "x")).unwrap();
-        o.ack(a.seq, "t", &n("g0", "x"), t(10)).unwrap();
+        o.ack(a.seq, t(10)).unwrap();
         assert_eq!(o.usage().0, 1);
         drop(o);
         let (mut o, pending) = Outbox::open(dir.path(), OutboxOptions::default()).unwrap();
@@ -410,7 +420,7 @@ mod tests {
         let a = o.append("t", &n("g0", "x")).unwrap();
         let file = dir.path().join(format!("{:020}.json", a.seq));
         let saved = fs::read(&file).unwrap();
-        o.ack(a.seq, "t", &n("g0", "x"), t(10)).unwrap();
+        o.ack(a.seq, t(10)).unwrap();
         drop(o);
         // The crash hit between the ack record and the file removal.
         fs::write(&file, saved).unwrap();

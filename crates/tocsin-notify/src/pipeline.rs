@@ -1,0 +1,519 @@
+//! The pipeline in front of every receiver, wired: dispatcher (routing, grouping, timing)
+//! → outbox (durable) → lanes (per destination; rate limits and digests for DingTalk
+//! robots) → jobs for the receivers. [`Pipeline`] is synchronous and takes time as an
+//! argument; [`Notifier`] is the small async driver `tocsin run` uses around it.
+//!
+//! Destinations ("lanes") are named `dingtalk:<receiver>`, `alertmanager:<receiver>`,
+//! `webhook:<receiver>`; receivers on the same DingTalk robot (same URL and token source)
+//! share the first one's lane, and so its 20-a-minute budget. Names hold no secrets (they
+//! go into the outbox files) and survive a change of URL, so what is pending still goes
+//! out after the config is fixed and tocsin restarted.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::alert::NotifyAlert;
+use crate::config::NotifyConfig;
+use crate::dingtalk::{ClientError, DingTalkClient, DingTalkReceiverConfig};
+use crate::group::Dispatcher;
+use crate::lane::{Batch, Lane, LaneMode, Limiter, RateLimit, SendResult};
+use crate::outbox::{Outbox, OutboxError, OutboxOptions};
+use crate::receiver::{
+    AlertmanagerReceiver, DeliveryError, DingTalkReceiver, EndpointError, LogReceiver, Receiver,
+    WebhookReceiver,
+};
+use crate::render::RenderOptions;
+use crate::route::{RouteError, RouteTree};
+use crate::time::Timestamp;
+
+/// How the pipeline is set up, beyond the `notify:` config.
+#[derive(Clone, Debug)]
+pub struct PipelineOptions {
+    /// Message layout; `format` is overridden per robot by its `message:` setting.
+    pub render: RenderOptions,
+    pub rate_limit: RateLimit,
+    /// Where the outbox lives (`<state dir>/outbox`); `None` keeps notifications in memory
+    /// only (tests, `--dry-run`).
+    pub outbox_dir: Option<PathBuf>,
+    pub outbox: OutboxOptions,
+    /// `external_url` for webhook payloads.
+    pub external_url: String,
+    /// Timeout of Alertmanager and webhook requests without their own.
+    pub http_timeout: Duration,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        PipelineOptions {
+            render: RenderOptions::default(),
+            rate_limit: RateLimit::default(),
+            outbox_dir: None,
+            outbox: OutboxOptions::default(),
+            external_url: String::new(),
+            http_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Route(#[from] RouteError),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    #[error("receiver {receiver:?}: {source}")]
+    DingTalk {
+        receiver: String,
+        source: ClientError,
+    },
+    #[error("receiver {receiver:?}: {source}")]
+    Endpoint {
+        receiver: String,
+        source: EndpointError,
+    },
+}
+
+/// Counters for `/metrics`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PipelineStats {
+    /// Notifications the dispatcher produced.
+    pub notifications: u64,
+    /// Notifications skipped because the same content was delivered just before a restart.
+    pub duplicates_skipped: u64,
+    /// Pending notifications folded into a newer one of the same group.
+    pub superseded: u64,
+    /// Batches delivered, and DingTalk messages in them.
+    pub batches_delivered: u64,
+    pub messages_sent: u64,
+    /// Digest batches (rate limit reached, or groups too large for one message).
+    pub digests: u64,
+    /// Failed sends, by what happens next.
+    pub rate_limited: u64,
+    pub transient_failures: u64,
+    /// Notifications given up on after a permanent failure.
+    pub dropped: u64,
+}
+
+/// A batch for one destination; send it with the lane's receiver and hand the result to
+/// [`Pipeline::complete`].
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub lane: String,
+    pub batch: Batch,
+}
+
+/// Dispatcher, outbox and lanes.
+#[derive(Debug)]
+pub struct Pipeline {
+    dispatcher: Dispatcher,
+    outbox: Option<Outbox>,
+    lanes: BTreeMap<String, Lane>,
+    /// Receiver name → its lanes.
+    fan_out: HashMap<String, Vec<String>>,
+    /// Receiver name → shortest repeat_interval of the routes using it (the window in which
+    /// content delivered before a restart is not repeated).
+    repeat: HashMap<String, Duration>,
+    next_seq: u64,
+    stats: PipelineStats,
+}
+
+/// What identifies a DingTalk robot: endpoint and token source.
+fn robot_identity(cfg: &DingTalkReceiverConfig) -> String {
+    let source = match (&cfg.access_token_file, &cfg.access_token_env) {
+        (Some(f), _) => format!("file:{}", f.display()),
+        (None, Some(e)) => format!("env:{e}"),
+        (None, None) => String::new(),
+    };
+    format!("{}#{source}", cfg.url)
+}
+
+/// Lane name per DingTalk receiver: receivers on the same robot share the first's lane.
+fn dingtalk_lanes(config: &NotifyConfig) -> HashMap<String, String> {
+    let mut by_robot: HashMap<String, String> = HashMap::new();
+    let mut out = HashMap::new();
+    for r in &config.receivers {
+        if let Some(d) = &r.dingtalk {
+            let lane = by_robot
+                .entry(robot_identity(d))
+                .or_insert_with(|| format!("dingtalk:{}", r.name))
+                .clone();
+            out.insert(r.name.clone(), lane);
+        }
+    }
+    out
+}
+
+impl Pipeline {
+    /// Builds the pipeline for `config` and, with an outbox, reloads what was pending.
+    pub fn new(
+        config: &NotifyConfig,
+        options: &PipelineOptions,
+    ) -> Result<Pipeline, PipelineError> {
+        let tree = RouteTree::from_config(config)?;
+        let mut repeat: HashMap<String, Duration> = HashMap::new();
+        for r in &tree.routes {
+            let e = repeat
+                .entry(r.receiver.clone())
+                .or_insert(r.timers.repeat_interval);
+            *e = (*e).min(r.timers.repeat_interval);
+        }
+        let mut lanes = BTreeMap::new();
+        let mut fan_out: HashMap<String, Vec<String>> = HashMap::new();
+        let robots = dingtalk_lanes(config);
+        for r in &config.receivers {
+            let mut mine = Vec::new();
+            if let (Some(d), Some(name)) = (&r.dingtalk, robots.get(&r.name)) {
+                let name = name.clone();
+                lanes.entry(name.clone()).or_insert_with(|| {
+                    Lane::new(LaneMode::DingTalk {
+                        limiter: Limiter::new(options.rate_limit),
+                        render: RenderOptions {
+                            format: d.message,
+                            ..options.render.clone()
+                        },
+                    })
+                });
+                mine.push(name);
+            }
+            if r.alertmanager.is_some() {
+                let name = format!("alertmanager:{}", r.name);
+                lanes.insert(name.clone(), Lane::new(LaneMode::AllAtOnce));
+                mine.push(name);
+            }
+            if r.webhook.is_some() {
+                let name = format!("webhook:{}", r.name);
+                lanes.insert(name.clone(), Lane::new(LaneMode::PerNotification));
+                mine.push(name);
+            }
+            fan_out.insert(r.name.clone(), mine);
+        }
+        let send_resolved = config
+            .receivers
+            .iter()
+            .map(|r| (r.name.clone(), r.send_resolved))
+            .collect();
+        let mut p = Pipeline {
+            dispatcher: Dispatcher::new(tree, send_resolved),
+            outbox: None,
+            lanes,
+            fan_out,
+            repeat,
+            next_seq: 1,
+            stats: PipelineStats::default(),
+        };
+        if let Some(dir) = &options.outbox_dir {
+            let (outbox, pending) = Outbox::open(dir, options.outbox)?;
+            let mut outbox = outbox;
+            for entry in pending {
+                match p.lanes.get_mut(&entry.target) {
+                    Some(lane) => {
+                        lane.push(entry.seq, entry.notification);
+                    }
+                    None => {
+                        tracing::warn!(
+                            lane = %entry.target,
+                            group = %entry.notification.group_key,
+                            "outbox: destination no longer configured; notification dropped"
+                        );
+                        outbox.discard(entry.seq);
+                    }
+                }
+            }
+            p.outbox = Some(outbox);
+        }
+        Ok(p)
+    }
+
+    /// Hands the engine's alerts to the dispatcher.
+    pub fn ingest(&mut self, alerts: impl IntoIterator<Item = NotifyAlert>, now: Timestamp) {
+        self.dispatcher.ingest(alerts, now);
+    }
+
+    /// Flushes due groups into the outbox and lanes, and returns the batches that may be
+    /// sent now (at most one per lane in flight).
+    pub fn tick(&mut self, now: Timestamp) -> Result<Vec<Job>, PipelineError> {
+        for n in self.dispatcher.tick(now) {
+            self.stats.notifications += 1;
+            let lanes = self.fan_out.get(&n.receiver).cloned().unwrap_or_default();
+            for lane_name in lanes {
+                let Some(lane) = self.lanes.get_mut(&lane_name) else {
+                    continue;
+                };
+                let mut n = n.clone();
+                let superseded = lane.absorb_pending(&mut n);
+                let seq = match &mut self.outbox {
+                    Some(outbox) => {
+                        let repeat = self.repeat.get(&n.receiver).copied().unwrap_or_default();
+                        if superseded.is_none()
+                            && outbox.delivered_recently(&lane_name, &n, repeat, now)
+                        {
+                            self.stats.duplicates_skipped += 1;
+                            continue;
+                        }
+                        let appended = outbox.append(&lane_name, &n)?;
+                        for old in appended.evicted {
+                            for l in self.lanes.values_mut() {
+                                l.remove(old);
+                            }
+                        }
+                        appended.seq
+                    }
+                    None => {
+                        self.next_seq += 1;
+                        self.next_seq
+                    }
+                };
+                if let Some(old) = superseded {
+                    self.stats.superseded += 1;
+                    if let Some(outbox) = &mut self.outbox {
+                        outbox.discard(old);
+                    }
+                }
+                if let Some(lane) = self.lanes.get_mut(&lane_name) {
+                    lane.push(seq, n);
+                }
+            }
+        }
+        let mut jobs = Vec::new();
+        for (name, lane) in &mut self.lanes {
+            if let Some(batch) = lane.plan(now) {
+                jobs.push(Job {
+                    lane: name.clone(),
+                    batch,
+                });
+            }
+        }
+        Ok(jobs)
+    }
+
+    /// Records how `job` went.
+    pub fn complete(
+        &mut self,
+        job: &Job,
+        result: Result<(), DeliveryError>,
+        now: Timestamp,
+    ) -> Result<(), PipelineError> {
+        let Some(lane) = self.lanes.get_mut(&job.lane) else {
+            return Ok(());
+        };
+        let outcome = match &result {
+            Ok(()) => SendResult::Delivered,
+            Err(e) => e.result.clone(),
+        };
+        let finished = lane.done(&job.batch, outcome.clone(), now);
+        match (&outcome, &result) {
+            (SendResult::Delivered, _) => {
+                self.stats.batches_delivered += 1;
+                self.stats.messages_sent += job.batch.messages.len() as u64;
+                self.stats.digests += u64::from(job.batch.digest);
+                if let Some(outbox) = &mut self.outbox {
+                    for seq in finished {
+                        outbox.ack(seq, now)?;
+                    }
+                }
+            }
+            (SendResult::Permanent, Err(e)) => {
+                self.stats.dropped += finished.len() as u64;
+                tracing::error!(lane = %job.lane, error = %e, notifications = finished.len(),
+                    "notification rejected for good; dropped");
+                if let Some(outbox) = &mut self.outbox {
+                    for seq in finished {
+                        outbox.discard(seq);
+                    }
+                }
+            }
+            (SendResult::RateLimited(wait), Err(e)) => {
+                self.stats.rate_limited += 1;
+                tracing::warn!(lane = %job.lane, error = %e, wait_secs = wait.as_secs(),
+                    "receiver throttled; holding notifications back");
+            }
+            (_, Err(e)) => {
+                self.stats.transient_failures += 1;
+                tracing::warn!(lane = %job.lane, error = %e, "send failed; will retry");
+            }
+            (_, Ok(())) => {}
+        }
+        Ok(())
+    }
+
+    /// When [`Pipeline::tick`] next has work (a group due, a lane free again).
+    pub fn next_due(&mut self, now: Timestamp) -> Option<Timestamp> {
+        let lanes = self
+            .lanes
+            .values_mut()
+            .filter_map(|l| l.next_due(now))
+            .min();
+        [self.dispatcher.next_due(), lanes]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    pub fn stats(&self) -> PipelineStats {
+        self.stats
+    }
+
+    /// Notifications waiting per lane.
+    pub fn queued(&self) -> BTreeMap<String, usize> {
+        self.lanes
+            .iter()
+            .map(|(k, l)| (k.clone(), l.len()))
+            .collect()
+    }
+
+    /// Outbox evictions since start.
+    pub fn outbox_overflowed(&self) -> u64 {
+        self.outbox.as_ref().map_or(0, Outbox::overflowed)
+    }
+
+    pub fn lane_names(&self) -> impl Iterator<Item = &str> {
+        self.lanes.keys().map(String::as_str)
+    }
+
+    pub fn dispatcher(&self) -> &Dispatcher {
+        &self.dispatcher
+    }
+}
+
+/// The pipeline with its receivers: what `tocsin run` drives.
+///
+/// ```text
+/// loop {
+///     notifier.ingest(engine_alerts, now);      // after each evaluation
+///     notifier.flush(now).await?;               // sends what is due
+///     sleep until min(next evaluation, notifier.next_due(now)), at most ~1s
+/// }
+/// ```
+pub struct Notifier {
+    pipeline: Pipeline,
+    receivers: HashMap<String, Arc<dyn Receiver>>,
+}
+
+impl std::fmt::Debug for Notifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Notifier")
+            .field("pipeline", &self.pipeline)
+            .field("receivers", &self.receivers.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Notifier {
+    /// Builds receivers from `config` (reading tokens and secrets) and the pipeline. With
+    /// `dry_run`, every destination only logs.
+    pub fn from_config(
+        config: &NotifyConfig,
+        options: &PipelineOptions,
+        dry_run: bool,
+    ) -> Result<Notifier, PipelineError> {
+        let pipeline = Pipeline::new(config, options)?;
+        let robots = dingtalk_lanes(config);
+        let mut receivers: HashMap<String, Arc<dyn Receiver>> = HashMap::new();
+        for r in &config.receivers {
+            let timeout =
+                |u: &crate::config::UrlConfig| u.timeout.map_or(options.http_timeout, |d| d.0);
+            if let (Some(d), Some(lane)) = (&r.dingtalk, robots.get(&r.name)) {
+                let lane = lane.clone();
+                if receivers.contains_key(&lane) {
+                    continue;
+                }
+                let rx: Arc<dyn Receiver> = if dry_run {
+                    Arc::new(LogReceiver)
+                } else {
+                    let client = DingTalkClient::from_config(d).map_err(|source| {
+                        PipelineError::DingTalk {
+                            receiver: r.name.clone(),
+                            source,
+                        }
+                    })?;
+                    Arc::new(DingTalkReceiver::new(client))
+                };
+                receivers.insert(lane, rx);
+            }
+            if let Some(a) = &r.alertmanager {
+                let rx: Arc<dyn Receiver> =
+                    if dry_run {
+                        Arc::new(LogReceiver)
+                    } else {
+                        Arc::new(AlertmanagerReceiver::new(&a.url, timeout(a)).map_err(
+                            |source| PipelineError::Endpoint {
+                                receiver: r.name.clone(),
+                                source,
+                            },
+                        )?)
+                    };
+                receivers.insert(format!("alertmanager:{}", r.name), rx);
+            }
+            if let Some(w) = &r.webhook {
+                let rx: Arc<dyn Receiver> = if dry_run {
+                    Arc::new(LogReceiver)
+                } else {
+                    Arc::new(
+                        WebhookReceiver::new(&w.url, timeout(w), &options.external_url).map_err(
+                            |source| PipelineError::Endpoint {
+                                receiver: r.name.clone(),
+                                source,
+                            },
+                        )?,
+                    )
+                };
+                receivers.insert(format!("webhook:{}", r.name), rx);
+            }
+        }
+        Ok(Notifier::new(pipeline, receivers))
+    }
+
+    /// A notifier with receivers given by lane name (tests plug in their own).
+    pub fn new(pipeline: Pipeline, receivers: HashMap<String, Arc<dyn Receiver>>) -> Notifier {
+        Notifier {
+            pipeline,
+            receivers,
+        }
+    }
+
+    pub fn ingest(&mut self, alerts: impl IntoIterator<Item = NotifyAlert>, now: Timestamp) {
+        self.pipeline.ingest(alerts, now);
+    }
+
+    /// Runs the pipeline at `now` and sends what is due, destinations in parallel. Returns
+    /// the number of batches attempted.
+    pub async fn flush(&mut self, now: Timestamp) -> Result<usize, PipelineError> {
+        let jobs = self.pipeline.tick(now)?;
+        let started = Instant::now();
+        let mut set = tokio::task::JoinSet::new();
+        let count = jobs.len();
+        for job in jobs {
+            let rx = self.receivers.get(&job.lane).cloned();
+            set.spawn(async move {
+                let result = match rx {
+                    Some(rx) => rx.send(&job.batch).await,
+                    None => Err(DeliveryError {
+                        result: SendResult::Permanent,
+                        message: "no receiver for this destination".into(),
+                    }),
+                };
+                (job, result)
+            });
+        }
+        while let Some(joined) = set.join_next().await {
+            let Ok((job, result)) = joined else {
+                // A panicking receiver: its lane stays busy; log it.
+                tracing::error!("a receiver task panicked");
+                continue;
+            };
+            self.pipeline
+                .complete(&job, result, now + started.elapsed())?;
+        }
+        Ok(count)
+    }
+
+    pub fn next_due(&mut self, now: Timestamp) -> Option<Timestamp> {
+        self.pipeline.next_due(now)
+    }
+
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+}
