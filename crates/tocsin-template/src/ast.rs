@@ -52,6 +52,46 @@ pub(crate) struct Command {
     pub args: Vec<Arg>,
 }
 
+/// Identifiers joined by dots (`$x.a.b`, or `a.b` for `.a.b`), as one
+/// string: names never contain a dot, and one allocation per chain beats
+/// one per name on the parse hot path.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Path(pub String);
+
+impl Path {
+    pub fn new(first: &str) -> Self {
+        Path(first.to_string())
+    }
+
+    /// Append a field token's text (`.name`, dot included).
+    pub fn push_field(&mut self, token: &str) {
+        if self.0.is_empty() {
+            self.0.push_str(&token[1..]);
+        } else {
+            self.0.push_str(token);
+        }
+    }
+
+    /// The first name and the rest, if any.
+    pub fn split_first(&self) -> (&str, Option<&str>) {
+        // A byte scan: these are a few bytes long, too short for memchr.
+        match self.0.bytes().position(|b| b == b'.') {
+            Some(i) => (&self.0[..i], Some(&self.0[i + 1..])),
+            None => (&self.0, None),
+        }
+    }
+}
+
+/// The dotted names of `path` (`a.b.c`) in order, the last one apart.
+pub(crate) fn split_last(path: &str) -> (impl Iterator<Item = &str>, &str) {
+    let (init, last) = match path.bytes().rposition(|b| b == b'.') {
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => ("", path),
+    };
+    let init = (!init.is_empty()).then_some(init);
+    (init.into_iter().flat_map(|s| s.split('.')), last)
+}
+
 /// A number literal with every interpretation Go's parser derives from it.
 #[derive(Debug, Clone)]
 pub(crate) struct Number {
@@ -71,12 +111,12 @@ pub(crate) struct Number {
 pub(crate) enum Arg {
     Field {
         pos: usize,
-        idents: Vec<String>,
+        idents: Path,
     },
     Chain {
         pos: usize,
         node: Box<Arg>,
-        fields: Vec<String>,
+        fields: Path,
     },
     /// A function name; `func.name()` is its text.
     Ident {
@@ -91,7 +131,7 @@ pub(crate) enum Arg {
     },
     Variable {
         pos: usize,
-        idents: Vec<String>,
+        idents: Path,
     },
     Bool {
         pos: usize,
@@ -130,27 +170,19 @@ impl fmt::Display for Arg {
     /// Go's `Node.String()`, used as the `<context>` of execution errors.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Arg::Field { idents, .. } => {
-                for i in idents {
-                    write!(f, ".{i}")?;
-                }
-                Ok(())
-            }
+            Arg::Field { idents, .. } => write!(f, ".{}", idents.0),
             Arg::Chain { node, fields, .. } => {
                 if let Arg::Pipe(_) = **node {
                     write!(f, "({node})")?;
                 } else {
                     write!(f, "{node}")?;
                 }
-                for i in fields {
-                    write!(f, ".{i}")?;
-                }
-                Ok(())
+                write!(f, ".{}", fields.0)
             }
             Arg::Ident { func, .. } => f.write_str(func.name()),
             Arg::Dot { .. } => f.write_str("."),
             Arg::Nil { .. } => f.write_str("nil"),
-            Arg::Variable { idents, .. } => f.write_str(&idents.join(".")),
+            Arg::Variable { idents, .. } => f.write_str(&idents.0),
             Arg::Bool { value, .. } => write!(f, "{value}"),
             Arg::Number { num, .. } => f.write_str(&num.text),
             Arg::Str { quoted, .. } => f.write_str(quoted),

@@ -396,10 +396,10 @@ where
         match first {
             Arg::Field { idents, .. } => {
                 self.at = At::Arg(first);
-                self.eval_field_chain(dot, dot.clone(), first, idents, &cmd.args, final_)
+                self.eval_field_chain(dot, dot.clone(), first, &idents.0, &cmd.args, final_)
             }
             Arg::Chain { node, fields, .. } => {
-                self.eval_chain(dot, first, node, fields, &cmd.args, final_)
+                self.eval_chain(dot, first, node, &fields.0, &cmd.args, final_)
             }
             Arg::Ident { func, .. } => {
                 self.at = At::Arg(first);
@@ -411,12 +411,13 @@ where
             }
             Arg::Variable { idents, .. } => {
                 self.at = At::Arg(first);
-                let v = self.var_value(&idents[0])?;
-                if idents.len() == 1 {
+                let (var, fields) = idents.split_first();
+                let v = self.var_value(var)?;
+                let Some(fields) = fields else {
                     self.not_a_function(&cmd.args, &final_)?;
                     return Ok(v);
-                }
-                self.eval_field_chain(dot, v, first, &idents[1..], &cmd.args, final_)
+                };
+                self.eval_field_chain(dot, v, first, fields, &cmd.args, final_)
             }
             _ => {
                 self.at = At::Arg(first);
@@ -438,7 +439,7 @@ where
         dot: &Value<'a>,
         chain: &'t Arg,
         node: &'t Arg,
-        fields: &'t [String],
+        fields: &'t str,
         args: &'t [Arg],
         final_: Option<Value<'a>>,
     ) -> R<Value<'a>> {
@@ -455,15 +456,15 @@ where
         dot: &Value<'a>,
         mut recv: Value<'a>,
         node: &'t Arg,
-        idents: &'t [String],
+        idents: &'t str,
         args: &'t [Arg],
         final_: Option<Value<'a>>,
     ) -> R<Value<'a>> {
-        let n = idents.len();
-        for id in &idents[..n - 1] {
+        let (init, last) = crate::ast::split_last(idents);
+        for id in init {
             recv = self.eval_field(dot, id, node, &[], None, recv)?;
         }
-        self.eval_field(dot, &idents[n - 1], node, args, final_, recv)
+        self.eval_field(dot, last, node, args, final_, recv)
     }
 
     fn eval_field(
@@ -595,20 +596,23 @@ where
                 dot,
                 dot.clone(),
                 arg,
-                idents,
+                &idents.0,
                 std::slice::from_ref(arg),
                 None,
             ),
             Arg::Variable { idents, .. } => {
-                let v = self.var_value(&idents[0])?;
-                if idents.len() == 1 {
+                let (var, fields) = idents.split_first();
+                let v = self.var_value(var)?;
+                let Some(fields) = fields else {
                     return Ok(v);
-                }
-                self.eval_field_chain(dot, v, arg, &idents[1..], &[], None)
+                };
+                self.eval_field_chain(dot, v, arg, fields, &[], None)
             }
             Arg::Pipe(p) => self.eval_pipeline(dot, p),
             Arg::Ident { func, .. } => self.eval_call_ident(dot, *func, arg),
-            Arg::Chain { node, fields, .. } => self.eval_chain(dot, arg, node, fields, &[], None),
+            Arg::Chain { node, fields, .. } => {
+                self.eval_chain(dot, arg, node, &fields.0, &[], None)
+            }
             Arg::Bool { value, .. } => Ok(Value::Bool(*value)),
             Arg::Number { .. } => self.ideal_constant(arg),
             Arg::Str { text, .. } => Ok(Value::Str(Cow::Borrowed(text.as_str()))),

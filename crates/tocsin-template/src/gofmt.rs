@@ -2,6 +2,7 @@
 //! depends on: `strconv.Quote`, `unicode.IsPrint`, float formatting
 //! (`%v`/`%g`/`%e`/`%f`) and `Printf` verb handling.
 
+use crate::digits::{exact_fixed, fixed, rounded_sig, shortest, Digits};
 use std::fmt::Write;
 
 /// Go's `strconv.IsPrint`, approximated with Rust's character classes.
@@ -65,190 +66,6 @@ pub(crate) fn escape_char(out: &mut String, c: char, q: char, ascii: bool) {
     }
 }
 
-/// Decimal digits and exponent of a float: value = 0.d1d2d3... × 10^dp.
-/// Up to [`INLINE_DIGITS`] digits live on the stack: formatting a float
-/// for output allocates nothing (only huge `printf` precisions spill).
-struct Digits {
-    inline: [u8; INLINE_DIGITS],
-    heap: Vec<u8>,
-    len: usize,
-    dp: i32,
-}
-
-const INLINE_DIGITS: usize = 40;
-
-impl Digits {
-    fn digits(&self) -> &[u8] {
-        if self.heap.is_empty() {
-            &self.inline[..self.len]
-        } else {
-            &self.heap
-        }
-    }
-
-    fn push(&mut self, b: u8) {
-        if self.heap.is_empty() && self.len < INLINE_DIGITS {
-            self.inline[self.len] = b;
-        } else {
-            if self.heap.is_empty() {
-                self.heap.extend_from_slice(&self.inline[..self.len]);
-            }
-            self.heap.push(b);
-        }
-        self.len += 1;
-    }
-
-    fn pop_trailing_zeros(&mut self) {
-        while self.len > 1 && self.digits().last() == Some(&b'0') {
-            self.len -= 1;
-            if !self.heap.is_empty() {
-                self.heap.pop();
-            }
-        }
-    }
-
-    fn is_zero(&self) -> bool {
-        self.digits() == [b'0']
-    }
-}
-
-/// Collects Rust's `{:e}` output (`d.ddde-N`) into [`Digits`] as it is
-/// written, without an intermediate String.
-struct SciSink {
-    d: Digits,
-    exp: i32,
-    exp_neg: bool,
-    in_exp: bool,
-}
-
-impl Write for SciSink {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        for b in s.bytes() {
-            match b {
-                b'e' => self.in_exp = true,
-                b'-' if self.in_exp => self.exp_neg = true,
-                b'0'..=b'9' if self.in_exp => {
-                    self.exp = self
-                        .exp
-                        .saturating_mul(10)
-                        .saturating_add((b - b'0') as i32)
-                }
-                b'0'..=b'9' => self.d.push(b),
-                _ => {}
-            }
-        }
-        Ok(())
-    }
-}
-
-fn sci_digits(args: std::fmt::Arguments) -> Digits {
-    let mut sink = SciSink {
-        d: Digits {
-            inline: [0; INLINE_DIGITS],
-            heap: Vec::new(),
-            len: 0,
-            dp: 0,
-        },
-        exp: 0,
-        exp_neg: false,
-        in_exp: false,
-    };
-    let _ = sink.write_fmt(args);
-    let mut d = sink.d;
-    if d.digits().iter().all(|&b| b == b'0') {
-        d.heap.clear();
-        d.inline[0] = b'0';
-        d.len = 1;
-        d.dp = 1;
-        return d;
-    }
-    let exp = if sink.exp_neg { -sink.exp } else { sink.exp };
-    d.dp = exp + 1;
-    d
-}
-
-/// Shortest round-trip digits (what Go's strconv uses for precision -1).
-fn shortest(v: f64) -> Digits {
-    // Rust's `{:e}` prints the shortest round-trip representation.
-    sci_digits(format_args!("{:e}", v.abs()))
-}
-
-/// Digits rounded to `n` significant digits (n ≥ 1), trailing zeros trimmed.
-fn rounded_sig(v: f64, n: usize) -> Digits {
-    if n <= FAST_ROUND_MAX_DIGITS {
-        if let Some(d) = round_shortest(v, shortest(v), n) {
-            return d;
-        }
-    }
-    exact_sig(v, n)
-}
-
-/// `rounded_sig` by exact decimal expansion (slow: big-number arithmetic
-/// whenever Grisu cannot decide).
-fn exact_sig(v: f64, n: usize) -> Digits {
-    // Rust's fmt panics on precisions over u16::MAX; an f64 has at most
-    // 767 significant decimal digits, so later digits are zeros (trimmed
-    // below, printed as padding by fmt_e/fmt_f).
-    let n = n.min(MAX_SIGNIFICANT_DIGITS);
-    let mut d = sci_digits(format_args!("{:.*e}", n - 1, v.abs()));
-    d.pop_trailing_zeros();
-    d
-}
-
-/// Significant digits up to which rounding the shortest round-trip digits
-/// is provably the same as rounding the exact value (see `round_shortest`).
-const FAST_ROUND_MAX_DIGITS: usize = 10;
-
-/// Round the shortest digits S of a finite value to `n` significant digits, when
-/// that is certainly what exact rounding gives. S and the exact value X
-/// differ by under one ulp (< 2.3e-16 relative for normal values). For n ≤ 10 that is under
-/// 2.3e-5 units of the (n+1)th digit, so the two round alike unless the
-/// dropped digits lie within 1e-4 units of a tie (`5000`/`4999` prefixes),
-/// where we defer to exact rounding. None means "use exact rounding".
-fn round_shortest(v: f64, mut d: Digits, n: usize) -> Option<Digits> {
-    // Subnormals have fewer significant bits: the ulp bound does not hold.
-    let normal = v == 0.0 || v.is_normal();
-    if !normal || n == 0 || n > FAST_ROUND_MAX_DIGITS || !d.heap.is_empty() {
-        return None;
-    }
-    if d.len <= n || d.is_zero() {
-        return Some(d);
-    }
-    let digits = d.digits();
-    let rest = &digits[n..];
-    let near_tie = match rest[0] {
-        b'5' => rest[1..].iter().take(3).all(|&c| c == b'0'),
-        b'4' => rest[1..].iter().take(3).all(|&c| c == b'9'),
-        _ => false,
-    };
-    if near_tie {
-        return None;
-    }
-    let up = rest[0] >= b'5';
-    d.len = n;
-    if up {
-        // Propagate the carry; all nines become 1 followed by zeros.
-        let mut i = n;
-        loop {
-            if i == 0 {
-                d.inline[0] = b'1';
-                d.len = 1;
-                d.dp += 1;
-                break;
-            }
-            i -= 1;
-            if d.inline[i] == b'9' {
-                d.inline[i] = b'0';
-            } else {
-                d.inline[i] += 1;
-                break;
-            }
-        }
-    }
-    d.pop_trailing_zeros();
-    Some(d)
-}
-
 fn fmt_e(out: &mut String, neg: bool, d: &Digits, prec: usize, upper: bool) {
     if neg {
         out.push('-');
@@ -271,7 +88,7 @@ fn fmt_e(out: &mut String, neg: bool, d: &Digits, prec: usize, upper: bool) {
     let _ = write!(out, "{a}");
 }
 
-fn fmt_f(out: &mut String, neg: bool, d: &Digits, prec: usize) {
+pub(crate) fn fmt_f(out: &mut String, neg: bool, d: &Digits, prec: usize) {
     if neg {
         out.push('-');
     }
@@ -324,14 +141,7 @@ pub(crate) fn format_float(out: &mut String, v: f64, verb: char, prec: i32) {
                 let p = (d.digits().len() as i32 - d.dp).max(0) as usize;
                 fmt_f(out, neg, &d, p);
             } else {
-                let d = shortest(v);
-                // Significant digits the rounding keeps (none: exact path).
-                let keep = d.dp.saturating_add(prec);
-                let fast = match usize::try_from(keep) {
-                    Ok(n) if !d.is_zero() => round_shortest(v, d, n),
-                    _ => None,
-                };
-                match fast {
+                match fixed(v, prec) {
                     Some(d) => fmt_f(out, neg, &d, prec as usize),
                     None => fmt_f_exact(out, neg, v, prec),
                 }
@@ -377,19 +187,8 @@ fn fmt_f_exact(out: &mut String, neg: bool, v: f64, prec: i32) {
     if neg {
         out.push('-');
     }
-    // An f64's expansion ends within 1074 fractional digits: format those
-    // (Rust's fmt panics past u16::MAX) and pad the rest with zeros.
-    let prec = prec as usize;
-    let exact = prec.min(MAX_FRACTION_DIGITS);
-    let _ = write!(out, "{:.*}", exact, v.abs());
-    out.extend(std::iter::repeat_n('0', prec - exact));
+    exact_fixed(out, v, prec as usize);
 }
-
-/// Most significant decimal digits in an f64's exact expansion (767),
-/// rounded up.
-const MAX_SIGNIFICANT_DIGITS: usize = 800;
-/// Most fractional decimal digits in an f64's exact expansion (2^-1074).
-const MAX_FRACTION_DIGITS: usize = 1074;
 
 /// Go's `%v` of a float64 (`strconv.FormatFloat(v, 'g', -1, 64)`, with `+Inf`).
 pub(crate) fn write_float_v(out: &mut String, v: f64) {
@@ -853,66 +652,5 @@ pub(crate) fn sprintf(out: &mut String, format: &str, args: &[Value]) {
             }
         }
         out.push(')');
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Deterministic doubles spread over many magnitudes, plus values that
-    /// sit on or next to decimal ties.
-    fn sample_floats() -> Vec<f64> {
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut out = Vec::new();
-        for _ in 0..20_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let mantissa = (x >> 11) as f64 / (1u64 << 53) as f64;
-            let exp = (x % 40) as i32 - 20;
-            out.push(mantissa * 10f64.powi(exp));
-        }
-        for i in 0..5_000 {
-            let tie = (i as f64 + 0.5) / 1000.0;
-            out.extend([tie, tie.next_up(), tie.next_down(), i as f64 * 0.125]);
-        }
-        out.extend([
-            1234.5678,
-            2.675,
-            0.125,
-            0.375,
-            999.9995,
-            9.9999999995,
-            0.0,
-            -0.0,
-        ]);
-        out.extend([1e-300, 5e-324, 1.7976931348623157e308, 0.1, 0.7, 1.0 / 3.0]);
-        out
-    }
-
-    #[test]
-    fn rounding_shortest_digits_matches_exact_rounding() {
-        for v in sample_floats() {
-            for v in [v, -v] {
-                for n in 1..=FAST_ROUND_MAX_DIGITS {
-                    let exact = exact_sig(v, n);
-                    if let Some(fast) = round_shortest(v, shortest(v), n) {
-                        assert_eq!(
-                            (fast.digits(), fast.dp),
-                            (exact.digits(), exact.dp),
-                            "{v:e} to {n} digits"
-                        );
-                    }
-                }
-                for prec in 0..12 {
-                    let mut fast = String::new();
-                    format_float(&mut fast, v, 'f', prec);
-                    let mut exact = String::new();
-                    fmt_f_exact(&mut exact, v.is_sign_negative(), v, prec);
-                    assert_eq!(fast, exact, "{v:e} with %.{prec}f");
-                }
-            }
-        }
     }
 }

@@ -311,7 +311,7 @@ impl<'a> Lexer<'a> {
 
     fn lex_text(&mut self) -> State {
         self.width = 0;
-        if let Some(x) = self.rest().find(LEFT) {
+        if let Some(x) = find_left_delim(self.rest()) {
             let ldn = LEFT.len();
             self.pos += x;
             let mut trim = 0;
@@ -634,6 +634,20 @@ impl<'a> Lexer<'a> {
         }
         true
     }
+}
+
+/// `s.find("{{")` without building a substring searcher per call.
+fn find_left_delim(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut from = 0;
+    while let Some(i) = b[from..].iter().position(|&c| c == b'{') {
+        let at = from + i;
+        if b.get(at + 1) == Some(&b'{') {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 fn left_trim_len(s: &str) -> usize {

@@ -8,6 +8,7 @@
 //! Output is meant to be byte-for-byte what Prometheus 2.42 produces.
 
 mod ast;
+mod digits;
 mod error;
 mod exec;
 mod funcs;

@@ -2,7 +2,7 @@
 //! same grammar, the same three-token lookahead, the same variable scoping
 //! and the same error messages and line numbers.
 
-use crate::ast::{Arg, Branch, Command, List, Node, Number, Pipe};
+use crate::ast::{Arg, Branch, Command, List, Node, Number, Path, Pipe};
 use crate::error::ParseError;
 use crate::funcs::Func;
 use crate::lexer::{lex, Item, ItemKind};
@@ -69,10 +69,45 @@ enum Parsed {
     Else,
 }
 
+/// Variables in scope: predeclared ones (a static list, so starting a
+/// parse allocates nothing) then those the template declares.
+#[derive(Default)]
+struct Vars<'a> {
+    predeclared: &'static [&'static str],
+    declared: Vec<&'a str>,
+}
+
+impl<'a> Vars<'a> {
+    fn new(predeclared: &'static [&'static str]) -> Self {
+        Vars {
+            predeclared,
+            declared: Vec::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.predeclared.len() + self.declared.len()
+    }
+
+    fn push(&mut self, name: &'a str) {
+        self.declared.push(name);
+    }
+
+    /// Back to `len` variables; scopes only ever drop what they declared.
+    fn truncate(&mut self, len: usize) {
+        self.declared
+            .truncate(len.saturating_sub(self.predeclared.len()));
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        self.predeclared.contains(&name) || self.declared.contains(&name)
+    }
+}
+
 /// Per-tree parser state (Go creates a new `Tree` for each define/block).
 #[derive(Default)]
 struct TreeState<'a> {
-    vars: Vec<&'a str>,
+    vars: Vars<'a>,
     range_depth: usize,
     action_line: usize,
 }
@@ -97,7 +132,7 @@ type PResult<T> = Result<T, ParseError>;
 /// Parse `text` as template `name`. With [`Prelude::Alert`], `text`
 /// starts with the alert prefix and error columns count from after it.
 pub(crate) fn parse(name: &str, text: &str, prelude: Prelude) -> PResult<TreeSet> {
-    let (start, vars): (usize, &[&str]) = match prelude {
+    let (start, vars): (usize, &'static [&'static str]) = match prelude {
         Prelude::None => (0, &ALERT_VARS[..1]),
         Prelude::Alert => (crate::ALERT_TEMPLATE_PREFIX.len(), &ALERT_VARS),
     };
@@ -111,7 +146,7 @@ pub(crate) fn parse(name: &str, text: &str, prelude: Prelude) -> PResult<TreeSet
         peek_count: 0,
         last: 0,
         st: TreeState {
-            vars: vars.to_vec(),
+            vars: Vars::new(vars),
             ..Default::default()
         },
         depth: 0,
@@ -258,7 +293,7 @@ impl<'a> Parser<'a> {
                     let saved = std::mem::replace(
                         &mut self.st,
                         TreeState {
-                            vars: vec!["$"],
+                            vars: Vars::new(&ALERT_VARS[..1]),
                             ..Default::default()
                         },
                     );
@@ -439,7 +474,7 @@ impl<'a> Parser<'a> {
         let saved = std::mem::replace(
             &mut self.st,
             TreeState {
-                vars: vec!["$"],
+                vars: Vars::new(&ALERT_VARS[..1]),
                 ..Default::default()
             },
         );
@@ -607,24 +642,23 @@ impl<'a> Parser<'a> {
             return Ok(Some(node));
         }
         let pos = self.items[p].pos;
-        let mut fields = Vec::new();
+        let mut node = node;
+        let mut fields = Path::default();
         loop {
             let p = self.peek();
             if self.kind(p) != ItemKind::Field {
                 break;
             }
             let t = self.next();
-            fields.push(self.items[t].val[1..].to_string());
+            let val = self.items[t].val;
+            match &mut node {
+                Arg::Field { idents, .. } | Arg::Variable { idents, .. } => idents.push_field(val),
+                _ => fields.push_field(val),
+            }
         }
         Ok(Some(match node {
-            Arg::Field { mut idents, .. } => {
-                idents.extend(fields);
-                Arg::Field { pos, idents }
-            }
-            Arg::Variable { mut idents, .. } => {
-                idents.extend(fields);
-                Arg::Variable { pos, idents }
-            }
+            Arg::Field { idents, .. } => Arg::Field { pos, idents },
+            Arg::Variable { idents, .. } => Arg::Variable { pos, idents },
             Arg::Bool { .. }
             | Arg::Str { .. }
             | Arg::Number { .. }
@@ -659,19 +693,19 @@ impl<'a> Parser<'a> {
             ItemKind::Dot => Arg::Dot { pos },
             ItemKind::Nil => Arg::Nil { pos },
             ItemKind::Variable => {
-                if !self.st.vars.contains(&val) {
+                if !self.st.vars.contains(val) {
                     return Err(
                         self.errorf(format!("undefined variable {}", crate::gofmt::quote(val)))
                     );
                 }
                 Arg::Variable {
                     pos,
-                    idents: vec![val.to_string()],
+                    idents: Path::new(val),
                 }
             }
             ItemKind::Field => Arg::Field {
                 pos,
-                idents: vec![val[1..].to_string()],
+                idents: Path::new(&val[1..]),
             },
             ItemKind::Bool => Arg::Bool {
                 pos,
