@@ -78,7 +78,18 @@ impl Dispatcher {
                     )
                 })
                 .collect();
-            for (route, group_labels, wait) in routes {
+            let last = routes.len().saturating_sub(1);
+            let mut alert = Some(alert);
+            for (k, (route, group_labels, wait)) in routes.into_iter().enumerate() {
+                // Clone only for the routes before the last one (`continue`).
+                let Some(this) = (if k == last {
+                    alert.take()
+                } else {
+                    alert.clone()
+                }) else {
+                    continue;
+                };
+                let alert = this;
                 let map_key = (route, group_labels);
                 let group = match self.groups.get_mut(&map_key) {
                     Some(g) => g,
@@ -100,7 +111,7 @@ impl Dispatcher {
                 if !group.flushed && alert.starts_at + wait < now {
                     group.next_flush = group.next_flush.min(now);
                 }
-                group.alerts.insert(alert.fingerprint, alert.clone());
+                group.alerts.insert(alert.fingerprint, alert);
             }
         }
     }
