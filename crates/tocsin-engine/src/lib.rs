@@ -14,7 +14,9 @@
 //! - [`stale`]: staleness markers for series rules stopped producing;
 //! - [`group`]: a group's compiled rules and state, sequential evaluation, reload
 //!   carry-over;
-//! - [`state`] and [`persist`]: snapshots of alert state that survive restarts.
+//! - [`state`] and [`persist`]: snapshots of alert state that survive restarts;
+//! - [`runner`]: the async engine `tocsin run` drives — group tasks on the slot grid over a
+//!   `tocsin_query::Datasource`, templates, outputs, notifications, the state file.
 
 pub mod alert;
 mod error;
@@ -22,6 +24,7 @@ pub mod group;
 mod labels;
 pub mod persist;
 pub mod recording;
+pub mod runner;
 pub mod schedule;
 pub mod stale;
 pub mod state;

@@ -43,6 +43,15 @@ impl Timestamp {
         }
     }
 
+    /// The same instant as a `SystemTime` (what `Datasource::instant_query` takes).
+    pub fn to_system_time(self) -> SystemTime {
+        if self.0 >= 0 {
+            UNIX_EPOCH + Duration::from_nanos(self.0 as u64)
+        } else {
+            UNIX_EPOCH - Duration::from_nanos(self.0.unsigned_abs())
+        }
+    }
+
     pub const fn as_nanos(self) -> i64 {
         self.0
     }

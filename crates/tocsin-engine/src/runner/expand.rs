@@ -1,0 +1,151 @@
+//! Label and annotation templates through `tocsin-template`, compiled once per rule.
+//!
+//! Each alerting rule's templated values are parsed when the rule is loaded
+//! ([`RuleTemplates::compile`]) and looked up by text on every expansion: the core's
+//! [`Expander`] seam hands over the text, and a rule has a handful of them.
+//!
+//! The `query` template function is synchronous in the template engine but the datasource
+//! is async. The bridge: a rule whose templates mention `query` is evaluated on tokio's
+//! blocking pool (`spawn_blocking`), where [`BridgeContext`] runs each template query with
+//! `Handle::block_on` at the evaluation's `ts`, through the same permits and timeout as rule
+//! queries. That works on both runtime flavours (`block_in_place` would panic on a
+//! current-thread runtime); rules without `query` never leave the group's task.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+
+use tocsin_template::{parse_alert_template, AlertTemplateData, Template, TemplateContext};
+use tokio::runtime::Handle;
+
+use crate::alert::AlertingRule;
+use crate::runner::query::Querier;
+use crate::template::{ExpandError, Expander, TemplateData};
+use crate::time::Timestamp;
+
+/// The compiled templates of one rule (empty for recording rules and literal values).
+#[derive(Debug, Default)]
+pub(crate) struct RuleTemplates {
+    by_text: HashMap<Box<str>, Result<Template, String>>,
+    /// Some template calls `query`: evaluate through the blocking bridge.
+    pub uses_query: bool,
+}
+
+impl RuleTemplates {
+    pub fn compile(rule: &AlertingRule) -> Self {
+        let name = format!("__alert_{}", rule.name());
+        let mut by_text = HashMap::new();
+        let texts = rule
+            .labels()
+            .iter()
+            .filter(|(n, _)| *n != "alertname")
+            .map(|(_, v)| v)
+            .chain(rule.annotations().map(|(_, v)| v));
+        let mut uses_query = false;
+        for text in texts.filter(|t| t.contains("{{")) {
+            uses_query |= text.contains("query");
+            by_text.entry(text.into()).or_insert_with(|| {
+                parse_alert_template(&name, text)
+                    .map_err(|e| format!("error parsing template {name}: {e}"))
+            });
+        }
+        RuleTemplates {
+            by_text,
+            uses_query,
+        }
+    }
+}
+
+/// Expands one rule's templates for the samples of one evaluation.
+pub(crate) struct RuleExpander<'a> {
+    pub templates: &'a RuleTemplates,
+    pub external_labels: &'a BTreeMap<String, String>,
+    pub external_url: &'a str,
+    pub context: &'a dyn TemplateContext,
+    /// The template data of the last sample (labels fingerprint, value bits): a sample's
+    /// labels and annotations all share it.
+    pub last: RefCell<Option<(u64, u64, AlertTemplateData)>>,
+}
+
+impl Expander for RuleExpander<'_> {
+    fn expand(&self, data: &TemplateData<'_>, text: &str) -> Result<String, ExpandError> {
+        let template = match self.templates.by_text.get(text) {
+            Some(Ok(t)) => t,
+            Some(Err(e)) => return Err(ExpandError(e.clone())),
+            None => return Ok(text.to_string()),
+        };
+        let key = (data.labels.fingerprint(), data.value.to_bits());
+        let mut last = self.last.borrow_mut();
+        let fresh = !matches!(&*last, Some((f, v, _)) if (*f, *v) == key);
+        if fresh {
+            *last = Some((
+                key.0,
+                key.1,
+                AlertTemplateData {
+                    labels: data
+                        .labels
+                        .iter()
+                        .map(|(n, v)| (n.to_string(), v.to_string()))
+                        .collect(),
+                    external_labels: self.external_labels.clone(),
+                    external_url: self.external_url.to_string(),
+                    value: data.value,
+                },
+            ));
+        }
+        let Some((_, _, td)) = &*last else {
+            return Err(ExpandError("template data missing".into()));
+        };
+        template
+            .render(td, self.context)
+            .map_err(|e| ExpandError(format!("error executing template {}: {e}", template.name())))
+    }
+}
+
+/// Unix seconds of `ts` as a float (the template's evaluation time).
+fn seconds(ts: Timestamp) -> f64 {
+    ts.as_nanos() as f64 / 1e9
+}
+
+/// The context of rules whose templates never call `query`.
+pub(crate) struct NoQuery(pub Timestamp);
+
+impl TemplateContext for NoQuery {
+    fn query(&self, _expr: &str) -> Result<Vec<tocsin_template::Sample>, String> {
+        Err("query is not available here".into())
+    }
+
+    fn eval_time(&self) -> f64 {
+        seconds(self.0)
+    }
+}
+
+/// Runs template queries on the datasource from a blocking-pool thread.
+pub(crate) struct BridgeContext {
+    pub handle: Handle,
+    pub querier: Querier,
+    pub ts: Timestamp,
+}
+
+impl TemplateContext for BridgeContext {
+    fn query(&self, expr: &str) -> Result<Vec<tocsin_template::Sample>, String> {
+        let samples = self
+            .handle
+            .block_on(self.querier.instant(expr, self.ts))
+            .map_err(|e| e.to_string())?;
+        Ok(samples
+            .into_iter()
+            .map(|s| tocsin_template::Sample {
+                labels: s
+                    .labels
+                    .iter()
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
+                    .collect(),
+                value: s.value,
+            })
+            .collect())
+    }
+
+    fn eval_time(&self) -> f64 {
+        seconds(self.ts)
+    }
+}

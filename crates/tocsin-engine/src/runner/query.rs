@@ -1,0 +1,70 @@
+//! Running one instant query for the engine: bounded concurrency, a per-query timeout, and
+//! the answer turned into the engine's samples or a rule error in Prometheus's words.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tocsin_query::{Datasource, QueryError};
+use tokio::sync::Semaphore;
+
+use crate::error::RuleError;
+use crate::labels::{Labels, QueryValue, Sample};
+use crate::time::Timestamp;
+
+/// Prometheus's text when a query runs past its timeout.
+pub const QUERY_TIMEOUT_MESSAGE: &str = "query timed out in expression evaluation";
+
+/// The datasource as the runner uses it.
+#[derive(Clone)]
+pub(crate) struct Querier {
+    pub ds: Arc<dyn Datasource>,
+    pub permits: Arc<Semaphore>,
+    /// Zero: no timeout of our own (the datasource's still applies).
+    pub timeout: Duration,
+}
+
+impl Querier {
+    /// `expr` at slot `ts`, waiting for a permit first.
+    pub async fn instant(&self, expr: &str, ts: Timestamp) -> Result<Vec<Sample>, RuleError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| RuleError::Query("the engine is shutting down".into()))?;
+        let query = self.ds.instant_query(expr, ts.to_system_time());
+        let answer = if self.timeout.is_zero() {
+            query.await
+        } else {
+            tokio::time::timeout(self.timeout, query)
+                .await
+                .map_err(|_| RuleError::Query(QUERY_TIMEOUT_MESSAGE.into()))?
+        };
+        let result = answer.map_err(|e| RuleError::Query(error_text(&e)))?;
+        convert(result.value).into_samples()
+    }
+}
+
+/// The rule's `lastError` for a failed query: the server's own message when it answered
+/// with an error (what Prometheus's engine would have reported), else our description.
+pub(crate) fn error_text(e: &QueryError) -> String {
+    match e {
+        QueryError::Api { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The client's result as the engine's [`QueryValue`].
+pub(crate) fn convert(value: tocsin_query::QueryValue) -> QueryValue {
+    match value {
+        tocsin_query::QueryValue::Vector(samples) => QueryValue::Vector(
+            samples
+                .into_iter()
+                .map(|s| Sample::new(Labels::new(s.labels.iter()), s.value))
+                .collect(),
+        ),
+        tocsin_query::QueryValue::Scalar { value, .. } => QueryValue::Scalar(value),
+        tocsin_query::QueryValue::String { .. } | tocsin_query::QueryValue::Matrix(_) => {
+            QueryValue::Other
+        }
+    }
+}

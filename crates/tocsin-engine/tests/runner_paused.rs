@@ -1,0 +1,492 @@
+//! The runner under tokio's paused clock with the in-process datasource: whole minutes of
+//! slots run without sleeping, and every assertion is on slot timestamps.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tocsin_engine::runner::memory::MemorySource;
+use tocsin_engine::runner::{
+    AlertNotifier, Clock, Engine, EngineOptions, OutgoingAlert, OutgoingState, Outputs,
+};
+use tocsin_engine::stale::is_stale_marker;
+use tocsin_engine::{AlertState, GroupSchedule, Health, Sample, Timestamp};
+use tokio::sync::oneshot;
+
+const START: Timestamp = Timestamp::from_secs(1_700_000_000);
+
+#[derive(Default)]
+struct Collect {
+    written: Mutex<Vec<(String, Timestamp, Vec<Sample>)>>,
+    sent: Mutex<Vec<OutgoingAlert>>,
+}
+
+impl Outputs for Collect {
+    fn write(&self, group: &str, ts: Timestamp, samples: &[Sample]) {
+        self.written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((group.to_string(), ts, samples.to_vec()));
+    }
+}
+
+impl AlertNotifier for Collect {
+    fn send(&self, alerts: Vec<OutgoingAlert>) {
+        self.sent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(alerts);
+    }
+}
+
+impl Collect {
+    fn sent(&self) -> Vec<OutgoingAlert> {
+        self.sent.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+    fn written(&self) -> Vec<(String, Timestamp, Vec<Sample>)> {
+        self.written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(tag: &str) -> Dir {
+        let p = std::env::temp_dir().join(format!(
+            "tocsin-runner-{tag}-{}-{}",
+            std::process::id(),
+            Timestamp::now().as_nanos()
+        ));
+        std::fs::create_dir_all(&p).expect("temp dir");
+        Dir(p)
+    }
+    fn file(&self, name: &str, text: &str) -> String {
+        let p = self.0.join(name);
+        std::fs::write(&p, text).expect("write rule file");
+        p.to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct Running {
+    engine: Engine,
+    ds: Arc<MemorySource>,
+    sink: Arc<Collect>,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+    origin: tokio::time::Instant,
+    at: Timestamp,
+}
+
+fn options() -> EngineOptions {
+    EngineOptions {
+        default_interval: Duration::from_secs(10),
+        external_labels: [("cluster".to_string(), "ack".to_string())].into(),
+        external_url: "http://tocsin.example:9096".into(),
+        ..EngineOptions::default()
+    }
+}
+
+fn start_with(
+    opts: EngineOptions,
+    ds: Arc<MemorySource>,
+    files: &[String],
+    at: Timestamp,
+) -> Running {
+    let sink = Arc::new(Collect::default());
+    let origin = tokio::time::Instant::now();
+    let engine = Engine::with_clock(
+        opts,
+        Clock::Virtual { start: at },
+        ds.clone(),
+        sink.clone(),
+        sink.clone(),
+    );
+    engine.apply(files).expect("rules load");
+    let (tx, rx) = oneshot::channel::<()>();
+    let e = engine.clone();
+    let task = tokio::spawn(async move {
+        e.run(async {
+            let _ = rx.await;
+        })
+        .await
+    });
+    Running {
+        engine,
+        ds,
+        sink,
+        stop: Some(tx),
+        task,
+        origin,
+        at,
+    }
+}
+
+impl Running {
+    /// Sleeps (paused clock) until just after `slot`, so its evaluation has run.
+    async fn until(&self, slot: Timestamp) {
+        let ahead = Duration::from_nanos(slot.since(self.at) as u64) + Duration::from_millis(1);
+        tokio::time::sleep_until(self.origin + ahead).await;
+    }
+
+    async fn shutdown(mut self) -> (Arc<Collect>, Arc<MemorySource>) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let _ = self.task.await;
+        (self.sink, self.ds)
+    }
+}
+
+const ALERT_RULES: &str = r#"groups:
+  - name: flink
+    interval: 10s
+    rules:
+      - alert: JobDown
+        expr: flink_up == 0
+        for: 30s
+        labels:
+          severity: page
+          instance: "{{ $labels.instance }}"
+        annotations:
+          summary: "{{ $labels.job }} on {{ $labels.instance }} is {{ $value }} in {{ $externalLabels.cluster }}"
+          link: "{{ $externalURL }}/alerts"
+          broken: "{{ .Foo }}"
+      - record: flink:up:copy
+        expr: flink_up
+"#;
+
+fn flink_down(ds: &MemorySource) {
+    ds.set(
+        "flink_up == 0",
+        [(
+            &[
+                ("__name__", "flink_up"),
+                ("job", "wordcount"),
+                ("instance", "tm-1"),
+            ][..],
+            0.0,
+        )],
+    );
+    ds.set(
+        "flink_up",
+        [(
+            &[
+                ("__name__", "flink_up"),
+                ("job", "wordcount"),
+                ("instance", "tm-1"),
+            ][..],
+            0.0,
+        )],
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn alert_with_for_fires_at_the_slot_for_elapses_and_every_query_runs_at_a_slot() {
+    let dir = Dir::new("fires");
+    let path = dir.file("alerting_rule_flink.yaml", ALERT_RULES);
+    let ds = Arc::new(MemorySource::new());
+    flink_down(&ds);
+    let run = start_with(options(), ds, std::slice::from_ref(&path), START);
+    let schedule = GroupSchedule::new(&path, "flink", Duration::from_secs(10));
+    let first = schedule.first_evaluation(START);
+    let slot = |k: u64| first + Duration::from_secs(10 * k);
+
+    run.until(slot(2)).await;
+    let g = &run.engine.rules_status()[0];
+    assert_eq!(g.last_slot, Some(slot(2)));
+    let alert = &g.rules[0].alerts[0];
+    assert_eq!((alert.state, alert.active_at), (AlertState::Pending, first));
+    assert!(run.sink.sent().is_empty(), "nothing sent while pending");
+
+    run.until(slot(3)).await;
+    let alerts = run.engine.active_alerts();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(
+        (alerts[0].state, alerts[0].active_at),
+        (AlertState::Firing, first)
+    );
+    assert_eq!(alerts[0].value_string(), "0e+00");
+    let sent = run.sink.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].state, OutgoingState::Firing);
+    assert_eq!(sent[0].starts_at, slot(3), "startsAt is firedAt");
+    assert_eq!(sent[0].ends_at, slot(3) + Duration::from_secs(4 * 60));
+    assert_eq!(
+        sent[0].labels.get("cluster"),
+        Some("ack"),
+        "external label added"
+    );
+    assert_eq!(
+        sent[0].generator_url,
+        "http://tocsin.example:9096/graph?g0.expr=flink_up+%3D%3D+0&g0.tab=1"
+    );
+
+    let (sink, ds) = run.shutdown().await;
+    let times: Vec<Timestamp> = ds
+        .queries()
+        .into_iter()
+        .filter(|(e, _)| e == "flink_up == 0")
+        .map(|(_, t)| t)
+        .collect();
+    assert_eq!(times, (0..=3).map(slot).collect::<Vec<_>>());
+    assert_eq!(sink.sent().len(), 1, "resend delay not yet passed");
+}
+
+#[tokio::test(start_paused = true)]
+async fn templates_see_labels_value_external_labels_and_url_and_errors_read_like_prometheus() {
+    let dir = Dir::new("templates");
+    let path = dir.file("alerting_rule_flink.yaml", ALERT_RULES);
+    let ds = Arc::new(MemorySource::new());
+    flink_down(&ds);
+    let run = start_with(options(), ds, std::slice::from_ref(&path), START);
+    let first = GroupSchedule::new(&path, "flink", Duration::from_secs(10)).first_evaluation(START);
+    run.until(first).await;
+    let alerts = run.engine.active_alerts();
+    let a = &alerts[0];
+    assert_eq!(a.labels.get("instance"), Some("tm-1"));
+    assert_eq!(a.labels.get("alertname"), Some("JobDown"));
+    assert_eq!(
+        a.annotations.get("summary"),
+        Some("wordcount on tm-1 is 0 in ack")
+    );
+    assert_eq!(
+        a.annotations.get("link"),
+        Some("http://tocsin.example:9096/alerts")
+    );
+    let broken = a.annotations.get("broken").unwrap_or_default();
+    assert!(
+        broken.starts_with(
+            "<error expanding template: error executing template __alert_JobDown: template: __alert_JobDown:1:115: executing \"__alert_JobDown\" at <.Foo>:"
+        ),
+        "{broken}"
+    );
+    run.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn template_query_runs_on_the_datasource_at_the_slot_time() {
+    let dir = Dir::new("tquery");
+    let rules = r#"groups:
+  - name: q
+    interval: 10s
+    rules:
+      - alert: Lag
+        expr: vector(1)
+        annotations:
+          peers: '{{ with query "count(up)" }}{{ . | first | value }}{{ end }}'
+"#;
+    let path = dir.file("alerting_rule_q.yaml", rules);
+    let ds = Arc::new(MemorySource::new());
+    ds.set("vector(1)", [(&[][..], 1.0)]);
+    ds.set("count(up)", [(&[][..], 7.0)]);
+    let run = start_with(options(), ds, std::slice::from_ref(&path), START);
+    let first = GroupSchedule::new(&path, "q", Duration::from_secs(10)).first_evaluation(START);
+    run.until(first).await;
+    let alerts = run.engine.active_alerts();
+    assert_eq!(alerts[0].annotations.get("peers"), Some("7"));
+    let (_, ds) = run.shutdown().await;
+    assert!(ds.queries().contains(&("count(up)".to_string(), first)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn query_error_marks_the_rule_err_changes_no_alert_and_the_next_rule_runs() {
+    let dir = Dir::new("qerr");
+    let path = dir.file("alerting_rule_flink.yaml", ALERT_RULES);
+    let ds = Arc::new(MemorySource::new());
+    flink_down(&ds);
+    let run = start_with(options(), ds.clone(), std::slice::from_ref(&path), START);
+    let first = GroupSchedule::new(&path, "flink", Duration::from_secs(10)).first_evaluation(START);
+    let slot = |k: u64| first + Duration::from_secs(10 * k);
+    run.until(slot(1)).await;
+    ds.fail(
+        "flink_up == 0",
+        "query processing would load too many samples into memory in query execution",
+    );
+    run.until(slot(4)).await;
+    let g = &run.engine.rules_status()[0];
+    assert_eq!(g.rules[0].health, Health::Err);
+    assert_eq!(
+        g.rules[0].last_error.as_deref(),
+        Some("query processing would load too many samples into memory in query execution")
+    );
+    let a = &g.rules[0].alerts[0];
+    assert_eq!(
+        (a.state, a.active_at),
+        (AlertState::Pending, first),
+        "frozen: for elapsed during the outage but no evaluation succeeded"
+    );
+    assert_eq!(
+        g.rules[1].health,
+        Health::Ok,
+        "the recording rule still ran"
+    );
+    flink_down(&ds);
+    run.until(slot(5)).await;
+    assert_eq!(
+        run.engine.active_alerts()[0].state,
+        AlertState::Firing,
+        "fires on recovery"
+    );
+    let m = run.engine.metrics();
+    assert_eq!(m.groups[0].evaluation_failures, 3);
+    assert_eq!(m.alerts_firing, 1);
+    run.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn outputs_get_recordings_alerts_series_and_stale_markers_after_each_rule() {
+    let dir = Dir::new("outputs");
+    let path = dir.file("alerting_rule_flink.yaml", ALERT_RULES);
+    let ds = Arc::new(MemorySource::new());
+    flink_down(&ds);
+    let run = start_with(options(), ds.clone(), std::slice::from_ref(&path), START);
+    let first = GroupSchedule::new(&path, "flink", Duration::from_secs(10)).first_evaluation(START);
+    run.until(first).await;
+    ds.set("flink_up == 0", []);
+    ds.set("flink_up", []);
+    run.until(first + Duration::from_secs(10)).await;
+    let (sink, _) = run.shutdown().await;
+    let written = sink.written();
+    let key = format!("{path};flink");
+    let at_first: Vec<String> = written
+        .iter()
+        .filter(|(_, ts, _)| *ts == first)
+        .inspect(|(g, _, _)| assert_eq!(g, &key))
+        .map(|(_, _, s)| {
+            s.iter()
+                .map(|s| s.labels.get("__name__").unwrap_or("").to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    assert_eq!(
+        at_first,
+        ["ALERTS,ALERTS_FOR_STATE", "flink:up:copy"],
+        "one write per rule, in rule order"
+    );
+    let second: Vec<&Sample> = written
+        .iter()
+        .filter(|(_, ts, _)| *ts == first + Duration::from_secs(10))
+        .flat_map(|(_, _, s)| s)
+        .collect();
+    assert_eq!(
+        second.len(),
+        3,
+        "ALERTS, ALERTS_FOR_STATE and the recording go stale"
+    );
+    assert!(second.iter().all(|s| is_stale_marker(s.value)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn reload_with_a_bad_file_changes_nothing_and_an_edit_keeps_unchanged_alerts() {
+    let dir = Dir::new("reload");
+    let path = dir.file("alerting_rule_flink.yaml", ALERT_RULES);
+    let ds = Arc::new(MemorySource::new());
+    flink_down(&ds);
+    let run = start_with(options(), ds.clone(), std::slice::from_ref(&path), START);
+    let first = GroupSchedule::new(&path, "flink", Duration::from_secs(10)).first_evaluation(START);
+    run.until(first + Duration::from_secs(10)).await;
+
+    let bad = dir.file(
+        "alerting_rule_bad.yaml",
+        "groups:\n  - name: x\n    rules:\n      - alert: X\n        expr: up ==\n",
+    );
+    let reports = run
+        .engine
+        .apply(&[path.clone(), bad.clone()])
+        .expect_err("bad file rejected");
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].path, bad);
+    assert_eq!(run.engine.group_keys().len(), 1);
+    assert_eq!(run.engine.metrics().last_reload_successful, Some(false));
+
+    // Edit: a new rule in the group; JobDown unchanged keeps its activeAt.
+    let edited = ALERT_RULES.replace(
+        "      - record: flink:up:copy",
+        "      - alert: Extra\n        expr: vector(1)\n      - record: flink:up:copy",
+    );
+    std::fs::write(&path, edited).expect("edit");
+    let summary = run
+        .engine
+        .apply(std::slice::from_ref(&path))
+        .expect("edited file loads");
+    assert_eq!((summary.changed, summary.added, summary.removed), (1, 0, 0));
+    run.until(first + Duration::from_secs(60)).await;
+    let g = &run.engine.rules_status()[0];
+    assert_eq!(g.rules.len(), 3);
+    let a = &g.rules[0].alerts[0];
+    assert_eq!(
+        (a.state, a.active_at),
+        (AlertState::Firing, first),
+        "activeAt kept"
+    );
+    assert_eq!(g.rules[1].health, Health::Ok, "the new rule evaluates");
+    let (sink, _) = run.shutdown().await;
+    assert_eq!(
+        sink.sent()
+            .iter()
+            .filter(|a| a.labels.get("alertname") == Some("JobDown"))
+            .count(),
+        1,
+        "fired once, not again after the reload"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn restart_from_the_state_file_keeps_a_pending_timer_and_does_not_resend_a_firing_alert() {
+    let dir = Dir::new("restart");
+    let rules = ALERT_RULES.replace("for: 30s", "for: 15m");
+    let path = dir.file("alerting_rule_flink.yaml", &rules);
+    let both = rules.replace("  - name: flink\n", "  - name: fast\n    interval: 10s\n    rules:\n      - alert: Now\n        expr: flink_up == 0\n  - name: flink\n");
+    std::fs::write(&path, both).expect("rules");
+    let state = dir.0.join("state.json");
+    let opts = EngineOptions {
+        state_file: Some(state.clone()),
+        resend_delay: Duration::from_secs(3600),
+        ..options()
+    };
+    let ds = Arc::new(MemorySource::new());
+    flink_down(&ds);
+    let run = start_with(opts.clone(), ds.clone(), std::slice::from_ref(&path), START);
+    let flink = GroupSchedule::new(&path, "flink", Duration::from_secs(10)).first_evaluation(START);
+    run.until(flink + Duration::from_secs(5 * 60)).await;
+    let (sink, _) = run.shutdown().await;
+    assert_eq!(sink.sent().len(), 1, "Now fired once");
+    assert!(state.exists(), "state written at shutdown");
+
+    // Restart two minutes later (virtual clock), same files.
+    let restart_at = START + Duration::from_secs(7 * 60);
+    let run = start_with(opts, ds, std::slice::from_ref(&path), restart_at);
+    let later =
+        GroupSchedule::new(&path, "flink", Duration::from_secs(10)).first_evaluation(restart_at);
+    run.until(later).await;
+    let alerts = run.engine.active_alerts();
+    let job_down = alerts
+        .iter()
+        .find(|a| a.labels.get("alertname") == Some("JobDown"))
+        .expect("pending alert restored");
+    assert_eq!(job_down.state, AlertState::Pending);
+    // Pending 5m before the outage: the outage does not count, so 10m are left.
+    let since = later.since(job_down.active_at);
+    assert!(
+        since < Duration::from_secs(10 * 60).as_nanos() as i64
+            && since > Duration::from_secs(5 * 60).as_nanos() as i64,
+        "activeAt {} shifted by the outage, not reset to {}",
+        job_down.active_at,
+        later
+    );
+    let (sink, _) = run.shutdown().await;
+    assert!(
+        sink.sent().is_empty(),
+        "the firing alert is not announced again"
+    );
+}
