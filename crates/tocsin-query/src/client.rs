@@ -1,19 +1,17 @@
 //! [`PrometheusClient`]: the HTTP implementation of the Prometheus API.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
-use reqwest::{RequestBuilder, Url};
+use reqwest::header::CONTENT_TYPE;
+use reqwest::RequestBuilder;
 
 use crate::api::{Alert, AlertsData, BuildInfo, RuleGroup, RuleKind, RulesData};
-use crate::config::{
-    Auth, BasicAuth, CachedSecret, ClientConfig, RetryPolicy, Secret, SecretSource,
-};
+use crate::config::{ClientConfig, RetryPolicy};
 use crate::decode::{decode_envelope, decode_query};
-use crate::error::{chain, QueryError};
+use crate::error::QueryError;
+use crate::transport::{backoff, transport_error, Transport};
 use crate::value::QueryResult;
 
 /// A Prometheus HTTP API client: one pooled keep-alive connection set, per-attempt
@@ -24,22 +22,12 @@ pub struct PrometheusClient {
 }
 
 struct Inner {
-    http: reqwest::Client,
+    transport: Transport,
     /// Base URL without userinfo and without a trailing slash.
     base: String,
     timeout: Duration,
     deadline: Duration,
     retry: RetryPolicy,
-    auth: RequestAuth,
-}
-
-enum RequestAuth {
-    None,
-    Basic {
-        username: String,
-        password: Option<CachedSecret>,
-    },
-    Bearer(CachedSecret),
 }
 
 impl fmt::Debug for PrometheusClient {
@@ -56,75 +44,21 @@ impl PrometheusClient {
     /// Builds the client. Fails on a bad URL, header, CA/cert/key file; credential files
     /// are read per request, so a missing token file surfaces as a request error.
     pub fn new(config: ClientConfig) -> Result<PrometheusClient, QueryError> {
-        // url's parse errors do not echo the input, which may hold a password.
-        let mut url =
-            Url::parse(&config.url).map_err(|e| QueryError::Config(format!("url: {e}")))?;
-        let https = match url.scheme() {
-            "http" => false,
-            "https" => true,
-            other => {
-                return Err(QueryError::Config(format!(
-                    "url: scheme {other:?} is not http or https"
-                )))
-            }
-        };
-        if url.query().is_some() || url.fragment().is_some() {
-            return Err(QueryError::Config(
-                "url: must not have a query string or fragment".into(),
-            ));
-        }
-        let mut auth = config.auth;
-        if !url.username().is_empty() || url.password().is_some() {
-            if matches!(auth, Auth::None) {
-                auth = Auth::Basic(BasicAuth {
-                    username: percent_decode(url.username()),
-                    password: url
-                        .password()
-                        .map(|p| SecretSource::Value(Secret::new(percent_decode(p)))),
-                });
-            }
-            let _ = url.set_username("");
-            let _ = url.set_password(None);
-        }
-        let base = url.as_str().trim_end_matches('/').to_string();
-
-        let mut headers = HeaderMap::new();
-        for (name, value) in &config.headers {
-            let n = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| QueryError::Config(format!("header {name:?}: invalid name")))?;
-            let mut v = HeaderValue::from_str(value)
-                .map_err(|_| QueryError::Config(format!("header {name}: invalid value")))?;
-            v.set_sensitive(true);
-            headers.append(n, v);
-        }
-
-        let tls = crate::tls::client_config(&config.tls, https)?;
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .default_headers(headers)
-            .user_agent(concat!("tocsin/", env!("CARGO_PKG_VERSION")))
-            // Deterministic: no HTTP(S)_PROXY from the environment.
-            .no_proxy()
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build()
-            .map_err(|e| QueryError::Config(chain(&e.without_url())))?;
-
-        let auth = match auth {
-            Auth::None => RequestAuth::None,
-            Auth::Basic(b) => RequestAuth::Basic {
-                username: b.username,
-                password: b.password.map(CachedSecret::new),
-            },
-            Auth::Bearer(s) => RequestAuth::Bearer(CachedSecret::new(s)),
-        };
+        let transport = Transport::new(
+            &config.url,
+            &config.headers,
+            config.auth,
+            &config.tls,
+            false,
+        )?;
+        let base = transport.url.as_str().trim_end_matches('/').to_string();
         Ok(PrometheusClient {
             inner: Arc::new(Inner {
-                http,
+                transport,
                 base,
                 timeout: config.timeout,
                 deadline: config.deadline,
                 retry: config.retry,
-                auth,
             }),
         })
     }
@@ -272,7 +206,9 @@ impl PrometheusClient {
             });
         }
         let req = self
-            .authorize(make(&self.inner.http, timeout))?
+            .inner
+            .transport
+            .authorize(make(&self.inner.transport.http, timeout))?
             .timeout(timeout);
         let resp = req
             .send()
@@ -285,61 +221,6 @@ impl PrometheusClient {
             .map_err(|e| transport_error(e, endpoint, timeout))?;
         decode(status, &body)
     }
-
-    fn authorize(&self, req: RequestBuilder) -> Result<RequestBuilder, QueryError> {
-        Ok(match &self.inner.auth {
-            RequestAuth::None => req,
-            RequestAuth::Basic { username, password } => {
-                let password = password
-                    .as_ref()
-                    .map(|p| p.get("basic auth password"))
-                    .transpose()?;
-                req.basic_auth(username, password.as_ref().map(Secret::expose))
-            }
-            RequestAuth::Bearer(token) => req.bearer_auth(token.get("bearer token")?.expose()),
-        })
-    }
-}
-
-fn transport_error(e: reqwest::Error, endpoint: &str, timeout: Duration) -> QueryError {
-    let endpoint = endpoint.to_string();
-    if e.is_timeout() {
-        return QueryError::Timeout { endpoint, timeout };
-    }
-    let connect = e.is_connect();
-    let message = chain(&e.without_url());
-    if connect {
-        QueryError::Connect { endpoint, message }
-    } else {
-        QueryError::Transport { endpoint, message }
-    }
-}
-
-/// Exponential backoff with "equal jitter": half the step fixed, half random.
-fn backoff(policy: &RetryPolicy, retry: u32) -> Duration {
-    let exp = policy
-        .initial_backoff
-        .saturating_mul(1u32 << retry.min(20))
-        .min(policy.max_backoff);
-    let half = exp / 2;
-    let nanos = half.as_nanos().min(u64::MAX as u128) as u64;
-    let jitter = if nanos == 0 { 0 } else { random_u64() % nanos };
-    half + Duration::from_nanos(jitter)
-}
-
-/// A small xorshift generator seeded from the clock and a counter: jitter needs spread,
-/// not cryptographic quality.
-fn random_u64() -> u64 {
-    static STATE: AtomicU64 = AtomicU64::new(0);
-    let seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0x9E37_79B9_7F4A_7C15);
-    let mut x = STATE.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed) ^ seed;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    x
 }
 
 /// Unix seconds with millisecond precision: `1700000000.500`.
@@ -387,28 +268,6 @@ fn form_encode(out: &mut String, s: &str) {
     }
 }
 
-/// Decodes `%XX` escapes (URL userinfo); invalid escapes are kept literally.
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            let hex = std::str::from_utf8(&b[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok());
-            if let Some(v) = hex {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,28 +289,5 @@ mod tests {
         let mut s = String::new();
         form_pair(&mut s, "query", r#"up{job="a b"} > 1 & x+y/é"#);
         assert_eq!(s, "query=up%7Bjob%3D%22a+b%22%7D+%3E+1+%26+x%2By%2F%C3%A9");
-    }
-
-    #[test]
-    fn userinfo_is_percent_decoded() {
-        assert_eq!(percent_decode("p%40ss%3Aw0rd"), "p@ss:w0rd");
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz"), "%zz");
-    }
-
-    #[test]
-    fn backoff_grows_within_bounds() {
-        let p = RetryPolicy {
-            max_retries: 10,
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(1),
-        };
-        for retry in 0..10 {
-            let step = Duration::from_millis(100)
-                .saturating_mul(1 << retry)
-                .min(Duration::from_secs(1));
-            let b = backoff(&p, retry);
-            assert!(b >= step / 2 && b <= step, "retry {retry}: {b:?}");
-        }
     }
 }

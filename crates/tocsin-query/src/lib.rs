@@ -22,6 +22,11 @@
 //! - Results ([`QueryResult`], [`QueryValue`]) are decoded in one streaming serde pass
 //!   without `serde_json::Value`; labels are [`LabelSet`]s — sorted, one `Arc`, O(1) clone
 //!   (see the `labels` module for why that representation).
+//! - [`RemoteWriteClient`] ([`remote_write`]) pushes recording-rule results and `ALERTS`
+//!   series into Prometheus with the remote-write protocol (protobuf + snappy), on the
+//!   same URL/header/auth/TLS handling as the query client, in batches of at most 500
+//!   series, retrying 5xx/429/connection failures and surfacing the server's message for
+//!   permanent 4xx rejections.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), tocsin_query::QueryError> {
@@ -43,7 +48,9 @@ mod datasource;
 mod decode;
 mod error;
 mod labels;
+pub mod remote_write;
 mod tls;
+mod transport;
 mod value;
 
 pub use api::{
@@ -56,4 +63,5 @@ pub use datasource::{Datasource, QueryFuture};
 pub use decode::decode_query_response;
 pub use error::{ErrorType, QueryError};
 pub use labels::{Iter as LabelIter, LabelSet, LabelSetBuilder};
+pub use remote_write::{RemoteWriteClient, RemoteWriteConfig, RemoteWriteError};
 pub use value::{Point, QueryResult, QueryValue, Sample, Series};
