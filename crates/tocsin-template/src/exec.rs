@@ -10,6 +10,7 @@
 use crate::ast::{Arg, Branch, Command, List, Node, Pipe};
 use crate::funcs::{self, Func};
 use crate::value::{AlertTemplateData, MapRef, Sample, Value};
+use crate::vars::Vars;
 use crate::Template;
 use std::borrow::Cow;
 
@@ -55,7 +56,7 @@ pub(crate) struct State<'t, 'a> {
     name: &'t str,
     pub(crate) data: &'a AlertTemplateData,
     pub(crate) ctx: &'a dyn TemplateContext,
-    vars: Vec<(&'t str, Value<'a>)>,
+    vars: Vars<'t, 'a>,
     at: At<'t>,
     steps: usize,
     depth: usize,
@@ -82,7 +83,7 @@ where
         name: &tmpl.name,
         data,
         ctx,
-        vars: Vec::with_capacity(8),
+        vars: Vars::new(),
         at: At::None,
         steps: 0,
         depth: 0,
@@ -187,10 +188,11 @@ where
             }
             Node::Action(pipe) => {
                 self.at = At::Node(node, pipe.pos);
-                let v = self.eval_pipeline(dot, pipe)?;
                 if pipe.decl.is_empty() {
+                    self.print_pipeline(dot, pipe)?;
                     self.at = At::Node(node, pipe.pos);
-                    self.print_value(&v);
+                } else {
+                    self.eval_pipeline(dot, pipe)?;
                 }
                 self.check_output()
             }
@@ -226,13 +228,13 @@ where
                     Some(p) => self.eval_pipeline(dot, p)?,
                     None => Value::Invalid,
                 };
-                let saved_vars = std::mem::replace(&mut self.vars, vec![("$", new_dot.clone())]);
+                let frame = self.vars.enter(new_dot.clone());
                 let saved_name = std::mem::replace(&mut self.name, name.as_str());
                 self.depth += 1;
                 let r = self.walk_list(&new_dot, list);
                 self.depth -= 1;
                 self.name = saved_name;
-                self.vars = saved_vars;
+                self.vars.leave(frame);
                 r
             }
             Node::Break => Err(Flow::Break),
@@ -325,12 +327,11 @@ where
         }
         for (index, elem) in items {
             self.step()?;
-            let n = self.vars.len();
             if !b.pipe.decl.is_empty() {
-                self.vars[n - 1].1 = elem.clone();
+                self.vars.set_from_top(0, elem.clone());
             }
             if b.pipe.decl.len() > 1 {
-                self.vars[n - 2].1 = index;
+                self.vars.set_from_top(1, index);
             }
             let r = self.walk_list(&elem, &b.list);
             self.vars.truncate(mark);
@@ -339,6 +340,47 @@ where
                 Err(e) => return Err(e),
             }
         }
+        Ok(())
+    }
+
+    /// `eval_pipeline` then print, for an action without declarations. A
+    /// final call of a text-producing function (`humanize`, `printf`)
+    /// writes straight into the output instead of returning a String.
+    fn print_pipeline(&mut self, dot: &Value<'a>, pipe: &'t Pipe) -> R<()> {
+        let Some((last, init)) = pipe.cmds.split_last() else {
+            let v = self.eval_pipeline(dot, pipe)?;
+            self.print_value(&v);
+            return Ok(());
+        };
+        self.at = At::Pipe(pipe);
+        let mut value = None;
+        for cmd in init {
+            value = Some(self.eval_command(dot, cmd, value)?);
+        }
+        let v = match last.args.first() {
+            Some(first @ Arg::Ident { func, .. }) if funcs::prints_directly(*func) => {
+                // What eval_command does before calling.
+                self.step()?;
+                self.at = At::Arg(first);
+                let mut out = std::mem::take(&mut self.out);
+                let r = funcs::call_print(
+                    self,
+                    dot,
+                    *func,
+                    At::Cmd(last),
+                    &last.args[1..],
+                    value,
+                    &mut out,
+                );
+                self.out = out;
+                match r? {
+                    None => return Ok(()),
+                    Some(v) => v,
+                }
+            }
+            _ => self.eval_command(dot, last, value)?,
+        };
+        self.print_value(&v);
         Ok(())
     }
 
@@ -360,20 +402,16 @@ where
     }
 
     fn set_var(&mut self, name: &str, v: Value<'a>) -> R<()> {
-        for slot in self.vars.iter_mut().rev() {
-            if slot.0 == name {
-                slot.1 = v;
-                return Ok(());
-            }
+        if let Some(slot) = self.vars.get_mut(name) {
+            *slot = v;
+            return Ok(());
         }
         self.errorf(format!("undefined variable: {name}"))
     }
 
     fn var_value(&self, name: &str) -> R<Value<'a>> {
-        for slot in self.vars.iter().rev() {
-            if slot.0 == name {
-                return Ok(slot.1.clone());
-            }
+        if let Some(v) = self.vars.get(name) {
+            return Ok(v.clone());
         }
         self.errorf(format!("undefined variable: {name}"))
     }

@@ -198,8 +198,12 @@ pub(crate) fn write_float_v(out: &mut String, v: f64) {
 /// Go's `fmt.Sprintf("%.4g", v)`.
 pub(crate) fn g4(v: f64) -> String {
     let mut s = String::new();
-    format_float(&mut s, v, 'g', 4);
+    g4_into(&mut s, v);
     s
+}
+
+pub(crate) fn g4_into(out: &mut String, v: f64) {
+    format_float(out, v, 'g', 4);
 }
 
 use crate::value::Value;

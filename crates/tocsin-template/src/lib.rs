@@ -18,6 +18,7 @@ mod numparse;
 mod parse;
 mod unquote;
 mod value;
+mod vars;
 
 pub use exec::{TemplateContext, MAX_CALL_DEPTH, MAX_OUTPUT, MAX_STEPS};
 pub use value::{AlertTemplateData, Labels, Sample};
@@ -166,5 +167,55 @@ mod tests {
         assert_eq!(err(&text).message(), "max expression depth exceeded");
         let text = "{{ if true }}".repeat(5000);
         assert_eq!(err(&text).message(), "max expression depth exceeded");
+    }
+
+    struct NoQueries;
+
+    impl TemplateContext for NoQueries {
+        fn query(&self, _expr: &str) -> Result<Vec<Sample>, String> {
+            Ok(Vec::new())
+        }
+    }
+
+    fn render(text: &str) -> String {
+        let data = AlertTemplateData {
+            labels: [("job".to_string(), "api".to_string())]
+                .into_iter()
+                .collect(),
+            value: 3.0,
+            ..Default::default()
+        };
+        parse_alert_template("__alert_X", text)
+            .unwrap()
+            .render(&data, &NoQueries)
+            .unwrap_or_else(|e| e.to_string())
+    }
+
+    #[test]
+    fn redeclared_prefix_variables_shadow_then_restore() {
+        assert_eq!(
+            render("{{ $labels := 7 }}{{ $labels }}{{ with 1 }}{{ $value := 2 }}{{ $value }}{{ end }}{{ $value }}"),
+            "723"
+        );
+        assert_eq!(render("{{ $value = 5 }}{{ $value }}"), "5");
+    }
+
+    #[test]
+    fn template_call_frames_see_only_their_own_dollar() {
+        assert_eq!(
+            render(
+                r#"{{ $x := 1 }}{{ define "t" }}{{ $ }}{{ range $i, $e := args 8 9 }}{{ $e }}{{ end }}{{ end }}{{ template "t" 5 }}{{ $x }}{{ $labels.job }}"#
+            ),
+            "5891api"
+        );
+    }
+
+    #[test]
+    fn root_template_called_with_other_dot_reevaluates_the_prefix() {
+        // The prefix's `.Labels` then fails on the new dot, as in Go.
+        assert_eq!(
+            render(r#"{{ if eq $value 3.0 }}{{ template "__alert_X" "s" }}{{ end }}"#),
+            "template: __alert_X:1:13: executing \"__alert_X\" at <.Labels>: can't evaluate field Labels in type string"
+        );
     }
 }

@@ -143,6 +143,39 @@ pub(crate) fn call<'t, 'a>(
 where
     't: 'a,
 {
+    Ok(call_inner(s, dot, func, node, args, final_, None)?.unwrap_or(Value::Invalid))
+}
+
+/// [`call`] for a command whose result is printed: functions that produce
+/// text (`printf`, `humanize`) append it to `out` and return None instead
+/// of building a String value to be copied there.
+pub(crate) fn call_print<'t, 'a>(
+    s: &mut State<'t, 'a>,
+    dot: &Value<'a>,
+    func: Func,
+    node: At<'t>,
+    args: &'t [Arg],
+    final_: Option<Value<'a>>,
+    out: &mut String,
+) -> R<Option<Value<'a>>>
+where
+    't: 'a,
+{
+    call_inner(s, dot, func, node, args, final_, Some(out))
+}
+
+fn call_inner<'t, 'a>(
+    s: &mut State<'t, 'a>,
+    dot: &Value<'a>,
+    func: Func,
+    node: At<'t>,
+    args: &'t [Arg],
+    final_: Option<Value<'a>>,
+    sink: Option<&mut String>,
+) -> R<Option<Value<'a>>>
+where
+    't: 'a,
+{
     let name = func.name();
     let (fixed, variadic) = signature(func);
     let num_in = args.len() + usize::from(final_.is_some());
@@ -166,13 +199,13 @@ where
         for a in args {
             v = s.eval_arg_any(dot, a)?;
             if v.truth() == want {
-                return Ok(v);
+                return Ok(Some(v));
             }
         }
         if let Some(f) = final_ {
             v = f;
         }
-        return Ok(v);
+        return Ok(Some(v));
     }
     // Nearly every call has at most 4 arguments: keep them on the stack.
     let mut inline = [const { Value::Invalid }; 4];
@@ -195,12 +228,37 @@ where
         };
         argv[num_in - 1] = validate(s, f, p)?;
     }
-    match dispatch(s, func, argv) {
+    let r = match sink.and_then(|out| print_direct(func, argv, out)) {
+        Some(printed) => printed.map(|()| None),
+        None => dispatch(s, func, argv).map(Some),
+    };
+    match r {
         Ok(v) => Ok(v),
         Err(Err::Msg(m)) => {
             s.set_at(node);
             s.errorf(format!("error calling {name}: {m}"))
         }
+    }
+}
+
+/// Whether [`call_print`] writes `func`'s result itself.
+pub(crate) fn prints_directly(func: Func) -> bool {
+    matches!(func, Func::Printf | Func::Humanize)
+}
+
+/// Append the result of a text-producing function to `out`; None for
+/// other functions. Nothing is written when it fails.
+fn print_direct(func: Func, a: &mut [Value], out: &mut String) -> Option<FR<()>> {
+    match func {
+        Func::Printf => {
+            let f = take_str(&mut a[0]);
+            crate::gofmt::sprintf(out, &f, &a[1..]);
+            Some(Ok(()))
+        }
+        Func::Humanize => {
+            Some(prometheus::to_float(&a[0]).map(|v| prometheus::humanize_into(out, v)))
+        }
+        _ => None,
     }
 }
 

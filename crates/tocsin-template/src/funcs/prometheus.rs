@@ -1,7 +1,7 @@
 //! Prometheus's template functions (`template/template.go`, v2.42).
 
 use super::{msg, FR};
-use crate::gofmt::g4;
+use crate::gofmt::{g4, g4_into};
 use crate::numparse::{parse_float_err, FloatError};
 use crate::value::Value;
 use regex::Regex;
@@ -31,9 +31,17 @@ pub(crate) fn to_float(v: &Value) -> FR<f64> {
     }
 }
 
-pub(crate) fn humanize(mut v: f64) -> String {
+pub(crate) fn humanize(v: f64) -> String {
+    let mut out = String::new();
+    humanize_into(&mut out, v);
+    out
+}
+
+/// `humanize`, appended to `out` (the common `{{ humanize $value }}` is
+/// printed straight into the render's output).
+pub(crate) fn humanize_into(out: &mut String, mut v: f64) {
     if v == 0.0 || v.is_nan() || v.is_infinite() {
-        return g4(v);
+        return g4_into(out, v);
     }
     let mut prefix = "";
     if v.abs() >= 1.0 {
@@ -53,7 +61,8 @@ pub(crate) fn humanize(mut v: f64) -> String {
             v *= 1000.0;
         }
     }
-    g4(v) + prefix
+    g4_into(out, v);
+    out.push_str(prefix);
 }
 
 pub(crate) fn humanize1024(mut v: f64) -> String {
