@@ -490,3 +490,125 @@ async fn restart_from_the_state_file_keeps_a_pending_timer_and_does_not_resend_a
         "the firing alert is not announced again"
     );
 }
+
+/// A datasource whose every query takes `delay` of (paused) tokio time.
+struct Slow {
+    inner: Arc<MemorySource>,
+    delay: Duration,
+    in_flight: std::sync::atomic::AtomicUsize,
+    max_in_flight: std::sync::atomic::AtomicUsize,
+}
+
+impl Slow {
+    fn new(inner: Arc<MemorySource>, delay: Duration) -> Arc<Slow> {
+        Arc::new(Slow {
+            inner,
+            delay,
+            in_flight: Default::default(),
+            max_in_flight: Default::default(),
+        })
+    }
+}
+
+impl tocsin_query::Datasource for Slow {
+    fn instant_query<'a>(
+        &'a self,
+        expr: &'a str,
+        at: std::time::SystemTime,
+    ) -> tocsin_query::QueryFuture<'a> {
+        use std::sync::atomic::Ordering::SeqCst;
+        Box::pin(async move {
+            let n = self.in_flight.fetch_add(1, SeqCst) + 1;
+            self.max_in_flight.fetch_max(n, SeqCst);
+            tokio::time::sleep(self.delay).await;
+            self.in_flight.fetch_sub(1, SeqCst);
+            self.inner.instant_query(expr, at).await
+        })
+    }
+}
+
+fn start_slow(opts: EngineOptions, ds: Arc<Slow>, files: &[String]) -> Running {
+    let sink = Arc::new(Collect::default());
+    let origin = tokio::time::Instant::now();
+    let engine = Engine::with_clock(
+        opts,
+        Clock::Virtual { start: START },
+        ds.clone(),
+        sink.clone(),
+        sink.clone(),
+    );
+    engine.apply(files).expect("rules load");
+    let (tx, rx) = oneshot::channel::<()>();
+    let e = engine.clone();
+    let task = tokio::spawn(async move {
+        e.run(async {
+            let _ = rx.await;
+        })
+        .await
+    });
+    Running {
+        engine,
+        ds: ds.inner.clone(),
+        sink,
+        stop: Some(tx),
+        task,
+        origin,
+        at: START,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn slow_group_skips_missed_slots_counts_them_and_shutdown_finishes_the_iteration_in_flight() {
+    let dir = Dir::new("missed");
+    let rules = "groups:\n  - name: slow\n    interval: 10s\n    rules:\n      - record: r\n        expr: vector(1)\n";
+    let path = dir.file("recording_rule_slow.yaml", rules);
+    let mem = Arc::new(MemorySource::new());
+    mem.set("vector(1)", [(&[][..], 1.0)]);
+    let ds = Slow::new(mem, Duration::from_secs(25));
+    let run = start_slow(options(), ds, std::slice::from_ref(&path));
+    let first = GroupSchedule::new(&path, "slow", Duration::from_secs(10)).first_evaluation(START);
+    // Queries take 25 s: slots first, first+20 s (one missed), first+50 s (two missed).
+    run.until(first + Duration::from_secs(50)).await;
+    let engine = run.engine.clone();
+    let (sink, mem) = run.shutdown().await;
+    let slots: Vec<i64> = mem
+        .queries()
+        .iter()
+        .map(|(_, t)| t.since(first) / 1_000_000_000)
+        .collect();
+    assert_eq!(slots, [0, 20, 50]);
+    let g = &engine.metrics().groups[0];
+    assert_eq!((g.iterations, g.missed_iterations), (6, 3));
+    assert_eq!(
+        engine.rules_status()[0].last_slot,
+        Some(first + Duration::from_secs(50)),
+        "the iteration in flight at shutdown completed"
+    );
+    let written: Vec<Timestamp> = sink.written().iter().map(|(_, ts, _)| *ts).collect();
+    assert_eq!(written.last(), Some(&(first + Duration::from_secs(50))));
+}
+
+#[tokio::test(start_paused = true)]
+async fn queries_in_flight_never_exceed_max_concurrent_queries() {
+    let dir = Dir::new("permits");
+    let rules = "groups:\n  - name: a\n    interval: 10s\n    rules:\n      - record: a\n        expr: vector(1)\n  - name: b\n    interval: 10s\n    rules:\n      - record: b\n        expr: vector(1)\n  - name: c\n    interval: 10s\n    rules:\n      - record: c\n        expr: vector(1)\n";
+    let path = dir.file("recording_rule_abc.yaml", rules);
+    let mem = Arc::new(MemorySource::new());
+    let ds = Slow::new(mem, Duration::from_secs(1));
+    let opts = EngineOptions {
+        max_concurrent_queries: 1,
+        ..options()
+    };
+    let run = start_slow(opts, ds.clone(), std::slice::from_ref(&path));
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let engine = run.engine.clone();
+    run.shutdown().await;
+    assert_eq!(
+        ds.max_in_flight.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+    assert!(engine
+        .rules_status()
+        .iter()
+        .all(|g| g.rules[0].health == Health::Ok));
+}
