@@ -2,8 +2,13 @@
 //! the work itself lives in the library crates.
 
 mod cmd;
+mod config;
 mod http;
+mod logging;
+mod notify;
+mod remote;
 mod sink;
+mod web;
 
 use std::process::ExitCode;
 
@@ -26,6 +31,8 @@ struct Cli {
 enum Command {
     /// Validate rule files as `promtool check rules` does (exit 0 valid, 1 invalid, 2 usage).
     Check(cmd::check::CheckArgs),
+    /// Evaluate rule files against Prometheus and notify: the daemon.
+    Run(cmd::run::RunArgs),
     /// Run a stand-in receiver (`tocsin sink dingtalk`) for tests, demos and load tests.
     Sink(cmd::sink::SinkArgs),
 }
@@ -34,6 +41,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => cmd::check::run(args),
+        Command::Run(args) => cmd::run::run(args),
         Command::Sink(args) => cmd::sink::run(args),
     };
     match result {

@@ -1,0 +1,352 @@
+//! `tocsin run`: the daemon. Evaluates rule files against a Prometheus datasource, serves
+//! the Prometheus-shaped API and `/metrics`, reloads on SIGHUP and `/-/reload`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use tocsin_engine::runner::{AlertNotifier, Engine, EngineOptions};
+use tocsin_engine::RestorePolicy;
+use tocsin_notify::pipeline::{Notifier, PipelineOptions};
+use tocsin_notify::render::RenderOptions;
+use tocsin_query::{
+    Auth, BasicAuth, ClientConfig, PrometheusClient, RemoteWriteClient, RemoteWriteConfig,
+    SecretSource,
+};
+use tracing::{error, info, warn};
+
+use crate::notify;
+use crate::remote::{RemoteWriteOutputs, Tee};
+
+use crate::config::{self, Config};
+use crate::logging::{self, LogFormat, LogLevel};
+use crate::web::{self, WebState};
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Configuration file (see README). Quick flags below override or extend it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Prometheus base URL to query, e.g. http://127.0.0.1:9090.
+    #[arg(long, value_name = "URL")]
+    datasource: Option<String>,
+    /// Rule files or globs (repeatable); added to the config's rule_files.
+    #[arg(long = "rules", value_name = "GLOB")]
+    rules: Vec<String>,
+    /// Address of the HTTP server (API, /metrics, reload).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Directory for persisted alert state (and the notification outbox).
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// Default evaluation interval for groups without one (Prometheus syntax, e.g. 30s).
+    #[arg(long, value_name = "DURATION")]
+    evaluation_interval: Option<String>,
+    /// Evaluate and log what would be notified, without sending anything.
+    #[arg(long)]
+    dry_run: bool,
+    /// Enable POST /-/reload (as Prometheus's --web.enable-lifecycle).
+    #[arg(long = "web.enable-lifecycle")]
+    enable_lifecycle: bool,
+    #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Logfmt)]
+    log_format: LogFormat,
+    #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info)]
+    log_level: LogLevel,
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<std::process::ExitCode> {
+    logging::init(args.log_format, args.log_level);
+    let (config, base) = settings(&args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(serve(args, config, base))?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// The config file (or an empty one) with the quick flags applied, and the directory
+/// relative rule globs are resolved against.
+fn settings(args: &RunArgs) -> anyhow::Result<(Config, PathBuf)> {
+    let (mut config, base) = match &args.config {
+        Some(path) => (
+            Config::load(path)?,
+            path.parent()
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+        ),
+        None => (Config::default(), PathBuf::from(".")),
+    };
+    if let Some(url) = &args.datasource {
+        match &mut config.datasource {
+            Some(ds) => ds.url = url.clone(),
+            None => {
+                config.datasource = Some(config::Datasource {
+                    url: url.clone(),
+                    timeout: None,
+                    headers: Default::default(),
+                    basic_auth: None,
+                    bearer_token_file: None,
+                    bearer_token_env: None,
+                    tls: Default::default(),
+                })
+            }
+        }
+    }
+    // Quick-flag globs are relative to the working directory, config ones to the file.
+    let cwd = std::env::current_dir().context("reading the working directory")?;
+    config.rule_files = config
+        .rule_files
+        .iter()
+        .map(|g| absolute(&base, g))
+        .chain(args.rules.iter().map(|g| absolute(&cwd, g)))
+        .collect();
+    if let Some(listen) = &args.listen {
+        config.web.listen_address = listen.clone();
+    }
+    if let Some(dir) = &args.state_dir {
+        config.state.dir = Some(dir.clone());
+    }
+    if let Some(interval) = &args.evaluation_interval {
+        config.global.evaluation_interval = tocsin_rules::Duration::parse(interval)
+            .map_err(|e| anyhow::anyhow!("--evaluation-interval: {e}"))?;
+    }
+    if config.datasource.is_none() {
+        bail!("no datasource: give --datasource URL or a config file with datasource.url");
+    }
+    if config.rule_files.is_empty() {
+        bail!("no rule files: give --rules GLOB or rule_files in the config file");
+    }
+    Ok((config, base))
+}
+
+fn absolute(base: &Path, glob: &str) -> String {
+    if Path::new(glob).is_absolute() {
+        glob.to_string()
+    } else {
+        base.join(glob).to_string_lossy().into_owned()
+    }
+}
+
+/// Expands the rule globs: lexical order per pattern, a pattern matching nothing is not an
+/// error (as in Prometheus).
+pub fn expand_rule_globs(globs: &[String]) -> anyhow::Result<Vec<String>> {
+    let mut files = Vec::new();
+    for pattern in globs {
+        let mut matched: Vec<String> = glob::glob(pattern)
+            .with_context(|| format!("bad rule_files pattern {pattern:?}"))?
+            .filter_map(Result::ok)
+            .filter(|p| p.is_file())
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        matched.sort();
+        for f in matched {
+            if !files.contains(&f) {
+                files.push(f);
+            }
+        }
+    }
+    Ok(files)
+}
+
+fn client_config(ds: &config::Datasource) -> anyhow::Result<ClientConfig> {
+    let mut c = ClientConfig::new(ds.url.clone());
+    if let Some(t) = ds.timeout {
+        c.timeout = t.as_std();
+        c.deadline = t.as_std() * 2;
+    }
+    c.headers = pairs(&ds.headers);
+    c.auth = auth(
+        ds.basic_auth.as_ref(),
+        ds.bearer_token_file.as_ref(),
+        ds.bearer_token_env.as_deref(),
+    )?;
+    c.tls.ca_file = ds.tls.ca_file.clone();
+    c.tls.cert_file = ds.tls.cert_file.clone();
+    c.tls.key_file = ds.tls.key_file.clone();
+    c.tls.insecure_skip_verify = ds.tls.insecure_skip_verify;
+    Ok(c)
+}
+
+fn remote_write_config(rw: &config::RemoteWrite) -> anyhow::Result<RemoteWriteConfig> {
+    let mut c = RemoteWriteConfig::new(rw.url.clone());
+    if let Some(t) = rw.timeout {
+        c.timeout = t.as_std();
+    }
+    c.headers = pairs(&rw.headers);
+    c.auth = auth(rw.basic_auth.as_ref(), rw.bearer_token_file.as_ref(), None)?;
+    Ok(c)
+}
+
+fn pairs(map: &std::collections::BTreeMap<String, String>) -> Vec<(String, String)> {
+    map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+fn auth(
+    basic: Option<&config::BasicAuth>,
+    bearer_file: Option<&PathBuf>,
+    bearer_env: Option<&str>,
+) -> anyhow::Result<Auth> {
+    Ok(match (basic, bearer_file, bearer_env) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            bail!("basic_auth and a bearer token are mutually exclusive")
+        }
+        (Some(b), None, None) => Auth::Basic(BasicAuth {
+            username: b.username.clone(),
+            password: secret_source(b.password_file.as_deref(), b.password_env.as_deref())?,
+        }),
+        (None, Some(file), _) => Auth::Bearer(SecretSource::File(file.clone())),
+        (None, None, Some(env)) => Auth::Bearer(
+            secret_source(None, Some(env))?.context("bearer_token_env names an empty variable")?,
+        ),
+        (None, None, None) => Auth::None,
+    })
+}
+
+/// A secret from a file (re-read when it changes) or an environment variable (read now).
+fn secret_source(file: Option<&Path>, env: Option<&str>) -> anyhow::Result<Option<SecretSource>> {
+    match (file, env) {
+        (Some(_), Some(_)) => bail!("give a secret as a file or an environment variable, not both"),
+        (Some(f), None) => Ok(Some(SecretSource::File(f.to_path_buf()))),
+        (None, Some(name)) => {
+            let value = std::env::var(name)
+                .with_context(|| format!("environment variable {name} is not set"))?;
+            Ok(Some(SecretSource::Value(tocsin_query::Secret::new(value))))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+async fn serve(args: RunArgs, config: Config, _base: PathBuf) -> anyhow::Result<()> {
+    let Some(ds) = &config.datasource else {
+        bail!("no datasource configured");
+    };
+    if let Some(dir) = &config.state.dir {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the state directory {}", dir.display()))?;
+    }
+    let client = PrometheusClient::new(client_config(ds)?).context("datasource")?;
+    let outputs = Arc::new(web::outputs::LatestOutputs::default());
+    let remote = match &config.remote_write {
+        Some(rw) => {
+            let client =
+                RemoteWriteClient::new(remote_write_config(rw)?).context("remote_write")?;
+            Some(RemoteWriteOutputs::start(client))
+        }
+        None => None,
+    };
+    let engine_outputs = Arc::new(Tee(outputs.clone(), remote));
+    let external_url = config.global.external_url.clone().unwrap_or_default();
+    let (notifier, notify_task): (Arc<dyn AlertNotifier>, _) = match &config.notify {
+        Some(notify_config) => {
+            let options = PipelineOptions {
+                render: RenderOptions {
+                    external_url: external_url.clone(),
+                    ..RenderOptions::default()
+                },
+                outbox_dir: config.state.dir.as_ref().map(|d| d.join("outbox")),
+                external_url: external_url.clone(),
+                ..PipelineOptions::default()
+            };
+            let pipeline =
+                Notifier::from_config(notify_config, &options, args.dry_run).context("notify")?;
+            let (sender, receiver) = notify::channel();
+            let task = tokio::spawn(notify::drive(receiver, pipeline));
+            (Arc::new(sender), Some(task))
+        }
+        None => (Arc::new(notify::LogNotifier), None),
+    };
+    let options = EngineOptions {
+        default_interval: config.global.evaluation_interval.as_std(),
+        external_labels: config.global.external_labels.clone(),
+        external_url,
+        resend_delay: config.global.resend_delay.as_std(),
+        max_concurrent_queries: config.global.max_concurrent_queries,
+        state_file: config.state.dir.as_ref().map(|d| d.join("alerts.json")),
+        restore: RestorePolicy::default(),
+        query_timeout: ds
+            .timeout
+            .map_or(StdDuration::from_secs(30), |t| t.as_std()),
+    };
+    let engine = Engine::new(options, Arc::new(client), engine_outputs, notifier);
+
+    let files = expand_rule_globs(&config.rule_files)?;
+    match engine.apply(&files) {
+        Ok(summary) => info!(
+            files = files.len(),
+            groups = summary.groups,
+            rules = summary.rules,
+            "rules loaded"
+        ),
+        Err(reports) => {
+            for report in &reports {
+                for d in report.diagnostics.iter().filter(|d| d.is_error()) {
+                    error!(err = %d.located(&report.path), "loading rules failed");
+                }
+            }
+            bail!("invalid rule files; nothing started");
+        }
+    }
+
+    let listener = tokio::net::TcpListener::bind(&config.web.listen_address)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.web.listen_address))?;
+    let address = listener.local_addr()?;
+    info!(address = %address, "listening");
+
+    let state = Arc::new(WebState::new(
+        engine.clone(),
+        outputs,
+        config.rule_files.clone(),
+        args.enable_lifecycle,
+    ));
+    let reload_state = state.clone();
+    tokio::spawn(async move { reload_on_sighup(reload_state).await });
+
+    let shutdown = crate::http::shutdown_signal();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let engine_task = {
+        let engine = engine.clone();
+        let mut stop_rx = stop_rx.clone();
+        tokio::spawn(async move {
+            engine
+                .run(async move {
+                    let _ = stop_rx.wait_for(|stop| *stop).await;
+                })
+                .await
+        })
+    };
+    let handler = {
+        let state = state.clone();
+        move |req| web::handle(state.clone(), req)
+    };
+    crate::http::serve("tocsin run", listener, handler, shutdown).await;
+    info!("shutting down");
+    let _ = stop_tx.send(true);
+    if let Err(e) = engine_task.await {
+        warn!(err = %e, "engine task ended abnormally");
+    }
+    // The engine holds the only sender: with it gone, the pipeline drains and stops.
+    drop(engine);
+    drop(state);
+    if let Some(task) = notify_task {
+        let _ = task.await;
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn reload_on_sighup(state: Arc<WebState>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        warn!("cannot listen for SIGHUP; reload with POST /-/reload");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        let _ = state.reload();
+    }
+}
+
+#[cfg(not(unix))]
+async fn reload_on_sighup(_state: Arc<WebState>) {}

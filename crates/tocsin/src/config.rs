@@ -1,0 +1,220 @@
+//! The configuration file: Prometheus-style names and durations (`30s`, `5m`).
+//!
+//! Unknown fields are errors, as in Prometheus's own config, so a typo never silently turns
+//! a setting off. Secrets are never inline-only: every secret can come from a file or an
+//! environment variable, and no secret value is ever printed (see `Secret` in tocsin-query).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Deserializer};
+use tocsin_rules::Duration;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub global: Global,
+    pub datasource: Option<Datasource>,
+    /// Globs, relative to the config file's directory (as in Prometheus).
+    pub rule_files: Vec<String>,
+    pub state: State,
+    pub remote_write: Option<RemoteWrite>,
+    pub notify: Option<tocsin_notify::config::NotifyConfig>,
+    pub web: Web,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Global {
+    #[serde(deserialize_with = "duration")]
+    pub evaluation_interval: Duration,
+    pub external_labels: BTreeMap<String, String>,
+    pub external_url: Option<String>,
+    /// How often a firing alert is re-sent (Prometheus's `--rules.alert.resend-delay`).
+    #[serde(deserialize_with = "duration")]
+    pub resend_delay: Duration,
+    /// Bound on queries in flight across all groups.
+    pub max_concurrent_queries: usize,
+}
+
+impl Default for Global {
+    fn default() -> Self {
+        Global {
+            evaluation_interval: Duration::from_millis(60_000),
+            external_labels: BTreeMap::new(),
+            external_url: None,
+            resend_delay: Duration::from_millis(60_000),
+            max_concurrent_queries: 20,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Datasource {
+    pub url: String,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub timeout: Option<Duration>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub basic_auth: Option<BasicAuth>,
+    pub bearer_token_file: Option<PathBuf>,
+    pub bearer_token_env: Option<String>,
+    #[serde(default)]
+    pub tls: Tls,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    pub username: String,
+    pub password_file: Option<PathBuf>,
+    pub password_env: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tls {
+    pub ca_file: Option<PathBuf>,
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    pub insecure_skip_verify: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct State {
+    /// Where alert state and the notification outbox live; none keeps state in memory only.
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteWrite {
+    pub url: String,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub timeout: Option<Duration>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub basic_auth: Option<BasicAuth>,
+    pub bearer_token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Web {
+    pub listen_address: String,
+}
+
+impl Default for Web {
+    fn default() -> Self {
+        Web {
+            listen_address: "127.0.0.1:9096".to_string(),
+        }
+    }
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    Duration::parse(&text).map_err(serde::de::Error::custom)
+}
+
+fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    Option::<String>::deserialize(d)?
+        .map(|text| Duration::parse(&text).map_err(serde::de::Error::custom))
+        .transpose()
+}
+
+impl Config {
+    /// Reads and validates `path`; errors name the file, line and column.
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
+        let mut options = serde_saphyr::Options::default();
+        options.with_snippet = false;
+        let config: Config = serde_saphyr::from_str_with_options(&text, options).map_err(|e| {
+            let at = e
+                .location()
+                .map(|l| format!(":{}:{}", l.line(), l.column()))
+                .unwrap_or_default();
+            anyhow::anyhow!("{}{at}: {}", path.display(), e.without_snippet())
+        })?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    fn validate(&self, path: &Path) -> anyhow::Result<()> {
+        if self.global.evaluation_interval.is_zero() {
+            bail!(
+                "{}: global.evaluation_interval must be greater than 0",
+                path.display()
+            );
+        }
+        if self.global.max_concurrent_queries == 0 {
+            bail!(
+                "{}: global.max_concurrent_queries must be at least 1",
+                path.display()
+            );
+        }
+        for name in self.global.external_labels.keys() {
+            if !tocsin_rules::is_valid_label_name(name) {
+                bail!("{}: invalid external label name {name:?}", path.display());
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> anyhow::Result<Config> {
+        let dir = std::env::temp_dir().join(format!("tocsin-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!(
+            "{:x}.yaml",
+            text.len() * 31 + text.bytes().map(usize::from).sum::<usize>()
+        ));
+        std::fs::write(&path, text)?;
+        let result = Config::load(&path);
+        let _ = std::fs::remove_file(&path);
+        result
+    }
+
+    #[test]
+    fn defaults_match_prometheus() {
+        let c = load("rule_files: [a.yaml]\n").expect("config");
+        assert_eq!(c.global.evaluation_interval.to_string(), "1m");
+        assert_eq!(c.global.resend_delay.to_string(), "1m");
+        assert_eq!(c.web.listen_address, "127.0.0.1:9096");
+    }
+
+    #[test]
+    fn durations_use_prometheus_syntax() {
+        let c = load("global: {evaluation_interval: 15s}\ndatasource: {url: 'http://p:9090', timeout: 1m30s}\n")
+            .expect("config");
+        assert_eq!(c.global.evaluation_interval.as_millis(), 15_000);
+        assert_eq!(
+            c.datasource
+                .and_then(|d| d.timeout)
+                .map(Duration::as_millis),
+            Some(90_000)
+        );
+        let err = load("global: {evaluation_interval: 1.5m}\n").expect_err("bad duration");
+        assert!(
+            err.to_string().contains("not a valid duration string"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_errors_with_a_position() {
+        let err = load("global:\n  evaluation_interval: 15s\n  evalution_interval: 1m\n")
+            .expect_err("typo");
+        let text = err.to_string();
+        assert!(text.contains(":3:"), "{text}");
+        assert!(text.contains("evalution_interval"), "{text}");
+    }
+}
