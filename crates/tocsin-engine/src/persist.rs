@@ -165,6 +165,16 @@ mod tests {
 
     /// Runs minutes 0..=`stop`, persists, "restarts" at `restart` and returns the new state.
     fn restart(def: &GroupDef, stop: i64, restart: i64, sent: &mut Vec<i64>) -> GroupState {
+        restart_with(def, stop, restart, sent, RestorePolicy::default())
+    }
+
+    fn restart_with(
+        def: &GroupDef,
+        stop: i64,
+        restart: i64,
+        sent: &mut Vec<i64>,
+        policy: RestorePolicy,
+    ) -> GroupState {
         let dir = temp_dir("restart");
         let path = dir.join("state.json");
         let mut state = def.new_state();
@@ -180,7 +190,7 @@ mod tests {
         read_back.restore(
             [(def, &mut fresh)],
             Timestamp::from_secs(restart * MIN),
-            RestorePolicy::default(),
+            policy,
         );
         let _ = fs::remove_dir_all(&dir);
         fresh
@@ -211,11 +221,30 @@ mod tests {
     }
 
     #[test]
-    fn restart_never_resets_a_for_timer() {
-        // for 30m, pending since 0, down from 10m to 15m: 10m pending count, outage does not.
+    fn restart_never_resets_a_for_timer_and_fires_when_it_would_have() {
+        // for 30m, pending since 0, down from 10m to 15m: it still fires at 30m.
         let def = def(30);
         let mut sent = Vec::new();
         let mut state = restart(&def, 10, 15, &mut sent);
+        let a = only_alert(&state);
+        assert_eq!(a.state, AlertState::Pending);
+        assert_eq!(a.active_at, Timestamp::from_secs(0));
+        step(&def, &mut state, 29, true, &mut sent);
+        assert_eq!(only_alert(&state).state, AlertState::Pending);
+        step(&def, &mut state, 30, true, &mut sent);
+        assert_eq!(only_alert(&state).state, AlertState::Firing);
+    }
+
+    #[test]
+    fn prometheus_restore_leaves_the_outage_out_of_the_for_timer() {
+        // for 30m, pending since 0, down from 10m to 15m: 10m pending count, outage does not.
+        let def = def(30);
+        let mut sent = Vec::new();
+        let policy = RestorePolicy {
+            pause_for_during_outage: true,
+            ..RestorePolicy::default()
+        };
+        let mut state = restart_with(&def, 10, 15, &mut sent, policy);
         let a = only_alert(&state);
         assert_eq!(a.state, AlertState::Pending);
         assert_eq!(a.active_at, Timestamp::from_secs(5 * MIN));

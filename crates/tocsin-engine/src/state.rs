@@ -3,10 +3,12 @@
 //! Prometheus restores only `activeAt`, from its own `ALERTS_FOR_STATE` series (§2.7).
 //! tocsin keeps a state file instead and restores whole alerts, so a restart neither resets
 //! a `for` timer nor sends a firing alert as a new one (its `startsAt` stays `firedAt`, its
-//! resend schedule goes on). The outage rules stay Prometheus's: state older than the
-//! outage tolerance (1h) is dropped; a pending alert's `for` time excludes the outage and,
-//! for `for` of at least the grace period (10m), it fires no sooner than the grace period
-//! after the restart.
+//! resend schedule goes on). State older than the outage tolerance (1h) is dropped, as in
+//! Prometheus. A pending alert's `for` timer keeps running through the restart by default
+//! — it fires when it would have without the restart, which is what a daemon that replaces
+//! in-pod evaluation must promise; [`RestorePolicy::pause_for_during_outage`] gives
+//! Prometheus's own formula instead (the outage does not count, and an alert with `for` of
+//! at least the grace period (10m) fires no sooner than the grace period after the restart).
 //!
 //! A snapshot is keyed by group (file and name), rule (name, raw labels, a hash of the
 //! expression, and index for reading), and alert (label fingerprint). Rules are matched on
@@ -76,8 +78,11 @@ pub struct AlertSnapshot {
 pub struct RestorePolicy {
     /// `--rules.alert.for-outage-tolerance`: older state is dropped.
     pub outage_tolerance: Duration,
-    /// `--rules.alert.for-grace-period`.
+    /// `--rules.alert.for-grace-period` (only with `pause_for_during_outage`).
     pub grace_period: Duration,
+    /// Prometheus's restore: a pending alert's `for` excludes the time tocsin was down.
+    /// Off by default: the timer runs on, so a restart changes no alert's firing time.
+    pub pause_for_during_outage: bool,
 }
 
 impl Default for RestorePolicy {
@@ -85,6 +90,7 @@ impl Default for RestorePolicy {
         RestorePolicy {
             outage_tolerance: Duration::from_secs(3600),
             grace_period: Duration::from_secs(600),
+            pause_for_during_outage: false,
         }
     }
 }
@@ -162,7 +168,7 @@ impl GroupSnapshot {
             let snap = unused.remove(pick);
             for a in &snap.alerts {
                 if let Some(mut alert) = a.to_alert() {
-                    if alert.state == AlertState::Pending {
+                    if alert.state == AlertState::Pending && policy.pause_for_during_outage {
                         alert.active_at = restored_active_at(
                             alert.active_at,
                             self.saved_at,
