@@ -1,0 +1,443 @@
+//! `tocsin run` as a process against a real Prometheus: a bad reload keeps the old rules, a
+//! `kill -9` neither resets a `for` timer nor re-announces a firing alert, and a Prometheus
+//! outage neither resolves nor fires anything.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tocsin_testkit::{free_port, http_get, http_post, Prometheus, PrometheusOptions, TempDir};
+
+/// A `tocsin run` process; killed on drop. Its stderr (the log) goes to a file.
+struct Daemon {
+    child: Child,
+    url: String,
+    log: PathBuf,
+}
+
+impl Daemon {
+    fn start(args: &[String], log: PathBuf) -> Daemon {
+        let port = free_port();
+        let file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_tocsin"))
+            .arg("run")
+            .args(args)
+            .arg(format!("--listen=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("start tocsin run");
+        let daemon = Daemon {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            log,
+        };
+        daemon.wait_for("ready", Duration::from_secs(20), || {
+            tocsin_testkit::http_request("GET", &format!("{}/-/ready", daemon.url), &[], b"")
+                .is_ok_and(|r| r.status == 200)
+        });
+        daemon
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Polls `done` every 100 ms until it holds or `limit` passes (then panics with the log).
+    fn wait_for(&self, what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if done() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("timed out waiting for {what}; tocsin log:\n{}", self.log());
+    }
+
+    fn alerts(&self) -> Vec<Value> {
+        let (status, body) = http_get(&format!("{}/api/v1/alerts", self.url));
+        assert_eq!(status, 200, "{body}");
+        let doc: Value = serde_json::from_str(&body).expect("alerts JSON");
+        doc["data"]["alerts"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn alert(&self, name: &str) -> Option<Value> {
+        self.alerts()
+            .into_iter()
+            .find(|a| a["labels"]["alertname"] == name)
+    }
+
+    fn rules(&self) -> Vec<Value> {
+        let (status, body) = http_get(&format!("{}/api/v1/rules", self.url));
+        assert_eq!(status, 200, "{body}");
+        let doc: Value = serde_json::from_str(&body).expect("rules JSON");
+        doc["data"]["groups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|g| g["rules"].as_array().cloned().unwrap_or_default())
+            .collect()
+    }
+
+    fn metric(&self, name: &str) -> Option<f64> {
+        let (_, body) = http_get(&format!("{}/metrics", self.url));
+        body.lines()
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    }
+
+    fn kill_9(&mut self) {
+        let _ = self.child.kill(); // SIGKILL: no shutdown path runs
+        let _ = self.child.wait();
+    }
+
+    fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill_9();
+    }
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).expect("write rule file");
+}
+
+fn prometheus() -> Prometheus {
+    Prometheus::start(PrometheusOptions::default())
+}
+
+const RULES: &str = r#"groups:
+  - name: daemon
+    interval: 1s
+    rules:
+      - alert: AlwaysFiring
+        expr: label_replace(vector(3), "instance", "host1:9100", "", "")
+        labels:
+          severity: page
+        annotations:
+          summary: "{{ $labels.instance }} at {{ $value }}"
+"#;
+
+#[test]
+fn a_bad_reload_keeps_the_old_rules_running() {
+    let prom = prometheus();
+    let dir = TempDir::new("tocsin-reload").expect("temp dir");
+    let rules = dir.path().join("alerting_rule_daemon.yaml");
+    write(&rules, RULES);
+    let daemon = Daemon::start(
+        &[
+            format!("--datasource={}", prom.url()),
+            format!("--rules={}", rules.display()),
+            "--web.enable-lifecycle".into(),
+        ],
+        dir.path().join("tocsin.log"),
+    );
+    daemon.wait_for("the alert to fire", Duration::from_secs(20), || {
+        daemon
+            .alert("AlwaysFiring")
+            .is_some_and(|a| a["state"] == "firing")
+    });
+
+    write(
+        &rules,
+        "groups:\n  - name: daemon\n    rules:\n      - alert: Broken\n        expr: rate(up)\n",
+    );
+    let (status, body) = http_post(&format!("{}/-/reload", daemon.url), "text/plain", b"");
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("could not parse expression"), "{body}");
+    daemon.signal("-HUP");
+    daemon.wait_for("two failed reloads", Duration::from_secs(10), || {
+        daemon.metric("tocsin_config_reload_failures_total") == Some(2.0)
+    });
+    assert_eq!(
+        daemon.metric("tocsin_config_last_reload_successful"),
+        Some(0.0)
+    );
+
+    // The old rule is still listed, still healthy, and still evaluating.
+    let before = daemon.rules();
+    assert_eq!(before.len(), 1);
+    assert_eq!(before[0]["name"], "AlwaysFiring");
+    let first = before[0]["lastEvaluation"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    daemon.wait_for("another evaluation", Duration::from_secs(10), || {
+        daemon.rules()[0]["lastEvaluation"].as_str() != Some(first.as_str())
+    });
+    assert_eq!(daemon.rules()[0]["health"], "ok");
+    let alert = daemon.alert("AlwaysFiring").expect("still firing");
+    assert_eq!(alert["state"], "firing");
+    assert!(daemon
+        .log()
+        .contains("reload failed; the previous rules keep running"));
+
+    // A good file afterwards is picked up.
+    write(&rules, &RULES.replace("AlwaysFiring", "Renamed"));
+    let (status, body) = http_post(&format!("{}/-/reload", daemon.url), "text/plain", b"");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(daemon.rules()[0]["name"], "Renamed");
+    assert_eq!(
+        daemon.metric("tocsin_config_last_reload_successful"),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn reload_is_refused_without_the_lifecycle_flag() {
+    let prom = prometheus();
+    let dir = TempDir::new("tocsin-lifecycle").expect("temp dir");
+    let rules = dir.path().join("alerting_rule_daemon.yaml");
+    write(&rules, RULES);
+    let daemon = Daemon::start(
+        &[
+            format!("--datasource={}", prom.url()),
+            format!("--rules={}", rules.display()),
+        ],
+        dir.path().join("tocsin.log"),
+    );
+    let (status, _) = http_post(&format!("{}/-/reload", daemon.url), "text/plain", b"");
+    assert_eq!(status, 403);
+}
+
+/// Seconds since the epoch of an RFC 3339 `activeAt` (UTC, as the API prints it).
+fn unix_seconds(rfc3339: &str) -> f64 {
+    let (date, time) = rfc3339
+        .trim_end_matches('Z')
+        .split_once('T')
+        .expect("RFC 3339");
+    let mut d = date.split('-').map(|p| p.parse::<i64>().expect("date"));
+    let (y, m, day) = (
+        d.next().unwrap_or(0),
+        d.next().unwrap_or(0),
+        d.next().unwrap_or(0),
+    );
+    let mut t = time.split(':');
+    let (h, min) = (
+        t.next().and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0),
+        t.next().and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0),
+    );
+    let s: f64 = t.next().and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    // Days from civil (Howard Hinnant).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    days as f64 * 86_400.0 + h * 3600.0 + min * 60.0 + s
+}
+
+#[test]
+fn kill_9_neither_resets_a_for_timer_nor_reannounces_a_firing_alert() {
+    let prom = prometheus();
+    let dir = TempDir::new("tocsin-kill9").expect("temp dir");
+    let rules = dir.path().join("alerting_rule_daemon.yaml");
+    write(
+        &rules,
+        &format!("{RULES}      - alert: SlowToFire\n        expr: vector(1)\n        for: 8s\n"),
+    );
+    let state = dir.path().join("state");
+    let args = [
+        format!("--datasource={}", prom.url()),
+        format!("--rules={}", rules.display()),
+        format!("--state-dir={}", state.display()),
+    ];
+    let mut first = Daemon::start(&args, dir.path().join("first.log"));
+    first.wait_for(
+        "AlwaysFiring to be announced",
+        Duration::from_secs(20),
+        || first.log().contains("alertname=AlwaysFiring state=firing"),
+    );
+    first.wait_for(
+        "SlowToFire halfway through its for",
+        Duration::from_secs(20),
+        || {
+            first.alert("SlowToFire").is_some_and(|a| {
+                a["state"] == "pending"
+                    && unix_seconds(a["activeAt"].as_str().unwrap_or("")) + 4.0 <= now_seconds()
+            })
+        },
+    );
+    let pending = first.alert("SlowToFire").expect("pending alert");
+    let active_at = pending["activeAt"].as_str().expect("activeAt").to_string();
+    let firing_active_at = first.alert("AlwaysFiring").expect("firing")["activeAt"].clone();
+    first.kill_9();
+
+    let second = Daemon::start(&args, dir.path().join("second.log"));
+    // The restored pending alert keeps its activeAt, so it fires 8 s after it, not 8 s after
+    // the restart.
+    let restored = second.alert("SlowToFire").expect("restored alert");
+    assert_eq!(restored["activeAt"].as_str(), Some(active_at.as_str()));
+    second.wait_for("SlowToFire to fire", Duration::from_secs(20), || {
+        second
+            .alert("SlowToFire")
+            .is_some_and(|a| a["state"] == "firing")
+    });
+    let fired = second.alert("SlowToFire").expect("firing");
+    assert_eq!(fired["activeAt"].as_str(), Some(active_at.as_str()));
+    assert_eq!(
+        second.alert("AlwaysFiring").expect("still firing")["activeAt"],
+        firing_active_at
+    );
+    // AlwaysFiring was announced before the kill and the resend delay (1m) has not passed:
+    // the restarted daemon must not announce it again as new.
+    second.wait_for("SlowToFire's announcement", Duration::from_secs(10), || {
+        second.log().contains("alertname=SlowToFire state=firing")
+    });
+    assert!(
+        !second.log().contains("alertname=AlwaysFiring state=firing"),
+        "re-announced after restart:\n{}",
+        second.log()
+    );
+}
+
+fn now_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Prometheus on a fixed port, so it can be stopped and started again at the same address.
+struct FixedPortPrometheus {
+    child: Option<Child>,
+    port: u16,
+    dir: TempDir,
+}
+
+impl FixedPortPrometheus {
+    fn start() -> FixedPortPrometheus {
+        let dir = TempDir::new("prometheus-fixed").expect("temp dir");
+        std::fs::write(dir.path().join("prometheus.yml"), "global: {}\n").expect("config");
+        let mut p = FixedPortPrometheus {
+            child: None,
+            port: free_port(),
+            dir,
+        };
+        p.up();
+        p
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn up(&mut self) {
+        let child = Command::new("prometheus")
+            .arg(format!(
+                "--config.file={}",
+                self.dir.path().join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                self.dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{}", self.port))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run prometheus ({e}); {}",
+                    tocsin_testkit::INSTALL_HINT
+                )
+            });
+        self.child = Some(child);
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            if tocsin_testkit::http_request("GET", &format!("{}/-/ready", self.url()), &[], b"")
+                .is_ok_and(|r| r.status == 200)
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("prometheus did not come up on port {}", self.port);
+    }
+
+    fn down(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for FixedPortPrometheus {
+    fn drop(&mut self) {
+        self.down();
+    }
+}
+
+#[test]
+fn a_prometheus_outage_neither_resolves_nor_fires_anything() {
+    let mut prom = FixedPortPrometheus::start();
+    let dir = TempDir::new("tocsin-outage").expect("temp dir");
+    let rules = dir.path().join("alerting_rule_daemon.yaml");
+    write(
+        &rules,
+        &format!("{RULES}      - alert: NotYet\n        expr: vector(1)\n        for: 1h\n"),
+    );
+    let daemon = Daemon::start(
+        &[
+            format!("--datasource={}", prom.url()),
+            format!("--rules={}", rules.display()),
+        ],
+        dir.path().join("tocsin.log"),
+    );
+    daemon.wait_for("both alerts", Duration::from_secs(20), || {
+        daemon.alerts().len() == 2
+    });
+    let before = daemon.alerts();
+
+    prom.down();
+    // Three 1 s intervals with the datasource gone: every rule errs, no alert moves.
+    daemon.wait_for(
+        "rules to report the outage",
+        Duration::from_secs(10),
+        || daemon.rules().iter().all(|r| r["health"] == "err"),
+    );
+    let failures_at_start = daemon
+        .metric("tocsin_rule_evaluation_failures_total")
+        .unwrap_or(0.0);
+    daemon.wait_for("three failed intervals", Duration::from_secs(15), || {
+        daemon
+            .metric("tocsin_rule_evaluation_failures_total")
+            .unwrap_or(0.0)
+            >= failures_at_start + 6.0
+    });
+    for rule in daemon.rules() {
+        assert_eq!(rule["health"], "err");
+        let error = rule["lastError"].as_str().unwrap_or("");
+        assert!(!error.is_empty(), "no lastError on {rule}");
+    }
+    assert_eq!(daemon.alerts(), before, "alerts changed during the outage");
+    assert!(!daemon.log().contains("state=resolved"), "{}", daemon.log());
+
+    prom.up();
+    daemon.wait_for("rules to recover", Duration::from_secs(15), || {
+        daemon.rules().iter().all(|r| r["health"] == "ok")
+    });
+    let after = daemon.alerts();
+    assert_eq!(after.len(), 2);
+    for (a, b) in before.iter().zip(&after) {
+        assert_eq!(a["labels"], b["labels"]);
+        assert_eq!(a["state"], b["state"]);
+        assert_eq!(a["activeAt"], b["activeAt"], "timer reset by the outage");
+    }
+}
