@@ -49,7 +49,10 @@ fn alerts() -> Vec<NotifyAlert> {
                 ]),
                 labels([
                     ("summary", "Flink task manager lost heartbeats"),
-                    ("description", "No heartbeat from the task manager for 2 minutes."),
+                    (
+                        "description",
+                        "No heartbeat from the task manager for 2 minutes.",
+                    ),
                 ]),
                 Timestamp::from_secs(1_787_214_000),
             )
