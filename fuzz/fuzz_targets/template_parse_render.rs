@@ -14,18 +14,31 @@ struct Fixed;
 
 impl TemplateContext for Fixed {
     fn query(&self, _expr: &str) -> Result<Vec<Sample>, String> {
-        Ok(vec![Sample { labels: [("job".to_string(), "a".to_string())].into_iter().collect(), value: 1.5 }])
+        Ok(vec![Sample {
+            labels: [("job".to_string(), "a".to_string())].into_iter().collect(),
+            value: 1.5,
+        }])
     }
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let d = AlertTemplateData {
-        labels: [("instance".to_string(), "h:1".to_string())].into_iter().collect(),
+        labels: [("instance".to_string(), "h:1".to_string())]
+            .into_iter()
+            .collect(),
         value: 2.5,
         ..Default::default()
     };
-    for t in [parse_alert_template("__alert_F", text), parse_template("f", text)].into_iter().flatten() {
+    for t in [
+        parse_alert_template("__alert_F", text),
+        parse_template("f", text),
+    ]
+    .into_iter()
+    .flatten()
+    {
         if let Ok(out) = t.render(&d, &Fixed) {
             assert!(out.len() <= MAX_OUTPUT);
         }
