@@ -44,6 +44,10 @@ use crate::error::QueryError;
 use crate::labels::LabelSet;
 use crate::transport::{backoff, transport_error, Transport};
 
+/// prost's trait for encoding and decoding the messages below, re-exported so callers
+/// (receivers, tests, benchmarks) need no prost dependency of their own.
+pub use prost::Message;
+
 /// The bit pattern of Prometheus's staleness marker (`value.StaleNaN`). Writing a sample
 /// with `f64::from_bits(STALE_NAN_BITS)` ends the series: instant queries after it no
 /// longer return the series, instead of repeating its last value for 5 minutes.
