@@ -3,21 +3,12 @@
 use std::path::{Path, PathBuf};
 
 use tocsin_rules::{check_file, CheckOptions, FileReport};
+use tocsin_testkit::rule_files;
 
 fn testdata(dir: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../testdata/rules")
         .join(dir)
-}
-
-fn yaml_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
-        .collect();
-    files.sort();
-    files
 }
 
 fn check(path: &Path) -> FileReport {
@@ -77,7 +68,7 @@ fn mismatches(report: &FileReport, expected: &[Expected]) -> Option<String> {
 #[test]
 fn every_bad_file_reports_exactly_its_expected_errors() {
     let mut failures = Vec::new();
-    let files = yaml_files(&testdata("bad"));
+    let files = rule_files(&testdata("bad"));
     assert!(files.len() >= 40, "only {} bad files", files.len());
     for path in &files {
         let report = check(path);
@@ -100,7 +91,7 @@ fn every_bad_file_reports_exactly_its_expected_errors() {
 fn every_good_file_is_valid() {
     let mut failures = Vec::new();
     for dir in ["good", "layout"] {
-        for path in yaml_files(&testdata(dir)) {
+        for path in rule_files(&testdata(dir)) {
             let report = check(&path);
             if !report.is_valid() {
                 let errors: Vec<String> =

@@ -31,6 +31,19 @@ pub use prometheus::{Prometheus, PrometheusOptions};
 pub use recorder::{CannedResponse, RecordedRequest, Recorder};
 pub use tempdir::TempDir;
 
+/// The `*.yaml` and `*.yml` files directly in `dir`, sorted: how tests walk rule-file
+/// directories (testdata, the shared corpus). Panics if `dir` cannot be read.
+pub fn rule_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        .collect();
+    files.sort();
+    files
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

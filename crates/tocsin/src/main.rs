@@ -8,6 +8,7 @@ mod logging;
 mod notify;
 mod remote;
 mod sink;
+mod timefmt;
 mod web;
 
 use std::process::ExitCode;

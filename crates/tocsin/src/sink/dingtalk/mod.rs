@@ -12,7 +12,6 @@ mod limiter;
 mod query;
 mod server;
 mod state;
-mod timefmt;
 mod verify;
 
 use std::fs::OpenOptions;

@@ -12,9 +12,9 @@ use serde_json::{json, Value};
 use super::check::{check_body, Reject};
 use super::limiter::{RateLimiter, Verdict};
 use super::query::param;
-use super::timefmt::rfc3339_ms;
 use super::verify::{verify, SignatureError};
 use super::SinkConfig;
+use crate::timefmt::rfc3339_ms;
 
 /// DingTalk's limit on a request body.
 pub const MAX_BODY_BYTES: usize = 20_000;
