@@ -4,8 +4,10 @@
 //! and Go's execution error text including `line:col` and node context.
 //!
 //! Bounds (tocsin's, not Go's): output is capped at [`MAX_OUTPUT`] bytes,
-//! execution at [`MAX_STEPS`] node evaluations and template calls at
-//! [`MAX_CALL_DEPTH`] levels; exceeding one is an execution error.
+//! and so is any one string a function returns; execution at [`MAX_STEPS`]
+//! node evaluations (plus one per 64 bytes of text functions produce) and
+//! template calls at [`MAX_CALL_DEPTH`] levels; exceeding one is an
+//! execution error.
 
 use crate::ast::{Arg, Branch, Command, List, Node, Pipe};
 use crate::funcs::{self, Func};
@@ -18,6 +20,9 @@ use std::borrow::Cow;
 pub const MAX_OUTPUT: usize = 1 << 20;
 /// Maximum number of nodes and commands evaluated in one render.
 pub const MAX_STEPS: usize = 1_000_000;
+/// Bytes of function-produced text that count as one step: about what
+/// producing them costs next to an ordinary node evaluation.
+const BYTES_PER_STEP: usize = 64;
 /// Maximum nesting of `{{template}}` calls.
 pub const MAX_CALL_DEPTH: usize = 100;
 
@@ -126,6 +131,28 @@ where
             ctx,
             msg
         )))
+    }
+
+    /// Account for `n` bytes of text a function produced: one step per
+    /// [`BYTES_PER_STEP`], so building large strings in a loop (`{{ $x := printf "%1000000d"
+    /// 1 }}` in nested ranges) hits the step limit instead of running for
+    /// minutes; and with `capped`, no single value over [`MAX_OUTPUT`] bytes,
+    /// so repeated doubling (`$x = printf "%s%s" $x $x`) cannot exhaust
+    /// memory. Neither is reached by ordinary templates.
+    /// Errors are reported at `call`.
+    pub(crate) fn charge_bytes(&mut self, n: usize, capped: bool, call: At<'t>) -> R<()> {
+        if capped && n > MAX_OUTPUT {
+            self.at = call;
+            return self.errorf(format!(
+                "template function result exceeds {MAX_OUTPUT} bytes"
+            ));
+        }
+        self.steps += n / BYTES_PER_STEP;
+        if self.steps > MAX_STEPS {
+            self.at = call;
+            return self.errorf(format!("template execution exceeded {MAX_STEPS} steps"));
+        }
+        Ok(())
     }
 
     fn step(&mut self) -> R<()> {

@@ -32,6 +32,11 @@ fn render(text: &str) -> String {
     t.render(&data(), &Fixed).expect("renders")
 }
 
+fn render_err(text: &str) -> String {
+    let t = parse_alert_template("__alert_F", text).expect("parses");
+    t.render(&data(), &Fixed).expect_err("fails").to_string()
+}
+
 #[test]
 fn every_saved_fuzz_input_parses_and_renders_within_bounds() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fuzz_regressions");
@@ -48,7 +53,7 @@ fn every_saved_fuzz_input_parses_and_renders_within_bounds() {
         }
         n += 1;
     }
-    assert!(n >= 6, "only {n} regression inputs found");
+    assert!(n >= 9, "only {n} regression inputs found");
 }
 
 #[test]
@@ -62,6 +67,11 @@ fn printf_star_width_beyond_a_million_is_badwidth() {
         "%!(BADWIDTH)1"
     );
     assert_eq!(render(r#"{{ printf "%*d" 1000001 1 }}"#), "%!(BADWIDTH)1");
+    // Go writes BADWIDTH even when the verb is bad (fuzz-found).
+    assert_eq!(
+        render(r#"{{ printf "%0*+" 4544262 65 }}"#),
+        "%!(BADWIDTH)%!+(int=65)"
+    );
     assert_eq!(render(r#"{{ printf "%*d" -3 1 }}"#), "1  ");
     assert_eq!(render(r#"{{ printf "%*d" 1000000 1 }}"#).len(), 1_000_000);
 }
@@ -93,4 +103,31 @@ fn printf_precision_past_rusts_fmt_limit_pads_exact_digits() {
     );
     let tiny = render(r#"{{ printf "%.70000f" 5e-324 }}"#);
     assert!(tiny.starts_with("0.000") && tiny.len() == 70002);
+}
+
+#[test]
+fn building_big_strings_in_loops_hits_the_step_limit() {
+    // 10^6 iterations each building a 1 MB string ran for minutes; one
+    // step per 64 bytes produced stops it after about sixty.
+    let ranges = "{{ range (args 1 2 3 4 5 6 7 8 9 0) }}".repeat(6);
+    let ends = "{{ end }}".repeat(6);
+    let text = format!(r#"{ranges}{{{{ $x := printf "%1000000d" 1 }}}}{ends}"#);
+    assert!(render_err(&text).ends_with("template execution exceeded 1000000 steps"));
+}
+
+#[test]
+fn doubling_a_string_stops_at_the_result_cap() {
+    let loops = "1 2 3 4 5 6 7 8 9 0 ".repeat(4);
+    let text = format!(
+        r#"{{{{ $x := "ab" }}}}{{{{ range (args {loops}) }}}}{{{{ $x = printf "%s%s" $x $x }}}}{{{{ end }}}}"#
+    );
+    let err = render_err(&text);
+    assert!(
+        err.ends_with(
+            r#"at <printf "%s%s" $x $x>: template function result exceeds 1048576 bytes"#
+        ),
+        "{err}"
+    );
+    // Results up to the cap are fine.
+    assert_eq!(render(r#"{{ printf "%1000000d" 1 | len }}"#), "1000000");
 }

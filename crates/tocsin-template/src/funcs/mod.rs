@@ -228,12 +228,30 @@ where
         };
         argv[num_in - 1] = validate(s, f, p)?;
     }
-    let r = match sink.and_then(|out| print_direct(func, argv, out)) {
-        Some(printed) => printed.map(|()| None),
-        None => dispatch(s, func, argv).map(Some),
+    let (r, printed) = match sink {
+        Some(out) => {
+            let before = out.len();
+            let r = print_direct(func, argv, out);
+            let printed = out.len() - before;
+            match r {
+                Some(r) => (r.map(|()| None), printed),
+                None => (dispatch(s, func, argv).map(Some), 0),
+            }
+        }
+        None => (dispatch(s, func, argv).map(Some), 0),
     };
     match r {
-        Ok(v) => Ok(v),
+        Ok(v) => {
+            match &v {
+                // Printed text is bounded by the output check that follows.
+                None => s.charge_bytes(printed, false, node)?,
+                Some(Value::Str(Cow::Owned(t)) | Value::Html(Cow::Owned(t))) => {
+                    s.charge_bytes(t.len(), true, node)?
+                }
+                Some(_) => {}
+            }
+            Ok(v)
+        }
         Err(Err::Msg(m)) => {
             s.set_at(node);
             s.errorf(format!("error calling {name}: {m}"))
