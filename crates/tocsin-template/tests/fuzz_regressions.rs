@@ -131,3 +131,18 @@ fn doubling_a_string_stops_at_the_result_cap() {
     // Results up to the cap are fine.
     assert_eq!(render(r#"{{ printf "%1000000d" 1 | len }}"#), "1000000");
 }
+
+#[test]
+fn regex_replacement_cannot_build_more_than_the_result_cap() {
+    let err = render_err(r#"{{ reReplaceAll "" (printf "%1000000d" 1) (printf "%1000000d" 1) }}"#);
+    assert!(
+        err.ends_with("error calling reReplaceAll: result exceeds 1048576 bytes"),
+        "{err}"
+    );
+    // Ordinary replacements are Regex::replace_all's, expansions included.
+    assert_eq!(
+        render(r#"{{ reReplaceAll "(h):(\\d+)" "$2@${1}x$$" "h:1 h:22" }}"#),
+        "1@hx$ 22@hx$"
+    );
+    assert_eq!(render(r#"{{ reReplaceAll "" "-" "ab" }}"#), "-a-b-");
+}

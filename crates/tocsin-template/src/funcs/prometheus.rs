@@ -187,12 +187,39 @@ fn go_regex_error(pat: &str, e: &regex::Error) -> String {
 
 pub(crate) fn re_replace_all(pat: &str, repl: &str, text: &str) -> FR<String> {
     match compile(pat) {
-        Ok(re) => Ok(re.replace_all(text, repl).into_owned()),
+        Ok(re) => replace_all_bounded(&re, repl, text),
         Err(e) => msg(format!(
             "regexp: Compile({}): {e}",
             crate::gofmt::quote(pat).replace('"', "`")
         )),
     }
+}
+
+/// `Regex::replace_all` (the same matches and `$name` expansion), but
+/// failing once the result could exceed [`crate::MAX_OUTPUT`]: a megabyte
+/// text and replacement would otherwise build a terabyte before any bound
+/// is checked. Each expansion is at most the replacement plus, per `$`, the
+/// match (capture groups lie within it).
+fn replace_all_bounded(re: &Regex, repl: &str, text: &str) -> FR<String> {
+    let dollars = repl.bytes().filter(|&b| b == b'$').count();
+    let mut out = String::new();
+    let mut last = 0;
+    for caps in re.captures_iter(text) {
+        let Some(m) = caps.get(0) else { continue };
+        let bound = dollars
+            .saturating_mul(m.len())
+            .saturating_add(repl.len())
+            .saturating_add(m.start() - last)
+            .saturating_add(out.len());
+        if bound > crate::MAX_OUTPUT {
+            return msg(format!("result exceeds {} bytes", crate::MAX_OUTPUT));
+        }
+        out.push_str(&text[last..m.start()]);
+        caps.expand(repl, &mut out);
+        last = m.end();
+    }
+    out.push_str(&text[last..]);
+    Ok(out)
 }
 
 pub(crate) fn re_match(pat: &str, text: &str) -> FR<bool> {
