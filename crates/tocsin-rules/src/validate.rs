@@ -139,13 +139,19 @@ struct TemplateFinding {
 
 /// Parses an alert label/annotation value as Prometheus does (`__alert_<name>`, with
 /// `$labels`, `$externalLabels`, `$externalURL` and `$value` defined). The finding sits at
-/// the value; Go's message names the line inside the template.
+/// the value; Go's message names the line inside the template, and we add the column.
 fn check_template(alert: &str, entry: &Entry) -> Result<(), TemplateFinding> {
     let name = format!("__alert_{alert}");
     tocsin_template::parse_alert_template(&name, &entry.value.value)
         .map(|_| ())
-        .map_err(|e| TemplateFinding {
-            pos: entry.value.pos,
-            message: e.to_string(),
+        .map_err(|e| {
+            let mut message = e.to_string();
+            if let Some(column) = e.column() {
+                message.push_str(&format!(" (template line {}, column {column})", e.line()));
+            }
+            TemplateFinding {
+                pos: entry.value.pos,
+                message,
+            }
         })
 }

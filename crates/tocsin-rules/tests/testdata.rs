@@ -117,3 +117,16 @@ fn loading_keeps_the_groups_of_a_valid_file_and_refuses_an_invalid_one() {
     let report = tocsin_rules::load_file(&bad.to_string_lossy()).expect_err("invalid");
     assert!(!report.is_valid());
 }
+
+#[test]
+fn template_errors_name_the_line_and_column_inside_the_template() {
+    let bad = testdata("bad/tmpl_unknown_function.yaml");
+    let report = check(&bad);
+    let message = report
+        .diagnostics
+        .iter()
+        .map(|d| d.body().to_string())
+        .find(|m| m.contains("not defined"))
+        .expect("a template error");
+    assert!(message.contains("(template line 1, column "), "{message}");
+}
