@@ -50,6 +50,9 @@ struct DingtalkArgs {
     /// How long a robot stays throttled after exceeding the rate limit (e.g. 10m, 30s).
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
     throttle: Duration,
+    /// Print each accepted message's text under its summary line.
+    #[arg(long)]
+    show_text: bool,
 }
 
 pub fn run(args: SinkArgs) -> anyhow::Result<ExitCode> {
@@ -84,6 +87,7 @@ fn run_dingtalk(a: DingtalkArgs) -> anyhow::Result<ExitCode> {
         rate_limit: a.rate_limit,
         window: Duration::from_secs(60),
         throttle: a.throttle,
+        show_text: a.show_text,
     };
     dingtalk::run(config, &a.listen, a.store)?;
     Ok(ExitCode::SUCCESS)

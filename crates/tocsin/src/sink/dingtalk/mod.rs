@@ -37,6 +37,8 @@ pub struct SinkConfig {
     pub window: Duration,
     /// How long a robot stays throttled after exceeding the limit.
     pub throttle: Duration,
+    /// Print each accepted message's text under its summary line (demos).
+    pub show_text: bool,
 }
 
 /// Binds `listen`, prints the bound address, and serves until SIGTERM or ctrl-c.

@@ -141,7 +141,10 @@ impl Sink {
             "title": checked.title,
             "body": checked.body,
         });
-        let line = format!("{time} …{suffix} {} {:?}", checked.msgtype, checked.title);
+        let mut line = format!("{time} …{suffix} {} {:?}", checked.msgtype, checked.title);
+        if self.config.show_text {
+            line.push_str(&indented_text(&checked.body));
+        }
         if let Some(store) = inner.store.as_mut() {
             if let Err(e) = writeln!(store, "{record}") {
                 eprintln!("tocsin sink dingtalk: cannot append to the store file: {e}");
@@ -208,6 +211,20 @@ pub fn token_suffix(token: &str) -> String {
     chars[chars.len() - 4..].iter().collect()
 }
 
+/// A text or markdown message's text, each line indented, for `--show-text`.
+fn indented_text(body: &Value) -> String {
+    let text = body["markdown"]["text"]
+        .as_str()
+        .or_else(|| body["text"]["content"].as_str())
+        .unwrap_or("");
+    let mut out = String::new();
+    for line in text.lines() {
+        out.push_str("\n    ");
+        out.push_str(line);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -223,6 +240,7 @@ mod tests {
                 rate_limit: 20,
                 window: Duration::from_secs(60),
                 throttle: Duration::from_secs(600),
+                show_text: false,
             },
             None,
         )
@@ -247,6 +265,25 @@ mod tests {
 
     const TEXT: &[u8] = br#"{"msgtype":"text","text":{"content":"hi"}}"#;
     const JSON: Option<&str> = Some("application/json; charset=utf-8");
+
+    #[test]
+    fn show_text_prints_the_message_text_indented_under_the_summary() {
+        let mut s = sink(None);
+        let md =
+            br#"{"msgtype":"markdown","markdown":{"title":"FIRING","text":"**FIRING**\n- a"}}"#;
+        let line = s
+            .robot_send(&req("POST", "access_token=abcdef", JSON, md))
+            .unwrap();
+        assert!(!line.contains('\n'), "{line}");
+        s.config.show_text = true;
+        let line = s
+            .robot_send(&req("POST", "access_token=abcdef", JSON, md))
+            .unwrap();
+        assert!(
+            line.ends_with("markdown \"FIRING\"\n    **FIRING**\n    - a"),
+            "{line}"
+        );
+    }
 
     #[test]
     fn method_token_and_content_type_are_checked_first() {
