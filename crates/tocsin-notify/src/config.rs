@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::dingtalk::DingTalkReceiverConfig;
+use crate::dingtalk::{DingTalkReceiverConfig, Mention};
 use crate::time::{format_duration, parse_duration};
 
 /// `notify:`.
@@ -43,6 +43,10 @@ pub struct RouteConfig {
     /// Keep looking at later siblings after this route matched.
     #[serde(default, rename = "continue")]
     pub continue_matching: bool,
+    /// DingTalk `@` mentions for what this route sends, instead of the receiver's own
+    /// `mention:` (e.g. page the on-call only for critical alerts); inherited by child
+    /// routes that set none.
+    pub mention: Option<Mention>,
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
 }

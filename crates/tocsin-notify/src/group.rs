@@ -130,13 +130,14 @@ impl Dispatcher {
                 .get(&route.receiver)
                 .copied()
                 .unwrap_or(true);
-            if let Some(n) = flush(
+            if let Some(mut n) = flush(
                 group,
                 &route.receiver,
                 route.timers.repeat_interval,
                 send_resolved,
                 now,
             ) {
+                n.mention = route.mention.clone();
                 out.push(n);
             }
             group.flushed = true;
@@ -217,6 +218,7 @@ fn flush(
         group_labels: group.labels.clone(),
         alerts,
         created_at: now,
+        mention: None,
     })
 }
 

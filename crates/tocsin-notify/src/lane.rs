@@ -17,6 +17,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
 
+use crate::dingtalk::Mention;
 use crate::notification::Notification;
 use crate::render::{render_compact, render_full, Part, RenderOptions, Rendered};
 use crate::time::Timestamp;
@@ -123,12 +124,45 @@ pub struct Pending {
 pub struct Batch {
     pub notifications: Vec<Notification>,
     pub messages: Vec<Rendered>,
+    /// Per message: whom it mentions.
+    pub mentions: Vec<Mentions>,
     /// Outbox ids completely reported once this batch is delivered.
     pub completes: Vec<u64>,
     /// Ids partly reported, with the indices of their alerts this batch carries.
     pub partial: Vec<(u64, Vec<usize>)>,
     /// Whether the messages are a digest (several groups merged, or compact layout).
     pub digest: bool,
+}
+
+/// Whom one DingTalk message mentions: the robot's configured people unless every group
+/// in it came through a route with its own `mention:`, plus those routes' people.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Mentions {
+    pub robot: bool,
+    pub routes: Mention,
+}
+
+impl Mentions {
+    /// For a message carrying these groups (a digest carries several).
+    fn of<'a>(groups: impl Iterator<Item = &'a Notification>) -> Mentions {
+        let mut out = Mentions::default();
+        for n in groups {
+            match &n.mention {
+                None => out.robot = true,
+                Some(m) => out.routes = out.routes.union(m),
+            }
+        }
+        out
+    }
+
+    /// The message's `at`, given the robot's configured mentions.
+    pub fn resolve(&self, robot: &Mention) -> Mention {
+        if self.robot {
+            robot.union(&self.routes)
+        } else {
+            self.routes.clone()
+        }
+    }
 }
 
 /// How a send went, as a lane needs to know it.
@@ -234,6 +268,7 @@ impl Lane {
                 Batch {
                     notifications: vec![p.notification.clone()],
                     messages: Vec::new(),
+                    mentions: Vec::new(),
                     completes: vec![p.id],
                     partial: Vec::new(),
                     digest: false,
@@ -246,6 +281,7 @@ impl Lane {
                     .map(|p| p.notification.clone())
                     .collect(),
                 messages: Vec::new(),
+                mentions: Vec::new(),
                 completes: self.pending.iter().map(|p| p.id).collect(),
                 partial: Vec::new(),
                 digest: false,
@@ -345,7 +381,10 @@ fn plan_dingtalk(pending: &VecDeque<Pending>, slots: usize, opts: &RenderOptions
             b.digest |= parts.len() > 1 || parts.first().is_some_and(|p| p.spans.len() != 1);
             b.notifications.push(notes[i].clone());
             b.completes.push(pending[i].id);
-            b.messages.extend(parts.into_iter().map(|p| p.rendered));
+            for p in parts {
+                b.mentions.push(Mentions::of([notes[i]].into_iter()));
+                b.messages.push(p.rendered);
+            }
         }
         return b;
     }
@@ -359,6 +398,8 @@ fn plan_dingtalk(pending: &VecDeque<Pending>, slots: usize, opts: &RenderOptions
         for (i, r) in &p.spans {
             sent[*i].extend(r.clone());
         }
+        b.mentions
+            .push(Mentions::of(p.spans.iter().map(|(i, _)| &owned[*i])));
         b.messages.push(p.rendered);
     }
     for (i, idx) in sent.into_iter().enumerate() {
@@ -383,6 +424,7 @@ fn empty_batch(digest: bool) -> Batch {
     Batch {
         notifications: Vec::new(),
         messages: Vec::new(),
+        mentions: Vec::new(),
         completes: Vec::new(),
         partial: Vec::new(),
         digest,
@@ -582,6 +624,7 @@ mod tests {
                 group_labels: Labels::new(),
                 alerts: vec![storm_alert(g, 0, 0)],
                 created_at: t(0),
+                mention: None,
             };
             lane.push(g as u64, n);
         }
@@ -594,6 +637,47 @@ mod tests {
     }
 
     #[test]
+    fn messages_mention_their_routes_people_and_digests_everyones() {
+        let oncall = Mention {
+            mobiles: vec!["13800000000".into()],
+            ..Mention::default()
+        };
+        let robot = Mention {
+            user_ids: vec!["manager01".into()],
+            ..Mention::default()
+        };
+        let mk = |g: usize, mention: Option<Mention>| Notification {
+            receiver: "robot".into(),
+            group_key: format!("g{g}"),
+            group_labels: Labels::new(),
+            alerts: vec![storm_alert(g, 0, 0)],
+            created_at: t(0),
+            mention,
+        };
+        let mut lane = dingtalk_lane();
+        lane.push(0, mk(0, Some(oncall.clone())));
+        lane.push(1, mk(1, None));
+        let b = lane.plan(t(0)).unwrap();
+        let resolved: Vec<Mention> = b.mentions.iter().map(|m| m.resolve(&robot)).collect();
+        assert_eq!(resolved, [oncall.clone(), robot.clone()]);
+
+        // Over the rate limit: one digest for both groups mentions both routes' people.
+        let mut lane = Lane::new(LaneMode::DingTalk {
+            limiter: Limiter::new(RateLimit {
+                max: 1,
+                ..RateLimit::default()
+            }),
+            render: RenderOptions::default(),
+        });
+        lane.push(0, mk(0, Some(oncall.clone())));
+        lane.push(1, mk(1, None));
+        let b = lane.plan(t(0)).unwrap();
+        assert!(b.digest);
+        assert_eq!(b.mentions.len(), 1);
+        assert_eq!(b.mentions[0].resolve(&robot), robot.union(&oncall));
+    }
+
+    #[test]
     fn a_newer_notification_of_the_same_group_replaces_the_pending_one() {
         let mut lane = dingtalk_lane();
         let mk = |alerts| Notification {
@@ -602,6 +686,7 @@ mod tests {
             group_labels: Labels::new(),
             alerts,
             created_at: t(0),
+            mention: None,
         };
         lane.push(1, mk(vec![storm_alert(0, 0, 0).resolved_at(t(5))]));
         assert_eq!(lane.push(2, mk(vec![storm_alert(0, 1, 0)])), Some(1));
@@ -625,6 +710,7 @@ mod tests {
                 group_labels: Labels::new(),
                 alerts: vec![storm_alert(0, 0, 0)],
                 created_at: t(0),
+                mention: None,
             },
         );
         let b = lane.plan(t(0)).unwrap();
@@ -652,6 +738,7 @@ mod tests {
                     group_labels: Labels::new(),
                     alerts: vec![storm_alert(0, 0, 0)],
                     created_at: t(0),
+                    mention: None,
                 },
             );
         }

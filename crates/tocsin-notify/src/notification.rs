@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::alert::{AlertStatus, Labels, NotifyAlert};
+use crate::dingtalk::Mention;
 use crate::time::Timestamp;
 
 /// One group's notification: its current alerts (firing first, then resolved, each in
@@ -17,6 +18,10 @@ pub struct Notification {
     pub alerts: Vec<NotifyAlert>,
     /// The flush that produced it.
     pub created_at: Timestamp,
+    /// DingTalk mentions set by the route, replacing the receiver's; `None`: the
+    /// receiver's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mention: Option<Mention>,
 }
 
 impl Notification {
@@ -139,6 +144,7 @@ mod tests {
             group_labels: Labels::new(),
             alerts,
             created_at: Timestamp::from_secs(0),
+            mention: None,
         }
     }
 

@@ -367,6 +367,7 @@ mod tests {
                 Timestamp::from_secs(0),
             )],
             created_at: Timestamp::from_secs(1),
+            mention: None,
         }
     }
 

@@ -47,8 +47,11 @@ impl DingTalkReceiver {
 impl Receiver for DingTalkReceiver {
     fn send<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), DeliveryError>> {
         Box::pin(async move {
-            for m in &batch.messages {
-                let message = self.client.message(&m.title, &m.text);
+            for (i, m) in batch.messages.iter().enumerate() {
+                let mut message = self.client.message(&m.title, &m.text);
+                if let Some(mentions) = batch.mentions.get(i) {
+                    message.mention = mentions.resolve(&message.mention);
+                }
                 if let Err(e) = self.client.send(&message).await {
                     let result = match &e.kind {
                         SendErrorKind::Rejected { .. } => SendResult::Permanent,
@@ -317,6 +320,7 @@ mod tests {
             group_labels: labels([("alertname", "HighCPU")]),
             alerts: vec![a, b],
             created_at: Timestamp::from_secs(0),
+            mention: None,
         }
     }
 

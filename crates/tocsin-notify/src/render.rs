@@ -519,6 +519,7 @@ mod tests {
             group_labels: labels([("alertname", "HighCPU")]),
             alerts,
             created_at: Timestamp::from_secs(0),
+            mention: None,
         }
     }
 

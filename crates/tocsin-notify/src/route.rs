@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::alert::Labels;
 use crate::config::{NotifyConfig, RouteConfig};
+use crate::dingtalk::Mention;
 use crate::matcher::{MatchOp, Matcher, MatcherError};
 
 /// Alertmanager's defaults for the root route.
@@ -57,6 +58,8 @@ pub struct Route {
     pub timers: Timers,
     pub matchers: Vec<Matcher>,
     pub continue_matching: bool,
+    /// Mentions replacing the receiver's (own or inherited); `None`: the receiver's.
+    pub mention: Option<Mention>,
     /// Alertmanager's route key: the parent's key, `/`, then `{matchers}`.
     pub key: String,
     children: Vec<usize>,
@@ -128,6 +131,7 @@ impl RouteTree {
                 repeat_interval: DEFAULT_REPEAT_INTERVAL,
             },
             key: None,
+            mention: root.mention.clone(),
         };
         let mut tree = RouteTree { routes: Vec::new() };
         tree.add(root, &parent)?;
@@ -201,6 +205,7 @@ impl RouteTree {
             group_by: group_by.clone(),
             timers,
             key: Some(key.clone()),
+            mention: cfg.mention.clone().or_else(|| parent.mention.clone()),
         };
         self.routes.push(Route {
             id,
@@ -209,6 +214,7 @@ impl RouteTree {
             timers,
             matchers,
             continue_matching: cfg.continue_matching,
+            mention: inherited.mention.clone(),
             key,
             children: Vec::new(),
         });
@@ -256,6 +262,7 @@ struct Inherited {
     group_by: GroupBy,
     timers: Timers,
     key: Option<String>,
+    mention: Option<Mention>,
 }
 
 #[cfg(test)]
@@ -319,6 +326,33 @@ mod tests {
         assert_eq!(r.timers.repeat_interval, Duration::from_secs(3600));
         let parent = &t.matching(&labels([("team", "flink")]))[0];
         assert_eq!(parent.group_by, GroupBy::Labels(vec!["alertname".into()]));
+    }
+
+    #[test]
+    fn route_mentions_replace_the_receivers_and_are_inherited() {
+        let t = tree(
+            r#"{"receiver": "robot", "routes": [
+                 {"matchers": ["severity=\"critical\""], "mention": {"mobiles": ["13800000000"]},
+                  "routes": [{"matchers": ["team=\"db\""]},
+                             {"matchers": ["team=\"web\""], "mention": {"all": true}}]},
+                 {"matchers": ["severity=\"warning\""]}]}"#,
+        );
+        let mention =
+            |l: &[(&str, &str)]| t.matching(&labels(l.iter().copied()))[0].mention.clone();
+        assert_eq!(mention(&[("severity", "warning")]), None);
+        let oncall = Some(Mention {
+            mobiles: vec!["13800000000".into()],
+            ..Mention::default()
+        });
+        assert_eq!(mention(&[("severity", "critical")]), oncall);
+        assert_eq!(mention(&[("severity", "critical"), ("team", "db")]), oncall);
+        assert_eq!(
+            mention(&[("severity", "critical"), ("team", "web")]),
+            Some(Mention {
+                all: true,
+                ..Mention::default()
+            })
+        );
     }
 
     #[test]

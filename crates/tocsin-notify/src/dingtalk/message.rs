@@ -34,6 +34,23 @@ impl Mention {
         !self.all && self.mobiles.is_empty() && self.user_ids.is_empty()
     }
 
+    /// Everyone either mentions: a digest of several groups mentions each group's people.
+    pub fn union(&self, other: &Mention) -> Mention {
+        let mut out = self.clone();
+        out.all |= other.all;
+        for m in &other.mobiles {
+            if !out.mobiles.contains(m) {
+                out.mobiles.push(m.clone());
+            }
+        }
+        for u in &other.user_ids {
+            if !out.user_ids.contains(u) {
+                out.user_ids.push(u.clone());
+            }
+        }
+        out
+    }
+
     /// Trims entries, drops empty ones and duplicates, keeping the first occurrence's order.
     fn normalized(&self) -> Mention {
         fn clean(list: &[String]) -> Vec<String> {
