@@ -205,7 +205,7 @@ impl AlertingRule {
     pub fn from_rule(rule: &tocsin_rules::Rule) -> Self {
         Self::new(
             rule.alert_name(),
-            rule.expr_text(),
+            &rule.canonical_expr(),
             rule.for_duration().as_std(),
             rule.keep_firing_for_duration().as_std(),
             rule.labels
@@ -245,8 +245,8 @@ impl AlertingRule {
     }
 
     /// The notification's `generatorURL`: `<external_url>/graph?g0.expr=…&g0.tab=1`.
-    /// Prometheus escapes its normalised (re-printed) expression; this escapes the text as
-    /// written, which is the same for expressions already in normal form.
+    /// Rules loaded from files hold the expression in Prometheus's printed form
+    /// ([`tocsin_rules::Rule::canonical_expr`]), so the URL is the one Prometheus sends.
     pub fn generator_url(&self, external_url: &str) -> String {
         format!(
             "{external_url}/graph?g0.expr={}&g0.tab=1",

@@ -44,7 +44,7 @@ impl RecordingRule {
     pub fn from_rule(rule: &tocsin_rules::Rule) -> Self {
         Self::new(
             rule.record_name(),
-            rule.expr_text(),
+            &rule.canonical_expr(),
             rule.labels
                 .iter()
                 .map(|e| (e.name.value.as_str(), e.value.value.as_str())),

@@ -22,9 +22,11 @@ mod ast;
 mod check;
 mod error;
 pub mod functions;
+pub mod goquote;
 mod goregex;
 mod lexer;
 mod parser;
+mod printer;
 mod strutil;
 
 pub use ast::{
@@ -34,6 +36,7 @@ pub use ast::{
 pub use error::{ParseError, Position};
 pub use functions::Function;
 pub use parser::MAX_DEPTH;
+pub use printer::{format_duration, go_float};
 
 /// Parses and type-checks one PromQL expression as Prometheus 2.42's
 /// `parser.ParseExpr` does.

@@ -125,12 +125,12 @@ impl fmt::Display for Body<'_> {
             write!(
                 f,
                 "group {}, rule {}, {}: ",
-                crate::goquote::quote(&rule.group),
+                tocsin_promql::goquote::quote(&rule.group),
                 rule.index,
-                crate::goquote::quote(&rule.name)
+                tocsin_promql::goquote::quote(&rule.name)
             )?;
         } else if let Some(group) = &d.group {
-            write!(f, "group {}: ", crate::goquote::quote(group))?;
+            write!(f, "group {}: ", tocsin_promql::goquote::quote(group))?;
         }
         f.write_str(&d.message)
     }

@@ -49,7 +49,7 @@ impl Duration {
         let invalid = || {
             format!(
                 "not a valid duration string: {}",
-                crate::goquote::quote(text)
+                tocsin_promql::goquote::quote(text)
             )
         };
         let mut rest = text;
@@ -89,20 +89,8 @@ impl Duration {
 impl fmt::Display for Duration {
     /// Prometheus's canonical form: largest units first, `y` and `w` only when exact.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut ms = self.millis;
-        if ms == 0 {
-            return f.write_str("0s");
-        }
-        for (name, unit) in UNITS {
-            if (name == "y" || name == "w") && ms % unit != 0 {
-                continue;
-            }
-            if ms >= unit {
-                write!(f, "{}{}", ms / unit, name)?;
-                ms %= unit;
-            }
-        }
-        Ok(())
+        let ms = i64::try_from(self.millis).unwrap_or(i64::MAX);
+        f.write_str(&tocsin_promql::format_duration(ms))
     }
 }
 

@@ -15,7 +15,6 @@ mod check;
 mod decode;
 mod diag;
 mod duration;
-mod goquote;
 pub mod layout;
 mod lint;
 mod model;

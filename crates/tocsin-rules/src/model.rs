@@ -71,6 +71,26 @@ impl Rule {
         Self::text(&self.expr)
     }
 
+    /// The expression in the one-line form Prometheus prints it: the rule's `query` in
+    /// `/api/v1/rules`, what its generator URL carries, and what tocsin sends to be
+    /// evaluated. The text as written when it does not parse (such a file never gets past
+    /// validation) or when a string in it holds bytes that are not UTF-8 (`"\xff"`), which
+    /// the printed form cannot carry.
+    pub fn canonical_expr(&self) -> String {
+        let text = self.expr_text();
+        match tocsin_promql::parse(text) {
+            Ok(e) => {
+                let printed = e.to_string();
+                if printed.contains('\u{fffd}') && !text.contains('\u{fffd}') {
+                    text.to_owned()
+                } else {
+                    printed
+                }
+            }
+            Err(_) => text.to_owned(),
+        }
+    }
+
     /// The name Prometheus reports the rule by: the alert name if set, else the record name.
     pub fn name(&self) -> &str {
         if self.alert_name().is_empty() {
