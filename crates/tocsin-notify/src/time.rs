@@ -192,50 +192,9 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 }
 
 /// Parses a Prometheus duration (`30s`, `1h30m`, `500ms`, `0`): units largest first, each
-/// at most once, integers only — what Alertmanager's config accepts. Kept here rather than
-/// depending on the rule-file crate for eight lines of grammar.
+/// at most once, integers only — what Alertmanager's config accepts.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    const UNITS: [(&str, u64); 7] = [
-        ("y", 365 * 24 * 3_600_000),
-        ("w", 7 * 24 * 3_600_000),
-        ("d", 24 * 3_600_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ];
-    if text == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let invalid = || format!("not a valid duration string: {text:?}");
-    if text.is_empty() {
-        return Err("empty duration string".to_owned());
-    }
-    let (mut rest, mut next, mut total) = (text, 0usize, 0u64);
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(invalid());
-        }
-        let n: u64 = rest[..digits].parse().map_err(|_| invalid())?;
-        rest = &rest[digits..];
-        let Some((i, (name, ms))) = UNITS
-            .iter()
-            .enumerate()
-            .skip(next)
-            .filter(|(_, (name, _))| rest.starts_with(name))
-            .max_by_key(|(_, (name, _))| name.len())
-        else {
-            return Err(invalid());
-        };
-        rest = &rest[name.len()..];
-        next = i + 1;
-        total = n
-            .checked_mul(*ms)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(|| "duration out of range".to_owned())?;
-    }
-    Ok(Duration::from_millis(total))
+    tocsin_promql::parse_model_duration(text).map(Duration::from_millis)
 }
 
 /// `1h2m3s` style, as Prometheus prints durations (for messages: "resolved after 1h2m").

@@ -37,6 +37,7 @@ pub use error::{ParseError, Position};
 pub use functions::Function;
 pub use parser::MAX_DEPTH;
 pub use printer::{format_duration, go_float};
+pub use strutil::{parse_model_duration, DURATION_UNITS};
 
 /// Parses and type-checks one PromQL expression as Prometheus 2.42's
 /// `parser.ParseExpr` does.

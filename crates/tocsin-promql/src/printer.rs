@@ -10,6 +10,7 @@ use std::fmt::{self, Display, Formatter, Write as _};
 
 use crate::ast::{At, Cardinality, Expr, ValueType, VectorMatching, VectorSelector};
 use crate::goquote::quote;
+use crate::strutil::DURATION_UNITS;
 
 impl Display for Expr {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
@@ -151,17 +152,6 @@ fn write_matching(f: &mut Formatter<'_>, m: &VectorMatching) -> fmt::Result {
     }
 }
 
-/// Units of `model.Duration`'s `String()`, largest first.
-const UNITS: [(&str, i64); 7] = [
-    ("y", 365 * 24 * 3_600_000),
-    ("w", 7 * 24 * 3_600_000),
-    ("d", 24 * 3_600_000),
-    ("h", 3_600_000),
-    ("m", 60_000),
-    ("s", 1_000),
-    ("ms", 1),
-];
-
 /// Milliseconds as Prometheus's `model.Duration` prints them: largest units first,
 /// years and weeks only when they divide exactly (`90d`, not `12w6d`), `0s` for zero.
 pub fn format_duration(ms: i64) -> String {
@@ -170,7 +160,7 @@ pub fn format_duration(ms: i64) -> String {
     }
     let mut out = String::new();
     let mut rest = ms;
-    for (name, unit) in UNITS {
+    for (name, unit) in DURATION_UNITS {
         if (name == "y" || name == "w") && rest % unit != 0 {
             continue;
         }

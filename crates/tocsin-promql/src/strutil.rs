@@ -209,6 +209,61 @@ fn parse_go_int(s: &str) -> Option<f64> {
     i64::from_str_radix(digits, radix).ok().map(|v| v as f64)
 }
 
+/// The units of Prometheus durations (`model.Duration`) in milliseconds, in the only
+/// order a duration may use them, largest first.
+pub const DURATION_UNITS: [(&str, i64); 7] = [
+    ("y", 365 * 24 * 3_600_000),
+    ("w", 7 * 24 * 3_600_000),
+    ("d", 24 * 3_600_000),
+    ("h", 3_600_000),
+    ("m", 60_000),
+    ("s", 1_000),
+    ("ms", 1),
+];
+
+/// Prometheus's `model.ParseDuration` (common v0.39) in milliseconds: each unit at most
+/// once, largest first, integers only; the bare string `0` is allowed (rule files'
+/// `for:`, Alertmanager's timers). Errors carry Prometheus's wording.
+pub fn parse_model_duration(text: &str) -> Result<u64, String> {
+    match text {
+        "0" => return Ok(0),
+        "" => return Err("empty duration string".to_string()),
+        _ => {}
+    }
+    let invalid = || format!("not a valid duration string: {}", quote(text));
+    let mut rest = text;
+    let mut next_unit = 0;
+    let mut total: u64 = 0;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(invalid());
+        }
+        let number: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| "duration out of range".to_string())?;
+        rest = &rest[digits..];
+        // `ms` must be tried before `m`.
+        let unit = DURATION_UNITS[next_unit..]
+            .iter()
+            .enumerate()
+            .filter(|(_, (name, _))| rest.starts_with(name))
+            .max_by_key(|(_, (name, _))| name.len())
+            .map(|(i, (name, ms))| (next_unit + i, *name, *ms as u64));
+        let Some((index, name, millis)) = unit else {
+            return Err(invalid());
+        };
+        rest = &rest[name.len()..];
+        next_unit = index + 1;
+        total = number
+            .checked_mul(millis)
+            .and_then(|v| total.checked_add(v))
+            .filter(|v| *v <= i64::MAX as u64 / 1_000_000)
+            .ok_or_else(|| "duration out of range".to_string())?;
+    }
+    Ok(total)
+}
+
 /// Prometheus `model.ParseDuration` (common v0.39) plus the parser's
 /// "greater than 0" rule. Returns milliseconds.
 pub fn parse_duration(s: &str) -> Result<i64, String> {
@@ -218,16 +273,6 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
     if s.is_empty() {
         return Err("empty duration string".to_owned());
     }
-    // Units in the order the Prometheus duration regex requires them.
-    const UNITS: [(&str, i64); 7] = [
-        ("y", 365 * 24 * 3_600_000),
-        ("w", 7 * 24 * 3_600_000),
-        ("d", 24 * 3_600_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1000),
-        ("ms", 1),
-    ];
     let invalid = || format!("not a valid duration string: {}", quote(s));
     let b = s.as_bytes();
     let mut i = 0;
@@ -248,7 +293,7 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
             i += 1;
         }
         let unit = &s[ustart..i];
-        let Some(idx) = UNITS[next_unit..]
+        let Some(idx) = DURATION_UNITS[next_unit..]
             .iter()
             .position(|(u, _)| *u == unit)
             .map(|p| p + next_unit)
@@ -256,7 +301,7 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
             return Err(invalid());
         };
         next_unit = idx + 1;
-        let mult = UNITS[idx].1;
+        let mult = DURATION_UNITS[idx].1;
         let n: i64 = num.parse().unwrap_or(i64::MAX);
         if n > i64::MAX / mult / 1_000_000 {
             overflow = true;

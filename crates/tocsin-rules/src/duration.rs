@@ -8,17 +8,6 @@ pub struct Duration {
     millis: u64,
 }
 
-/// Units in the only order Prometheus accepts them, with their length in milliseconds.
-const UNITS: [(&str, u64); 7] = [
-    ("y", 365 * 24 * 3_600_000),
-    ("w", 7 * 24 * 3_600_000),
-    ("d", 24 * 3_600_000),
-    ("h", 3_600_000),
-    ("m", 60_000),
-    ("s", 1_000),
-    ("ms", 1),
-];
-
 impl Duration {
     pub const ZERO: Duration = Duration { millis: 0 };
 
@@ -41,48 +30,7 @@ impl Duration {
     /// Parses like Prometheus 2.42: each unit at most once, largest first, integers only;
     /// the bare string `0` is allowed. Errors carry Prometheus's wording.
     pub fn parse(text: &str) -> Result<Self, String> {
-        match text {
-            "0" => return Ok(Duration::ZERO),
-            "" => return Err("empty duration string".to_string()),
-            _ => {}
-        }
-        let invalid = || {
-            format!(
-                "not a valid duration string: {}",
-                tocsin_promql::goquote::quote(text)
-            )
-        };
-        let mut rest = text;
-        let mut next_unit = 0;
-        let mut total: u64 = 0;
-        while !rest.is_empty() {
-            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-            if digits == 0 {
-                return Err(invalid());
-            }
-            let number: u64 = rest[..digits]
-                .parse()
-                .map_err(|_| "duration out of range".to_string())?;
-            rest = &rest[digits..];
-            // `ms` must be tried before `m`.
-            let unit = UNITS[next_unit..]
-                .iter()
-                .enumerate()
-                .filter(|(_, (name, _))| rest.starts_with(name))
-                .max_by_key(|(_, (name, _))| name.len())
-                .map(|(i, u)| (next_unit + i, *u));
-            let Some((index, (name, millis))) = unit else {
-                return Err(invalid());
-            };
-            rest = &rest[name.len()..];
-            next_unit = index + 1;
-            total = number
-                .checked_mul(millis)
-                .and_then(|v| total.checked_add(v))
-                .filter(|v| *v <= i64::MAX as u64 / 1_000_000)
-                .ok_or_else(|| "duration out of range".to_string())?;
-        }
-        Ok(Duration { millis: total })
+        tocsin_promql::parse_model_duration(text).map(Duration::from_millis)
     }
 }
 
