@@ -211,6 +211,12 @@ impl Lane {
         superseded
     }
 
+    /// Queues a notification as it is, next to any others (alerts for Alertmanager: each
+    /// carries other alerts, nothing to fold).
+    pub fn push_unmerged(&mut self, id: u64, notification: Notification) {
+        self.pending.push_back(Pending { id, notification });
+    }
+
     /// Takes a pending, not yet sent notification of the same group out of the lane and
     /// folds it into `notification`; returns its id. The pipeline calls this before
     /// storing `notification`, so what is on disk is what will be sent.

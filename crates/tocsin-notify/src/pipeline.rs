@@ -19,6 +19,7 @@ use crate::config::NotifyConfig;
 use crate::dingtalk::{ClientError, DingTalkClient, DingTalkReceiverConfig};
 use crate::group::Dispatcher;
 use crate::lane::{Batch, Lane, LaneMode, Limiter, RateLimit, SendResult};
+use crate::notification::Notification;
 use crate::outbox::{Outbox, OutboxError, OutboxOptions};
 use crate::receiver::{
     AlertmanagerReceiver, DeliveryError, DingTalkReceiver, EndpointError, LogReceiver, Receiver,
@@ -110,8 +111,14 @@ pub struct Pipeline {
     dispatcher: Dispatcher,
     outbox: Option<Outbox>,
     lanes: BTreeMap<String, Lane>,
-    /// Receiver name → its lanes.
+    /// Receiver name → its lanes for grouped notifications (DingTalk, webhook).
     fan_out: HashMap<String, Vec<String>>,
+    /// Receiver name → its Alertmanager lane. Alertmanager groups by itself and expects
+    /// every alert on every resend, as Prometheus sends them: alerts routed to such a
+    /// receiver skip the aggregation groups.
+    direct: HashMap<String, String>,
+    /// Alerts for `direct` lanes, queued by [`Pipeline::ingest`] until the next tick.
+    direct_pending: Vec<(String, Notification)>,
     /// Receiver name → shortest repeat_interval of the routes using it (the window in which
     /// content delivered before a restart is not repeated).
     repeat: HashMap<String, Duration>,
@@ -161,6 +168,7 @@ impl Pipeline {
         }
         let mut lanes = BTreeMap::new();
         let mut fan_out: HashMap<String, Vec<String>> = HashMap::new();
+        let mut direct = HashMap::new();
         let robots = dingtalk_lanes(config);
         for r in &config.receivers {
             let mut mine = Vec::new();
@@ -180,7 +188,7 @@ impl Pipeline {
             if r.alertmanager.is_some() {
                 let name = format!("alertmanager:{}", r.name);
                 lanes.insert(name.clone(), Lane::new(LaneMode::AllAtOnce));
-                mine.push(name);
+                direct.insert(r.name.clone(), name);
             }
             if r.webhook.is_some() {
                 let name = format!("webhook:{}", r.name);
@@ -199,6 +207,8 @@ impl Pipeline {
             outbox: None,
             lanes,
             fan_out,
+            direct,
+            direct_pending: Vec::new(),
             repeat,
             next_seq: 1,
             stats: PipelineStats::default(),
@@ -226,14 +236,77 @@ impl Pipeline {
         Ok(p)
     }
 
-    /// Hands the engine's alerts to the dispatcher.
+    /// Hands the engine's alerts to the dispatcher, and those routed to an Alertmanager
+    /// receiver straight to its lane.
     pub fn ingest(&mut self, alerts: impl IntoIterator<Item = NotifyAlert>, now: Timestamp) {
+        if self.direct.is_empty() {
+            self.dispatcher.ingest(alerts, now);
+            return;
+        }
+        let alerts: Vec<NotifyAlert> = alerts.into_iter().collect();
+        let mut by_lane: BTreeMap<(String, String), Vec<NotifyAlert>> = BTreeMap::new();
+        for alert in &alerts {
+            let mut receivers: Vec<&str> = self
+                .dispatcher
+                .tree()
+                .matching(&alert.labels)
+                .into_iter()
+                .map(|r| r.receiver.as_str())
+                .collect();
+            receivers.dedup();
+            for receiver in receivers {
+                if let Some(lane) = self.direct.get(receiver) {
+                    by_lane
+                        .entry((lane.clone(), receiver.to_owned()))
+                        .or_default()
+                        .push(alert.clone());
+                }
+            }
+        }
+        for ((lane, receiver), alerts) in by_lane {
+            let n = Notification {
+                receiver,
+                group_key: "{}:{}".to_owned(),
+                group_labels: Default::default(),
+                alerts,
+                created_at: now,
+                mention: None,
+            };
+            self.direct_pending.push((lane, n));
+        }
         self.dispatcher.ingest(alerts, now);
+    }
+
+    /// Writes the alerts queued for Alertmanager lanes to the outbox and their lanes. Every
+    /// resend is kept: Alertmanager extends an alert's life only when it hears of it again.
+    fn enqueue_direct(&mut self) -> Result<(), PipelineError> {
+        for (lane_name, n) in std::mem::take(&mut self.direct_pending) {
+            let seq = match &mut self.outbox {
+                Some(outbox) => {
+                    let appended = outbox.append(&lane_name, &n)?;
+                    for old in appended.evicted {
+                        for l in self.lanes.values_mut() {
+                            l.remove(old);
+                        }
+                    }
+                    appended.seq
+                }
+                None => {
+                    self.next_seq += 1;
+                    self.next_seq
+                }
+            };
+            if let Some(lane) = self.lanes.get_mut(&lane_name) {
+                lane.push_unmerged(seq, n);
+            }
+        }
+        Ok(())
     }
 
     /// Flushes due groups into the outbox and lanes, and returns the batches that may be
     /// sent now (at most one per lane in flight).
     pub fn tick(&mut self, now: Timestamp) -> Result<Vec<Job>, PipelineError> {
+        self.enqueue_direct()?;
         for n in self.dispatcher.tick(now) {
             self.stats.notifications += 1;
             let lanes = self.fan_out.get(&n.receiver).cloned().unwrap_or_default();
@@ -515,5 +588,53 @@ impl Notifier {
 
     pub fn pipeline(&self) -> &Pipeline {
         &self.pipeline
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::labels;
+
+    fn alert(instance: &str, at: Timestamp) -> NotifyAlert {
+        NotifyAlert::firing(
+            labels([("alertname", "DiskFull"), ("instance", instance)]),
+            labels([("summary", "disk almost full")]),
+            at,
+        )
+    }
+
+    fn alerts_in(jobs: &[Job], lane: &str) -> Vec<usize> {
+        jobs.iter()
+            .filter(|j| j.lane == lane)
+            .map(|j| j.batch.notifications.iter().map(|n| n.alerts.len()).sum())
+            .collect()
+    }
+
+    #[test]
+    fn alertmanager_receivers_get_every_resend_while_robots_get_groups() {
+        let config: NotifyConfig = serde_json::from_str(
+            r#"{"route": {"receiver": "both", "group_by": ["alertname"], "group_wait": "0s",
+                          "group_interval": "1m", "repeat_interval": "4h"},
+                "receivers": [{"name": "both", "alertmanager": {"url": "http://am:9093"},
+                               "webhook": {"url": "http://hook/x"}}]}"#,
+        )
+        .unwrap();
+        let mut p = Pipeline::new(&config, &PipelineOptions::default()).unwrap();
+        let t0 = Timestamp::from_secs(1_000);
+        p.ingest([alert("a", t0), alert("b", t0)], t0);
+        let jobs = p.tick(t0).unwrap();
+        assert_eq!(alerts_in(&jobs, "alertmanager:both"), [2]);
+        assert_eq!(alerts_in(&jobs, "webhook:both"), [2]);
+        for j in &jobs {
+            p.complete(j, Ok(()), t0).unwrap();
+        }
+        // The engine resends a minute later: Alertmanager hears of both alerts again (or
+        // it would resolve them when their endsAt passes); the group has nothing new.
+        let t1 = t0 + std::time::Duration::from_secs(60);
+        p.ingest([alert("a", t0), alert("b", t0)], t1);
+        let jobs = p.tick(t1).unwrap();
+        assert_eq!(alerts_in(&jobs, "alertmanager:both"), [2]);
+        assert!(alerts_in(&jobs, "webhook:both").is_empty());
     }
 }

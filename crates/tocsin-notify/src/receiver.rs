@@ -264,11 +264,17 @@ pub fn webhook_payload(n: &Notification, external_url: &str) -> Value {
 
 /// The body of `POST /api/v2/alerts`: every alert of every notification, once.
 pub fn alertmanager_alerts(ns: &[Notification]) -> Value {
+    // Queued resends of one alert: only its newest version (the last queued) goes out.
     let mut seen = std::collections::HashSet::new();
-    let alerts: Vec<Value> = ns
+    let mut newest: Vec<&crate::alert::NotifyAlert> = ns
         .iter()
-        .flat_map(|n| &n.alerts)
-        .filter(|a| seen.insert((a.fingerprint, a.status)))
+        .rev()
+        .flat_map(|n| n.alerts.iter().rev())
+        .filter(|a| seen.insert(a.fingerprint))
+        .collect();
+    newest.reverse();
+    let alerts: Vec<Value> = newest
+        .into_iter()
         .map(|a| {
             let mut v = json!({
                 "labels": a.labels,
