@@ -441,3 +441,51 @@ fn a_prometheus_outage_neither_resolves_nor_fires_anything() {
         assert_eq!(a["activeAt"], b["activeAt"], "timer reset by the outage");
     }
 }
+
+#[test]
+fn sigterm_stops_the_daemon_even_while_a_robot_is_unreachable() {
+    let prom = prometheus();
+    let dir = TempDir::new("tocsin-sigterm").expect("temp dir");
+    let rules = dir.path().join("alerting_rule_daemon.yaml");
+    write(&rules, RULES);
+    std::fs::write(dir.path().join("token"), "0123456789abcdef").expect("token");
+    // Nothing listens on this port: every send fails and is retried.
+    let robot = format!("http://127.0.0.1:{}/robot/send", free_port());
+    let config = dir.path().join("tocsin.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "datasource: {{url: '{}'}}\nrule_files: ['{}']\nstate: {{dir: '{}'}}\n\
+             notify:\n  route: {{receiver: robot, group_wait: 0s}}\n  receivers:\n    \
+             - name: robot\n      dingtalk: {{url: '{robot}', access_token_file: '{}'}}\n",
+            prom.url(),
+            rules.display(),
+            dir.path().join("state").display(),
+            dir.path().join("token").display(),
+        ),
+    )
+    .expect("config");
+    let mut daemon = Daemon::start(
+        &[format!("--config={}", config.display())],
+        dir.path().join("tocsin.log"),
+    );
+    daemon.wait_for("a failed send", Duration::from_secs(30), || {
+        daemon.log().contains("will retry")
+    });
+    daemon.signal("-TERM");
+    // No timing claim: only that it does stop, and cleanly, instead of hanging.
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = daemon.child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "tocsin run still running after SIGTERM; log:\n{}",
+            daemon.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}; log:\n{}", daemon.log());
+    assert!(daemon.log().contains("shutting down"), "{}", daemon.log());
+}

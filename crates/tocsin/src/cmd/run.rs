@@ -56,6 +56,9 @@ pub struct RunArgs {
     log_level: LogLevel,
 }
 
+/// How long shutdown waits for the last notification flush.
+const SHUTDOWN_FLUSH: StdDuration = StdDuration::from_secs(10);
+
 pub fn run(args: RunArgs) -> anyhow::Result<std::process::ExitCode> {
     logging::init(args.log_format, args.log_level);
     let (config, base) = settings(&args)?;
@@ -302,7 +305,7 @@ async fn serve(args: RunArgs, config: Config, _base: PathBuf) -> anyhow::Result<
         args.enable_lifecycle,
     ));
     let reload_state = state.clone();
-    tokio::spawn(async move { reload_on_sighup(reload_state).await });
+    let sighup_task = tokio::spawn(async move { reload_on_sighup(reload_state).await });
 
     let shutdown = crate::http::shutdown_signal();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -327,11 +330,17 @@ async fn serve(args: RunArgs, config: Config, _base: PathBuf) -> anyhow::Result<
     if let Err(e) = engine_task.await {
         warn!(err = %e, "engine task ended abnormally");
     }
-    // The engine holds the only sender: with it gone, the pipeline drains and stops.
+    // The engine holds the only sender: with it and every handle on it gone (the SIGHUP
+    // task holds one), the pipeline flushes once more and stops. A receiver that does not
+    // answer must not hold the shutdown: what is unsent stays in the outbox.
+    sighup_task.abort();
+    let _ = sighup_task.await;
     drop(engine);
     drop(state);
     if let Some(task) = notify_task {
-        let _ = task.await;
+        if tokio::time::timeout(SHUTDOWN_FLUSH, task).await.is_err() {
+            warn!("notifications still unsent at shutdown; they stay in the outbox");
+        }
     }
     Ok(())
 }
