@@ -1,6 +1,7 @@
 //! `tocsin run` as a process against a real Prometheus: a bad reload keeps the old rules, a
-//! `kill -9` neither resets a `for` timer nor re-announces a firing alert, and a Prometheus
-//! outage neither resolves nor fires anything.
+//! `kill -9` neither resets a `for` timer nor re-announces a firing alert, a Prometheus
+//! outage neither resolves nor fires anything, and SIGTERM stops it even while a DingTalk
+//! robot is unreachable.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
