@@ -2,11 +2,13 @@
 """Generate a large, realistic Prometheus rule file for benchmarks (stdlib only).
 
     python3 benches/gen_rules.py --rules 100000 --out /tmp/rules-100k.yaml [--seed 1] [--group-size 20]
+        [--interval 10s]
 
 The output is deterministic for a given (--rules, --seed, --group-size) and is accepted by
 `promtool check rules` (Prometheus 2.42): about 80% alerting rules (with `for`, severity/team labels
 and summary/description templates) and 20% recording rules (`job:flink_records:rate5m`-style names),
-in uniquely named groups of about --group-size rules. Rule names (alert name / record name + labels)
+in uniquely named groups of about --group-size rules; half the groups set their own interval
+(15s to 5m), or every group the one given by --interval. Rule names (alert name / record name + labels)
 are unique, so promtool's duplicate-rule lint stays quiet. Do not commit generated files.
 """
 
@@ -249,6 +251,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     ap.add_argument("--group-size", type=int, default=20, help="rules per group (default 20)")
     ap.add_argument("--record-ratio", type=float, default=0.2, help="share of recording rules (default 0.2)")
+    ap.add_argument("--interval", help="give every group this interval (e.g. 10s) instead of the mix")
     a = ap.parse_args()
     if a.rules < 0 or a.group_size < 1:
         ap.error("--rules must be >= 0 and --group-size >= 1")
@@ -266,7 +269,12 @@ def main():
         team = g.choice(TEAMS)
         out.append("  - name: %s\n" % q("%s-%s-%06d" % (team, g.choice(["flink", "kafka", "k8s", "api", "jvm"]), gi)))
         if g.r.random() < 0.5:
-            out.append("    interval: %s\n" % g.choice(["15s", "30s", "1m", "2m", "5m"]))
+            # Drawn even when --interval overrides it, so the rules themselves stay the same.
+            mixed = g.choice(["15s", "30s", "1m", "2m", "5m"])
+            if not a.interval:
+                out.append("    interval: %s\n" % mixed)
+        if a.interval:
+            out.append("    interval: %s\n" % a.interval)
         if g.r.random() < 0.05:
             out.append("    limit: %d\n" % g.r.choice([10, 100, 1000]))
         out.append("    rules:\n")
