@@ -443,12 +443,12 @@ fn tocsin_and_prometheus_hold_the_same_alerts_at_every_evaluation() {
     let tocsin = Tocsin::start(dir.path(), &b, &rules);
 
     // Prometheus holds `ALERTS` back for its first two evaluations (it restores `for`
-    // state from its TSDB after the second): write the data once those are done, so every
-    // slot after the write is comparable.
+    // state from its TSDB after the second): write the data once those are done, and once
+    // tocsin has evaluated too, so every slot after the write is comparable.
     let wait = Instant::now();
     let grid = loop {
         let evaluated = heartbeats(&a.url(), now_ms(), 30);
-        if evaluated.len() >= 2 {
+        if evaluated.len() >= 2 && !heartbeats(&b.url(), now_ms(), 30).is_empty() {
             break evaluated
                 .iter()
                 .next()
@@ -456,7 +456,8 @@ fn tocsin_and_prometheus_hold_the_same_alerts_at_every_evaluation() {
         }
         assert!(
             wait.elapsed() < Duration::from_secs(30),
-            "Prometheus did not evaluate twice"
+            "Prometheus did not evaluate twice, or tocsin not once; tocsin log:\n{}",
+            tocsin.log()
         );
         std::thread::sleep(Duration::from_millis(100));
     };
