@@ -13,6 +13,7 @@
 pub mod alert;
 pub mod config;
 pub mod dingtalk;
+pub mod gateway;
 pub mod group;
 pub mod lane;
 pub mod matcher;

@@ -58,8 +58,17 @@ impl Default for PipelineOptions {
     }
 }
 
+/// A gateway post whose content was delivered this recently is an Alertmanager retry of a
+/// post whose answer it missed, not news: it is not sent twice. Alertmanager's own repeats
+/// come after its `group_interval`, far later.
+const GATEWAY_DEDUP: Duration = Duration::from_secs(10);
+
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
+    #[error("no receiver named {0:?}")]
+    UnknownReceiver(String),
+    #[error("receiver {0:?} has no dingtalk robot")]
+    NotDingTalk(String),
     #[error(transparent)]
     Route(#[from] RouteError),
     #[error(transparent)]
@@ -281,26 +290,83 @@ impl Pipeline {
     /// resend is kept: Alertmanager extends an alert's life only when it hears of it again.
     fn enqueue_direct(&mut self) -> Result<(), PipelineError> {
         for (lane_name, n) in std::mem::take(&mut self.direct_pending) {
-            let seq = match &mut self.outbox {
-                Some(outbox) => {
-                    let appended = outbox.append(&lane_name, &n)?;
-                    for old in appended.evicted {
-                        for l in self.lanes.values_mut() {
-                            l.remove(old);
-                        }
-                    }
-                    appended.seq
-                }
-                None => {
-                    self.next_seq += 1;
-                    self.next_seq
-                }
-            };
+            let seq = self.store(&lane_name, &n)?;
             if let Some(lane) = self.lanes.get_mut(&lane_name) {
                 lane.push_unmerged(seq, n);
             }
         }
         Ok(())
+    }
+
+    /// Queues `n` on `lane_name`, folding in an unsent older notification of the same
+    /// group; unless it was folded, content delivered within `dedup` before (a restart, a
+    /// re-post) is skipped.
+    fn enqueue(
+        &mut self,
+        lane_name: &str,
+        mut n: Notification,
+        dedup: Duration,
+        now: Timestamp,
+    ) -> Result<(), PipelineError> {
+        let Some(lane) = self.lanes.get_mut(lane_name) else {
+            return Ok(());
+        };
+        let superseded = lane.absorb_pending(&mut n);
+        if superseded.is_none()
+            && self
+                .outbox
+                .as_ref()
+                .is_some_and(|o| o.delivered_recently(lane_name, &n, dedup, now))
+        {
+            self.stats.duplicates_skipped += 1;
+            return Ok(());
+        }
+        let seq = self.store(lane_name, &n)?;
+        if let Some(old) = superseded {
+            self.stats.superseded += 1;
+            if let Some(outbox) = &mut self.outbox {
+                outbox.discard(old);
+            }
+        }
+        if let Some(lane) = self.lanes.get_mut(lane_name) {
+            lane.push(seq, n);
+        }
+        Ok(())
+    }
+
+    /// Writes `n` to the outbox (when there is one) and returns its sequence number.
+    fn store(&mut self, lane_name: &str, n: &Notification) -> Result<u64, PipelineError> {
+        match &mut self.outbox {
+            Some(outbox) => {
+                let appended = outbox.append(lane_name, n)?;
+                for old in appended.evicted {
+                    for l in self.lanes.values_mut() {
+                        l.remove(old);
+                    }
+                }
+                Ok(appended.seq)
+            }
+            None => {
+                self.next_seq += 1;
+                Ok(self.next_seq)
+            }
+        }
+    }
+
+    /// Gateway mode: a notification Alertmanager already grouped (see [`crate::gateway`])
+    /// for `n.receiver`'s DingTalk robot, stored in the outbox before this returns.
+    pub fn submit(&mut self, n: Notification, now: Timestamp) -> Result<(), PipelineError> {
+        let lanes = self
+            .fan_out
+            .get(&n.receiver)
+            .ok_or_else(|| PipelineError::UnknownReceiver(n.receiver.clone()))?;
+        let lane = lanes
+            .iter()
+            .find(|l| l.starts_with("dingtalk:"))
+            .cloned()
+            .ok_or_else(|| PipelineError::NotDingTalk(n.receiver.clone()))?;
+        self.stats.notifications += 1;
+        self.enqueue(&lane, n, GATEWAY_DEDUP, now)
     }
 
     /// Flushes due groups into the outbox and lanes, and returns the batches that may be
@@ -309,44 +375,10 @@ impl Pipeline {
         self.enqueue_direct()?;
         for n in self.dispatcher.tick(now) {
             self.stats.notifications += 1;
+            let repeat = self.repeat.get(&n.receiver).copied().unwrap_or_default();
             let lanes = self.fan_out.get(&n.receiver).cloned().unwrap_or_default();
             for lane_name in lanes {
-                let Some(lane) = self.lanes.get_mut(&lane_name) else {
-                    continue;
-                };
-                let mut n = n.clone();
-                let superseded = lane.absorb_pending(&mut n);
-                let seq = match &mut self.outbox {
-                    Some(outbox) => {
-                        let repeat = self.repeat.get(&n.receiver).copied().unwrap_or_default();
-                        if superseded.is_none()
-                            && outbox.delivered_recently(&lane_name, &n, repeat, now)
-                        {
-                            self.stats.duplicates_skipped += 1;
-                            continue;
-                        }
-                        let appended = outbox.append(&lane_name, &n)?;
-                        for old in appended.evicted {
-                            for l in self.lanes.values_mut() {
-                                l.remove(old);
-                            }
-                        }
-                        appended.seq
-                    }
-                    None => {
-                        self.next_seq += 1;
-                        self.next_seq
-                    }
-                };
-                if let Some(old) = superseded {
-                    self.stats.superseded += 1;
-                    if let Some(outbox) = &mut self.outbox {
-                        outbox.discard(old);
-                    }
-                }
-                if let Some(lane) = self.lanes.get_mut(&lane_name) {
-                    lane.push(seq, n);
-                }
+                self.enqueue(&lane_name, n.clone(), repeat, now)?;
             }
         }
         let mut jobs = Vec::new();
@@ -586,6 +618,11 @@ impl Notifier {
         self.pipeline.next_due(now)
     }
 
+    /// Gateway mode ([`Pipeline::submit`]); the next [`Notifier::flush`] sends it.
+    pub fn submit(&mut self, n: Notification, now: Timestamp) -> Result<(), PipelineError> {
+        self.pipeline.submit(n, now)
+    }
+
     pub fn pipeline(&self) -> &Pipeline {
         &self.pipeline
     }
@@ -609,6 +646,62 @@ mod tests {
             .filter(|j| j.lane == lane)
             .map(|j| j.batch.notifications.iter().map(|n| n.alerts.len()).sum())
             .collect()
+    }
+
+    fn gateway_post(receiver: &str, at: Timestamp) -> Notification {
+        let body = format!(
+            r#"{{"version":"4","groupKey":"{{}}:{{alertname=\"DiskFull\"}}",
+                "groupLabels":{{"alertname":"DiskFull"}},
+                "alerts":[{{"status":"firing","labels":{{"alertname":"DiskFull","instance":"a"}},
+                            "annotations":{{}},"startsAt":"{}","endsAt":"0001-01-01T00:00:00Z"}}]}}"#,
+            at.rfc3339()
+        );
+        crate::gateway::decode(receiver, body.as_bytes(), at).unwrap()
+    }
+
+    #[test]
+    fn gateway_posts_go_to_the_receivers_robot_once() {
+        let dir = tocsin_testkit::TempDir::new("pipeline-gateway").unwrap();
+        let config: NotifyConfig = serde_json::from_str(
+            r#"{"route": {"receiver": "robot"},
+                "receivers": [{"name": "robot", "dingtalk": {"access_token_env": "T"},
+                               "webhook": {"url": "http://hook/x"}},
+                              {"name": "hook", "webhook": {"url": "http://hook/y"}}]}"#,
+        )
+        .unwrap();
+        let options = PipelineOptions {
+            outbox_dir: Some(dir.path().join("outbox")),
+            ..PipelineOptions::default()
+        };
+        let mut p = Pipeline::new(&config, &options).unwrap();
+        let t0 = Timestamp::from_secs(1_000);
+        assert!(matches!(
+            p.submit(gateway_post("nobody", t0), t0),
+            Err(PipelineError::UnknownReceiver(_))
+        ));
+        assert!(matches!(
+            p.submit(gateway_post("hook", t0), t0),
+            Err(PipelineError::NotDingTalk(_))
+        ));
+        p.submit(gateway_post("robot", t0), t0).unwrap();
+        let jobs = p.tick(t0).unwrap();
+        assert_eq!(alerts_in(&jobs, "dingtalk:robot"), [1]);
+        assert!(
+            alerts_in(&jobs, "webhook:robot").is_empty(),
+            "only the robot"
+        );
+        for j in &jobs {
+            p.complete(j, Ok(()), t0).unwrap();
+        }
+        // Alertmanager re-posting what it thinks failed: not sent twice.
+        let t1 = t0 + std::time::Duration::from_secs(2);
+        p.submit(gateway_post("robot", t0), t1).unwrap();
+        assert!(p.tick(t1).unwrap().is_empty());
+        assert_eq!(p.stats().duplicates_skipped, 1);
+        // Its repeat, a group_interval later, is news again.
+        let t2 = t0 + std::time::Duration::from_secs(300);
+        p.submit(gateway_post("robot", t0), t2).unwrap();
+        assert_eq!(alerts_in(&p.tick(t2).unwrap(), "dingtalk:robot"), [1]);
     }
 
     #[test]

@@ -34,6 +34,8 @@ enum Command {
     Check(cmd::check::CheckArgs),
     /// Evaluate rule files against Prometheus and notify: the daemon.
     Run(cmd::run::RunArgs),
+    /// Only deliver Alertmanager webhook posts to DingTalk robots (POST /dingtalk/<receiver>/send).
+    Gateway(cmd::gateway::GatewayArgs),
     /// Run a stand-in receiver (`tocsin sink dingtalk`) for tests, demos and load tests.
     Sink(cmd::sink::SinkArgs),
 }
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => cmd::check::run(args),
         Command::Run(args) => cmd::run::run(args),
+        Command::Gateway(args) => cmd::gateway::run(args),
         Command::Sink(args) => cmd::sink::run(args),
     };
     match result {

@@ -1,35 +1,203 @@
-//! The bridge from the engine's alerts to the notification pipeline.
+//! The notification task shared by `tocsin run` and `tocsin gateway`.
 //!
 //! The engine calls [`AlertNotifier::send`] from its group tasks and must never wait on the
-//! network, so alerts go through a channel to one task that owns the [`Notifier`]: it feeds
-//! them in, and flushes whenever the pipeline says something is due (group_wait,
-//! group_interval, repeat_interval, a rate-limit window reopening).
+//! network, and gateway posts (`POST /dingtalk/<receiver>/send`) arrive on HTTP tasks, so
+//! both go through one channel to one task that owns the [`Notifier`]: it feeds them in,
+//! and flushes whenever the pipeline says something is due (group_wait, group_interval,
+//! repeat_interval, a rate-limit window reopening). After each round it publishes its
+//! counters for `/metrics`.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use anyhow::Context;
 use tocsin_engine::runner::{AlertNotifier, OutgoingAlert, OutgoingState};
 use tocsin_notify::alert::{AlertStatus, NotifyAlert};
-use tocsin_notify::pipeline::Notifier;
+use tocsin_notify::config::NotifyConfig;
+use tocsin_notify::gateway;
+use tocsin_notify::pipeline::{Notifier, PipelineError, PipelineOptions, PipelineStats};
+use tocsin_notify::render::RenderOptions;
 use tocsin_notify::time::Timestamp;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-/// Hands alerts to the pipeline task.
+use crate::web::exposition::Exposition;
+
+/// What the notification task is told.
+enum Event {
+    /// Alerts the engine (re)sends.
+    Alerts(Vec<OutgoingAlert>),
+    /// An Alertmanager webhook payload for a DingTalk receiver, answered once stored.
+    Gateway {
+        receiver: String,
+        body: Vec<u8>,
+        reply: oneshot::Sender<Result<(), GatewayRefusal>>,
+    },
+}
+
+/// Why a gateway post was not taken, as the HTTP answer says it.
+#[derive(Debug)]
+pub struct GatewayRefusal {
+    pub status: u16,
+    pub message: String,
+}
+
+/// Hands alerts to the notification task.
 pub struct ChannelNotifier {
-    tx: UnboundedSender<Vec<OutgoingAlert>>,
+    tx: UnboundedSender<Event>,
 }
 
 impl AlertNotifier for ChannelNotifier {
     fn send(&self, alerts: Vec<OutgoingAlert>) {
-        if self.tx.send(alerts).is_err() {
+        if self.tx.send(Event::Alerts(alerts)).is_err() {
             warn!("notification pipeline has stopped; alerts not queued");
         }
     }
 }
 
-pub fn channel() -> (ChannelNotifier, UnboundedReceiver<Vec<OutgoingAlert>>) {
+/// Posts gateway payloads to the notification task (cloned into the HTTP handlers).
+#[derive(Clone)]
+pub struct GatewayHandle {
+    tx: UnboundedSender<Event>,
+}
+
+impl GatewayHandle {
+    /// Queues `body` for `receiver`'s robot; `Ok` once it is in the outbox.
+    pub async fn post(&self, receiver: &str, body: Vec<u8>) -> Result<(), GatewayRefusal> {
+        let stopped = || GatewayRefusal {
+            status: 503,
+            message: "the notification pipeline is shutting down".to_owned(),
+        };
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Event::Gateway {
+                receiver: receiver.to_owned(),
+                body,
+                reply,
+            })
+            .map_err(|_| stopped())?;
+        answer.await.unwrap_or_else(|_| Err(stopped()))
+    }
+}
+
+/// The pipeline's counters as of its last round, for `/metrics`.
+#[derive(Default)]
+pub struct NotifyStatus {
+    stats: PipelineStats,
+    queued: BTreeMap<String, usize>,
+    outbox_evicted: u64,
+}
+
+impl NotifyStatus {
+    pub fn expose(&self, page: &mut Exposition) {
+        let s = &self.stats;
+        let counters: [(&str, &str, u64); 9] = [
+            (
+                "tocsin_notifications_total",
+                "Notifications produced (groups flushed, gateway posts taken).",
+                s.notifications,
+            ),
+            (
+                "tocsin_notifications_duplicate_total",
+                "Notifications not sent because the same content was delivered just before.",
+                s.duplicates_skipped,
+            ),
+            (
+                "tocsin_notifications_superseded_total",
+                "Unsent notifications folded into a newer one of the same group.",
+                s.superseded,
+            ),
+            (
+                "tocsin_notification_batches_delivered_total",
+                "Batches a receiver accepted.",
+                s.batches_delivered,
+            ),
+            (
+                "tocsin_notification_messages_sent_total",
+                "DingTalk messages a robot accepted.",
+                s.messages_sent,
+            ),
+            (
+                "tocsin_notification_digests_total",
+                "Digest batches (groups merged under a robot's rate limit).",
+                s.digests,
+            ),
+            (
+                "tocsin_notification_rate_limited_total",
+                "Sends a receiver throttled (DingTalk 130101 or HTTP 429).",
+                s.rate_limited,
+            ),
+            (
+                "tocsin_notification_failures_total",
+                "Sends that failed and will be retried.",
+                s.transient_failures,
+            ),
+            (
+                "tocsin_notifications_dropped_total",
+                "Notifications given up on after a permanent rejection.",
+                s.dropped,
+            ),
+        ];
+        for (name, help, value) in counters {
+            page.family(name, "counter", help)
+                .sample(name, [], value as f64);
+        }
+        page.family(
+            "tocsin_notification_outbox_evicted_total",
+            "counter",
+            "Notifications evicted because the outbox reached its size bound.",
+        )
+        .sample(
+            "tocsin_notification_outbox_evicted_total",
+            [],
+            self.outbox_evicted as f64,
+        );
+        let name = "tocsin_notifications_queued";
+        page.family(name, "gauge", "Notifications waiting per destination.");
+        for (destination, n) in &self.queued {
+            page.sample(name, [("destination", destination.as_str())], *n as f64);
+        }
+    }
+}
+
+/// A started notification task and the ways to reach it.
+pub struct Started {
+    pub notifier: ChannelNotifier,
+    pub gateway: GatewayHandle,
+    pub status: Arc<Mutex<NotifyStatus>>,
+    pub task: JoinHandle<()>,
+}
+
+/// Builds the pipeline for `config` (reading robot tokens and secrets; with `outbox_dir`,
+/// reloading what was pending) and starts its task.
+pub fn start(
+    config: &NotifyConfig,
+    external_url: &str,
+    outbox_dir: Option<std::path::PathBuf>,
+    dry_run: bool,
+) -> anyhow::Result<Started> {
+    let options = PipelineOptions {
+        render: RenderOptions {
+            external_url: external_url.to_owned(),
+            ..RenderOptions::default()
+        },
+        outbox_dir,
+        external_url: external_url.to_owned(),
+        ..PipelineOptions::default()
+    };
+    let pipeline = Notifier::from_config(config, &options, dry_run).context("notify")?;
     let (tx, rx) = unbounded_channel();
-    (ChannelNotifier { tx }, rx)
+    let status = Arc::new(Mutex::new(NotifyStatus::default()));
+    let task = tokio::spawn(drive(rx, pipeline, status.clone()));
+    Ok(Started {
+        notifier: ChannelNotifier { tx: tx.clone() },
+        gateway: GatewayHandle { tx },
+        status,
+        task,
+    })
 }
 
 /// Logs what would be sent: `--dry-run` without a `notify:` section, or no receivers.
@@ -48,8 +216,12 @@ impl AlertNotifier for LogNotifier {
     }
 }
 
-/// Runs the pipeline until the channel closes (the engine stopped), then flushes once more.
-pub async fn drive(mut rx: UnboundedReceiver<Vec<OutgoingAlert>>, mut notifier: Notifier) {
+/// Runs the pipeline until every sender is gone, then flushes once more.
+async fn drive(
+    mut rx: UnboundedReceiver<Event>,
+    mut notifier: Notifier,
+    status: Arc<Mutex<NotifyStatus>>,
+) {
     loop {
         let now = Timestamp::now();
         let wait = notifier
@@ -61,7 +233,7 @@ pub async fn drive(mut rx: UnboundedReceiver<Vec<OutgoingAlert>>, mut notifier: 
             .min(Duration::from_secs(1));
         tokio::select! {
             received = rx.recv() => match received {
-                Some(alerts) => notifier.ingest(alerts.into_iter().map(convert), Timestamp::now()),
+                Some(event) => handle(&mut notifier, event),
                 None => break,
             },
             () = tokio::time::sleep(wait) => {}
@@ -69,9 +241,55 @@ pub async fn drive(mut rx: UnboundedReceiver<Vec<OutgoingAlert>>, mut notifier: 
         if let Err(e) = notifier.flush(Timestamp::now()).await {
             warn!(err = %e, "sending notifications failed; they stay queued");
         }
+        publish(&notifier, &status);
     }
     if let Err(e) = notifier.flush(Timestamp::now()).await {
         warn!(err = %e, "final notification flush failed; queued notifications stay in the outbox");
+    }
+    publish(&notifier, &status);
+}
+
+fn handle(notifier: &mut Notifier, event: Event) {
+    match event {
+        Event::Alerts(alerts) => notifier.ingest(alerts.into_iter().map(convert), Timestamp::now()),
+        Event::Gateway {
+            receiver,
+            body,
+            reply,
+        } => {
+            let now = Timestamp::now();
+            let result = gateway::decode(&receiver, &body, now)
+                .map_err(|e| GatewayRefusal {
+                    status: 400,
+                    message: e.to_string(),
+                })
+                .and_then(|n| {
+                    notifier.submit(n, now).map_err(|e| GatewayRefusal {
+                        status: match e {
+                            PipelineError::UnknownReceiver(_) | PipelineError::NotDingTalk(_) => {
+                                404
+                            }
+                            _ => 503,
+                        },
+                        message: e.to_string(),
+                    })
+                });
+            if let Err(refusal) = &result {
+                warn!(receiver = %receiver, status = refusal.status, err = %refusal.message,
+                    "gateway post refused");
+            }
+            // The poster may have hung up; the notification is stored either way.
+            let _ = reply.send(result);
+        }
+    }
+}
+
+fn publish(notifier: &Notifier, status: &Mutex<NotifyStatus>) {
+    let pipeline = notifier.pipeline();
+    if let Ok(mut s) = status.lock() {
+        s.stats = pipeline.stats();
+        s.queued = pipeline.queued();
+        s.outbox_evicted = pipeline.outbox_overflowed();
     }
 }
 

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
 pub mod check;
+pub mod gateway;
 pub mod run;
 pub mod sink;

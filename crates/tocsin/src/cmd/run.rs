@@ -9,8 +9,6 @@ use anyhow::{bail, Context};
 use clap::Args;
 use tocsin_engine::runner::{AlertNotifier, Engine, EngineOptions};
 use tocsin_engine::RestorePolicy;
-use tocsin_notify::pipeline::{Notifier, PipelineOptions};
-use tocsin_notify::render::RenderOptions;
 use tocsin_query::{
     Auth, BasicAuth, ClientConfig, PrometheusClient, RemoteWriteClient, RemoteWriteConfig,
     SecretSource,
@@ -122,6 +120,11 @@ fn settings(args: &RunArgs) -> anyhow::Result<(Config, PathBuf)> {
         bail!("no rule files: give --rules GLOB or rule_files in the config file");
     }
     Ok((config, base))
+}
+
+/// `<state dir>/outbox`, where notifications wait until a receiver takes them.
+pub fn outbox_dir(config: &Config) -> Option<PathBuf> {
+    config.state.dir.as_ref().map(|d| d.join("outbox"))
 }
 
 fn absolute(base: &Path, glob: &str) -> String {
@@ -241,24 +244,21 @@ async fn serve(args: RunArgs, config: Config, _base: PathBuf) -> anyhow::Result<
     };
     let engine_outputs = Arc::new(Tee(outputs.clone(), remote));
     let external_url = config.global.external_url.clone().unwrap_or_default();
-    let (notifier, notify_task): (Arc<dyn AlertNotifier>, _) = match &config.notify {
+    let (notifier, notify_task, notify_web): (Arc<dyn AlertNotifier>, _, _) = match &config.notify {
         Some(notify_config) => {
-            let options = PipelineOptions {
-                render: RenderOptions {
-                    external_url: external_url.clone(),
-                    ..RenderOptions::default()
-                },
-                outbox_dir: config.state.dir.as_ref().map(|d| d.join("outbox")),
-                external_url: external_url.clone(),
-                ..PipelineOptions::default()
-            };
-            let pipeline =
-                Notifier::from_config(notify_config, &options, args.dry_run).context("notify")?;
-            let (sender, receiver) = notify::channel();
-            let task = tokio::spawn(notify::drive(receiver, pipeline));
-            (Arc::new(sender), Some(task))
+            let started = notify::start(
+                notify_config,
+                &external_url,
+                outbox_dir(&config),
+                args.dry_run,
+            )?;
+            (
+                Arc::new(started.notifier),
+                Some(started.task),
+                Some((started.gateway, started.status)),
+            )
         }
-        None => (Arc::new(notify::LogNotifier), None),
+        None => (Arc::new(notify::LogNotifier), None, None),
     };
     let options = EngineOptions {
         default_interval: config.global.evaluation_interval.as_std(),
@@ -303,6 +303,7 @@ async fn serve(args: RunArgs, config: Config, _base: PathBuf) -> anyhow::Result<
         outputs,
         config.rule_files.clone(),
         args.enable_lifecycle,
+        notify_web,
     ));
     let reload_state = state.clone();
     let sighup_task = tokio::spawn(async move { reload_on_sighup(reload_state).await });

@@ -1,12 +1,13 @@
 //! The daemon's HTTP surface: Prometheus-shaped `/api/v1/rules` and `/api/v1/alerts`,
-//! `/metrics`, health, readiness and reload.
+//! `/metrics`, health, readiness, reload, and the DingTalk gateway endpoint.
 
 mod api;
 pub mod exposition;
+pub mod gateway;
 pub mod outputs;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
@@ -14,6 +15,7 @@ use tocsin_engine::runner::Engine;
 use tracing::{error, info};
 
 use crate::http::{reply, Reply};
+use crate::notify::{GatewayHandle, NotifyStatus};
 use exposition::Exposition;
 use outputs::LatestOutputs;
 
@@ -24,6 +26,8 @@ pub struct WebState {
     rule_globs: Vec<String>,
     lifecycle: bool,
     reload_failures: AtomicU64,
+    /// The notification task, when `notify:` is configured.
+    notify: Option<(GatewayHandle, Arc<Mutex<NotifyStatus>>)>,
 }
 
 impl WebState {
@@ -32,6 +36,7 @@ impl WebState {
         outputs: Arc<LatestOutputs>,
         rule_globs: Vec<String>,
         lifecycle: bool,
+        notify: Option<(GatewayHandle, Arc<Mutex<NotifyStatus>>)>,
     ) -> Self {
         WebState {
             engine,
@@ -39,6 +44,7 @@ impl WebState {
             rule_globs,
             lifecycle,
             reload_failures: AtomicU64::new(0),
+            notify,
         }
     }
 
@@ -86,6 +92,11 @@ impl WebState {
             self.reload_failures.load(Ordering::Relaxed) as f64,
         );
         api::engine_metrics(&self.engine, &mut page);
+        if let Some((_, status)) = &self.notify {
+            if let Ok(status) = status.lock() {
+                status.expose(&mut page);
+            }
+        }
         self.outputs.expose(&mut page);
         page.finish()
     }
@@ -97,6 +108,10 @@ const TEXT: &str = "text/plain; charset=utf-8";
 pub async fn handle(state: Arc<WebState>, req: Request<Incoming>) -> Reply {
     let path = req.uri().path().to_owned();
     let query = req.uri().query().unwrap_or("").to_owned();
+    if let Some(receiver) = gateway::receiver_of(&path) {
+        let handle = state.notify.as_ref().map(|(h, _)| h);
+        return gateway::handle(handle, receiver, req).await;
+    }
     match (req.method(), path.as_str()) {
         (&Method::GET, "/api/v1/rules") => match api::rules(&state.engine, &query) {
             Ok(body) => reply(StatusCode::OK, JSON, body),

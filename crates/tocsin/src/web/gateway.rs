@@ -1,0 +1,80 @@
+//! `POST /dingtalk/<receiver>/send`: Alertmanager webhook payloads for a DingTalk receiver,
+//! served by `tocsin run` and `tocsin gateway` alike. The answer is 200 only once the
+//! notification is in the outbox, so anything refused or lost before that is retried by
+//! Alertmanager itself.
+
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::{Method, Request, StatusCode};
+
+use crate::http::{reply, Reply};
+use crate::notify::GatewayHandle;
+
+/// Alertmanager posts at most a group's alerts; this leaves room for thousands.
+const MAX_BODY_BYTES: usize = 16 << 20;
+const TEXT: &str = "text/plain; charset=utf-8";
+
+/// The receiver named by a gateway path, or `None` when `path` is not one.
+pub fn receiver_of(path: &str) -> Option<&str> {
+    path.strip_prefix("/dingtalk/")?
+        .strip_suffix("/send")
+        .filter(|r| !r.is_empty() && !r.contains('/'))
+}
+
+/// Handles a request whose path is a gateway path; `gateway` is `None` when no `notify:`
+/// section is configured.
+pub async fn handle(
+    gateway: Option<&GatewayHandle>,
+    receiver: &str,
+    req: Request<Incoming>,
+) -> Reply {
+    if req.method() != Method::POST {
+        return reply(StatusCode::METHOD_NOT_ALLOWED, TEXT, "use POST\n");
+    }
+    let Some(gateway) = gateway else {
+        return reply(
+            StatusCode::NOT_FOUND,
+            TEXT,
+            "no notify: section is configured, so there are no DingTalk receivers\n",
+        );
+    };
+    let body = match Limited::new(req.into_body(), MAX_BODY_BYTES)
+        .collect()
+        .await
+    {
+        Ok(collected) => collected.to_bytes().to_vec(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return reply(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                TEXT,
+                format!("payload over {MAX_BODY_BYTES} bytes\n"),
+            )
+        }
+        Err(_) => return reply(StatusCode::BAD_REQUEST, TEXT, "cannot read the body\n"),
+    };
+    match gateway.post(receiver, body).await {
+        Ok(()) => reply(StatusCode::OK, TEXT, "OK\n"),
+        Err(refusal) => reply(
+            StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            TEXT,
+            format!("{}\n", refusal.message),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::receiver_of;
+
+    #[test]
+    fn gateway_paths_name_one_receiver() {
+        assert_eq!(
+            receiver_of("/dingtalk/flink-oncall/send"),
+            Some("flink-oncall")
+        );
+        assert_eq!(receiver_of("/dingtalk//send"), None);
+        assert_eq!(receiver_of("/dingtalk/a/b/send"), None);
+        assert_eq!(receiver_of("/dingtalk/a/sendx"), None);
+        assert_eq!(receiver_of("/api/v1/alerts"), None);
+    }
+}
