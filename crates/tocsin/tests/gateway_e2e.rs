@@ -5,9 +5,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use tocsin_notify::time::Timestamp;
 use tocsin_testkit::{free_port, http_get, http_post, http_request, Alertmanager, TempDir};
 
 const TOKEN: &str = "7c1e0a9b8d6f5e4d3c2b1a0918273645f5e4d3c2b1a09f8e7d6c5b4a39281706";
@@ -83,6 +84,20 @@ fn sink(dir: &Path) -> Process {
     )
 }
 
+/// `tocsin gateway --config config` on a known port.
+fn gateway(dir: &Path, config: &Path) -> Process {
+    let port = free_port();
+    Process::start(
+        &[
+            "gateway".into(),
+            format!("--config={}", config.display()),
+            format!("--listen=127.0.0.1:{port}"),
+        ],
+        port,
+        dir.join("gateway.log"),
+    )
+}
+
 fn messages(sink: &Process) -> Vec<Value> {
     let (status, body) = http_get(&format!("{}/messages", sink.url));
     assert_eq!(status, 200, "{body}");
@@ -117,38 +132,17 @@ fn config(dir: &Path, sink: &Process, extra: &str) -> PathBuf {
     path
 }
 
-fn rfc3339(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).expect("after 1970").as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since the epoch (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 /// Posts one alert to Alertmanager's v2 API; `ends` in the past resolves it.
-fn post_alert(am: &Alertmanager, ends: Option<SystemTime>) {
+fn post_alert(am: &Alertmanager, ends: Option<Timestamp>) {
     let mut alert = serde_json::json!({
         "labels": {"alertname": "FlinkJobRestarting", "job_name": "orders-etl",
                    "severity": "critical"},
         "annotations": {"summary": "orders-etl restarted 5 times in 10 minutes"},
-        "startsAt": rfc3339(SystemTime::now() - Duration::from_secs(60)),
+        "startsAt": (Timestamp::now() - Duration::from_secs(60)).rfc3339(),
         "generatorURL": "http://prometheus:9090/graph?g0.expr=x",
     });
     if let Some(ends) = ends {
-        alert["endsAt"] = rfc3339(ends).into();
+        alert["endsAt"] = ends.rfc3339().into();
     }
     let body = serde_json::to_vec(&[alert]).expect("JSON");
     let (status, text) = http_post(
@@ -171,16 +165,7 @@ fn alertmanager_webhooks_reach_dingtalk_through_tocsin_gateway() {
     let dir = TempDir::new("gateway-e2e").expect("temp dir");
     let sink = sink(dir.path());
     let config = config(dir.path(), &sink, "");
-    let port = free_port();
-    let gateway = Process::start(
-        &[
-            "gateway".into(),
-            format!("--config={}", config.display()),
-            format!("--listen=127.0.0.1:{port}"),
-        ],
-        port,
-        dir.path().join("gateway.log"),
-    );
+    let gateway = gateway(dir.path(), &config);
     let am = Alertmanager::start(&format!(
         "route:\n  receiver: dingtalk\n  group_by: [alertname]\n  group_wait: 1s\n  \
          group_interval: 2s\n  repeat_interval: 1h\nreceivers:\n  - name: dingtalk\n    \
@@ -201,7 +186,7 @@ fn alertmanager_webhooks_reach_dingtalk_through_tocsin_gateway() {
     assert_eq!(m["body"]["at"]["atMobiles"][0], "13800000000");
 
     // Resolution: Alertmanager sends the resolved notice at its next group_interval.
-    post_alert(&am, Some(SystemTime::now() - Duration::from_secs(1)));
+    post_alert(&am, Some(Timestamp::now() - Duration::from_secs(1)));
     gateway.wait_for("the resolved message", || messages(&sink).len() >= 2);
     // Several group intervals later nothing more arrived: one message each.
     std::thread::sleep(Duration::from_secs(6));
@@ -226,16 +211,7 @@ fn bad_gateway_posts_are_refused_with_the_reason() {
     let dir = TempDir::new("gateway-refusals").expect("temp dir");
     let sink = sink(dir.path());
     let config = config(dir.path(), &sink, "");
-    let port = free_port();
-    let gateway = Process::start(
-        &[
-            "gateway".into(),
-            format!("--config={}", config.display()),
-            format!("--listen=127.0.0.1:{port}"),
-        ],
-        port,
-        dir.path().join("gateway.log"),
-    );
+    let gateway = gateway(dir.path(), &config);
     let post = |path: &str, body: &[u8]| {
         http_post(&format!("{}{path}", gateway.url), "application/json", body)
     };
