@@ -18,7 +18,7 @@ use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
 
 use crate::notification::Notification;
-use crate::render::{render_compact, render_full, Part, RenderOptions, Rendered};
+use crate::render::{render_compact, render_full, render_templated, Part, RenderOptions, Rendered};
 use crate::time::Timestamp;
 
 /// Messages per window for one robot.
@@ -326,6 +326,16 @@ fn plan_dingtalk(pending: &VecDeque<Pending>, slots: usize, opts: &RenderOptions
     for n in &notes {
         if total > slots {
             break;
+        }
+        // A templated message over the size budget is sent as is: the DingTalk client
+        // splits it into numbered parts, each of which takes a slot.
+        if let Some(r) = render_templated(n, opts) {
+            total += body_len(&r).div_ceil(opts.max_bytes.max(1)).max(1);
+            own.push(vec![Part {
+                rendered: r,
+                spans: vec![(0, 0..n.alerts.len())],
+            }]);
+            continue;
         }
         let full = render_full(n, opts);
         let parts = if body_len(&full) <= opts.max_bytes {

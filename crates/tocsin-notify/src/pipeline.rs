@@ -68,6 +68,8 @@ pub enum PipelineError {
         receiver: String,
         source: ClientError,
     },
+    #[error(transparent)]
+    Template(#[from] crate::templates::TemplateConfigError),
     #[error("receiver {receiver:?}: {source}")]
     Endpoint {
         receiver: String,
@@ -162,6 +164,7 @@ impl Pipeline {
         let mut lanes = BTreeMap::new();
         let mut fan_out: HashMap<String, Vec<String>> = HashMap::new();
         let robots = dingtalk_lanes(config);
+        let templates = config.message_templates()?;
         for r in &config.receivers {
             let mut mine = Vec::new();
             if let (Some(d), Some(name)) = (&r.dingtalk, robots.get(&r.name)) {
@@ -171,6 +174,7 @@ impl Pipeline {
                         limiter: Limiter::new(options.rate_limit),
                         render: RenderOptions {
                             format: d.message,
+                            templates: templates.clone(),
                             ..options.render.clone()
                         },
                     })
