@@ -148,3 +148,166 @@ pub fn notification_data(n: &Notification, external_url: &str) -> NotificationDa
         external_url: external_url.to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::{labels, NotifyAlert};
+    use crate::lane::{Lane, LaneMode, Limiter, RateLimit};
+    use crate::time::Timestamp;
+    use std::time::Duration;
+
+    fn note(group: &str, alerts: Vec<NotifyAlert>) -> Notification {
+        Notification {
+            receiver: "oncall".into(),
+            group_key: format!("{{}}:{{alertname=\"{group}\"}}"),
+            group_labels: labels([("alertname", group)]),
+            alerts,
+            created_at: Timestamp::from_secs(100),
+        }
+    }
+
+    fn alert(name: &str, inst: &str) -> NotifyAlert {
+        NotifyAlert::firing(
+            labels([("alertname", name), ("instance", inst)]),
+            labels([("summary", "down")]),
+            Timestamp::from_secs(60),
+        )
+    }
+
+    fn templates(title: Option<&str>, text: Option<&str>) -> ReceiverTemplates {
+        let cfg = DingTalkReceiverConfig {
+            title: title.map(str::to_owned),
+            text: text.map(str::to_owned),
+            ..DingTalkReceiverConfig::default()
+        };
+        let t = MessageTemplates::from_config("oncall", &cfg)
+            .expect("parses")
+            .expect("some");
+        Arc::new(BTreeMap::from([("oncall".to_owned(), t)]))
+    }
+
+    #[test]
+    fn data_has_alertmanager_shape_firing_alerts_end_at_go_zero_time() {
+        let mut r = alert("A", "2").resolved_at(Timestamp::from_secs(90));
+        r.fingerprint = 0xab;
+        let d = notification_data(&note("A", vec![alert("A", "1"), r]), "http://t");
+        assert_eq!(d.status, "firing");
+        assert_eq!(d.alerts[0].ends_at, None);
+        assert_eq!(d.alerts[1].status, "resolved");
+        assert_eq!(d.alerts[1].ends_at, Some(90_000_000_000));
+        assert_eq!(d.alerts[1].starts_at, 60_000_000_000);
+        assert_eq!(d.alerts[1].fingerprint, "00000000000000ab");
+        assert_eq!(d.common_labels, labels([("alertname", "A")]));
+        assert_eq!(d.common_annotations, labels([("summary", "down")]));
+        assert_eq!(d.external_url, "http://t");
+        assert_eq!(d.group_labels, labels([("alertname", "A")]));
+    }
+
+    #[test]
+    fn parse_errors_name_receiver_field_line_and_column() {
+        let cfg = DingTalkReceiverConfig {
+            title: Some("ok".into()),
+            text: Some("line one\n  {{ .Status | nosuch }}".into()),
+            ..DingTalkReceiverConfig::default()
+        };
+        let e = MessageTemplates::from_config("oncall", &cfg).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "receiver \"oncall\": dingtalk.text template, line 2, column 16: function \"nosuch\" not defined"
+        );
+        let none = MessageTemplates::from_config("oncall", &DingTalkReceiverConfig::default());
+        assert!(none.unwrap().is_none());
+    }
+
+    #[test]
+    fn render_error_falls_back_to_the_full_layout() {
+        let opts = RenderOptions {
+            templates: templates(None, Some("{{ index .Alerts 3 }}")),
+            ..RenderOptions::default()
+        };
+        let n = note("A", vec![alert("A", "1")]);
+        assert_eq!(crate::render::render_templated(&n, &opts), None);
+        let other = Notification {
+            receiver: "someone-else".into(),
+            ..n
+        };
+        assert_eq!(crate::render::render_templated(&other, &opts), None);
+    }
+
+    #[test]
+    fn digests_under_the_rate_limit_keep_the_compact_layout() {
+        let opts = RenderOptions {
+            templates: templates(Some("CUSTOM {{ .Status }}"), Some("CUSTOM")),
+            ..RenderOptions::default()
+        };
+        let mut lane = Lane::new(LaneMode::DingTalk {
+            limiter: Limiter::new(RateLimit {
+                max: 2,
+                per: Duration::from_secs(60),
+            }),
+            render: opts,
+        });
+        // Two groups, two slots: one templated message each.
+        for (i, g) in ["A", "B"].into_iter().enumerate() {
+            lane.push(i as u64, note(g, vec![alert(g, "1")]));
+        }
+        let now = Timestamp::from_secs(100);
+        let b = lane.plan(now).expect("a batch");
+        assert!(!b.digest);
+        assert_eq!(b.messages.len(), 2);
+        assert!(b.messages.iter().all(|m| m.title == "CUSTOM firing"));
+        lane.done(&b, crate::lane::SendResult::Delivered, now);
+        // A minute later, five groups for two slots: a digest, in the built-in layout.
+        let later = now + Duration::from_secs(61);
+        for (i, g) in ["C", "D", "E", "F", "G"].into_iter().enumerate() {
+            lane.push(10 + i as u64, note(g, vec![alert(g, "1")]));
+        }
+        let b = lane.plan(later).expect("a batch");
+        assert!(b.digest, "{:?}", b.messages);
+        assert!(b.messages.iter().all(|m| !m.text.contains("CUSTOM")));
+        let all: String = b.messages.iter().map(|m| m.text.as_str()).collect();
+        for g in ["C", "D", "E", "F", "G"] {
+            assert!(all.contains(g), "{all}");
+        }
+    }
+
+    #[test]
+    fn unset_title_or_text_come_from_the_full_layout() {
+        let n = note("A", vec![alert("A", "1")]);
+        let opts = RenderOptions::default();
+        let full = render_full(&n, &opts);
+        let t = templates(None, Some("{{ len .Alerts }} {{ .CommonLabels }}"));
+        let r = t["oncall"].render(&n, &opts).unwrap();
+        assert_eq!(r.title, full.title);
+        assert_eq!(r.text, "1 alertname=A, instance=1");
+    }
+
+    /// The example in README.md's config section.
+    #[test]
+    fn readme_example_renders_firing_and_resolved_alerts() {
+        let title = r#"[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] {{ .CommonLabels.alertname }}"#;
+        let text = concat!(
+            r#"{{ define "alert" }}- **{{ .Labels.severity }}** {{ .Annotations.summary }} (since {{ .StartsAt.Format "2006-01-02 15:04:05" }})"#,
+            "\n",
+            r#"{{ end }}{{ range .Alerts.Firing }}{{ template "alert" . }}{{ end }}"#,
+            "\n",
+            r#"{{ range .Alerts.Resolved }}- resolved: {{ .Annotations.summary }} at {{ .EndsAt.Format "15:04:05" }}"#,
+            "\n",
+            r#"{{ end }}{{ range .CommonLabels.SortedPairs }}{{ .Name }}={{ .Value }} {{ end }}"#,
+            "\n",
+        );
+        let t = templates(Some(title), Some(text));
+        let mut a = alert("HighCPU", "1");
+        a.labels.insert("severity".into(), "critical".into());
+        let b = alert("HighCPU", "2").resolved_at(Timestamp::from_secs(3725));
+        let r = t["oncall"]
+            .render(&note("HighCPU", vec![a, b]), &RenderOptions::default())
+            .unwrap();
+        assert_eq!(r.title, "[FIRING:1] HighCPU");
+        assert_eq!(
+            r.text,
+            "- **critical** down (since 1970-01-01 00:01:00)\n\n- resolved: down at 01:02:05\nalertname=HighCPU \n"
+        );
+    }
+}
