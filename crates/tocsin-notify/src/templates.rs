@@ -59,7 +59,10 @@ impl MessageTemplates {
                             receiver: receiver.to_owned(),
                             field,
                             line: e.line(),
-                            column: e.column().map(|c| format!(", column {c}")).unwrap_or_default(),
+                            column: e
+                                .column()
+                                .map(|c| format!(", column {c}"))
+                                .unwrap_or_default(),
                             message: e.message().to_owned(),
                         }
                     })

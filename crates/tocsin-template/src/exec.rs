@@ -596,41 +596,24 @@ where
                 return self.errorf(format!("nil pointer evaluating interface {{}}.{name}"))
             }
             Value::Time(ns) => {
-                let t = (ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000) as u32);
+                let t = (
+                    ns.div_euclid(1_000_000_000),
+                    ns.rem_euclid(1_000_000_000) as u32,
+                );
                 if let Some(v) =
                     funcs::time::method(self, dot, (t.0, t.1, true), name, node, args, final_)?
                 {
                     return Ok(v);
                 }
             }
-            Value::GoTime(secs, nanos) => {
-                let t = (*secs, *nanos, false);
-                if let Some(v) = funcs::time::method(self, dot, t, name, node, args, final_)? {
-                    return Ok(v);
-                }
-            }
-            Value::Kv(kv) if name == "Remove" => {
-                return self.kv_remove(dot, kv, args, final_);
-            }
-            Value::Notif(_)
+            Value::GoTime(..)
+            | Value::Notif(_)
             | Value::Alert(_)
             | Value::Alerts(..)
             | Value::Kv(_)
             | Value::Pairs(_)
             | Value::Pair(..) => {
-                if let Some(v) = notification::field(&recv, name) {
-                    if has_args {
-                        let nargs = args.len().saturating_sub(1) + usize::from(final_.is_some());
-                        return self.errorf(if matches!(recv, Value::Notif(_) | Value::Alert(_))
-                            && !matches!(name, "Firing" | "Resolved")
-                        {
-                            format!("{name} has arguments but cannot be invoked as function")
-                        } else {
-                            format!("wrong number of args for {name}: want 0 got {nargs}")
-                        });
-                    }
-                    return Ok(v);
-                }
+                return self.eval_notification_field(dot, name, node, args, final_, recv);
             }
             Value::Data(d) => {
                 let v = match name {
@@ -665,18 +648,6 @@ where
                 }
             }
             _ => {}
-        }
-        if let Value::Kv(kv) = &recv {
-            if has_args {
-                return self.errorf(format!("{name} is not a method but has arguments"));
-            }
-            // missingkey=zero: a missing key is the zero string.
-            return Ok(match kv {
-                Kv::Borrowed(l) => {
-                    Value::Str(Cow::Borrowed(l.get(name).map_or("", |v| v.as_str())))
-                }
-                Kv::Owned(l) => Value::Str(Cow::Owned(l.get(name).cloned().unwrap_or_default())),
-            });
         }
         if let Value::Labels(l) = recv {
             if has_args {
@@ -714,6 +685,71 @@ where
         ))
     }
 
+    /// [`Self::eval_field`] for the notification templates' types, apart so the rule
+    /// template path's code stays as it was.
+    #[inline(never)]
+    fn eval_notification_field(
+        &mut self,
+        dot: &Value<'a>,
+        name: &'t str,
+        node: &'t Arg,
+        args: &'t [Arg],
+        final_: Option<Value<'a>>,
+        recv: Value<'a>,
+    ) -> R<Value<'a>> {
+        let has_args = args.len() > 1 || final_.is_some();
+        match &recv {
+            Value::GoTime(secs, nanos) => {
+                let t = (*secs, *nanos, false);
+                if let Some(v) = funcs::time::method(self, dot, t, name, node, args, final_)? {
+                    return Ok(v);
+                }
+            }
+            Value::Kv(kv) if name == "Remove" => {
+                return self.kv_remove(dot, kv, args, final_);
+            }
+            Value::Notif(_)
+            | Value::Alert(_)
+            | Value::Alerts(..)
+            | Value::Kv(_)
+            | Value::Pairs(_)
+            | Value::Pair(..) => {
+                if let Some(v) = notification::field(&recv, name) {
+                    if has_args {
+                        let nargs = args.len().saturating_sub(1) + usize::from(final_.is_some());
+                        return self.errorf(
+                            if matches!(recv, Value::Notif(_) | Value::Alert(_))
+                                && !matches!(name, "Firing" | "Resolved")
+                            {
+                                format!("{name} has arguments but cannot be invoked as function")
+                            } else {
+                                format!("wrong number of args for {name}: want 0 got {nargs}")
+                            },
+                        );
+                    }
+                    return Ok(v);
+                }
+            }
+            _ => {}
+        }
+        if let Value::Kv(kv) = &recv {
+            if has_args {
+                return self.errorf(format!("{name} is not a method but has arguments"));
+            }
+            // missingkey=zero: a missing key is the zero string.
+            return Ok(match kv {
+                Kv::Borrowed(l) => {
+                    Value::Str(Cow::Borrowed(l.get(name).map_or("", |v| v.as_str())))
+                }
+                Kv::Owned(l) => Value::Str(Cow::Owned(l.get(name).cloned().unwrap_or_default())),
+            });
+        }
+        self.errorf(format!(
+            "can't evaluate field {name} in type {}",
+            recv.type_name()
+        ))
+    }
+
     /// `KV.Remove(keys []string)`.
     fn kv_remove(
         &mut self,
@@ -724,7 +760,9 @@ where
     ) -> R<Value<'a>> {
         let nargs = args.len().saturating_sub(1) + usize::from(final_.is_some());
         if nargs != 1 {
-            return self.errorf(format!("wrong number of args for Remove: want 1 got {nargs}"));
+            return self.errorf(format!(
+                "wrong number of args for Remove: want 1 got {nargs}"
+            ));
         }
         let keys = match final_ {
             Some(v) => v,

@@ -48,7 +48,10 @@ pub(crate) const ZERO_TIME_SECS: i64 = -62_135_596_800;
 /// zero time, which nanoseconds in an i64 are not).
 pub(crate) fn time_value<'a>(ns: Option<i64>) -> Value<'a> {
     match ns {
-        Some(ns) => Value::GoTime(ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000) as u32),
+        Some(ns) => Value::GoTime(
+            ns.div_euclid(1_000_000_000),
+            ns.rem_euclid(1_000_000_000) as u32,
+        ),
         None => Value::GoTime(ZERO_TIME_SECS, 0),
     }
 }
@@ -239,7 +242,10 @@ pub(crate) fn pair<'a>(kv: &Kv<'a>, i: usize) -> Option<(Value<'a>, Value<'a>)> 
         }
         Kv::Owned(l) => {
             let (k, v) = sorted_pairs(l).nth(i)?;
-            (Value::Str(Cow::Owned(k.clone())), Value::Str(Cow::Owned(v.clone())))
+            (
+                Value::Str(Cow::Owned(k.clone())),
+                Value::Str(Cow::Owned(v.clone())),
+            )
         }
     })
 }
@@ -268,7 +274,12 @@ pub(crate) fn range_items<'a>(v: &Value<'a>) -> Option<Vec<(Value<'a>, Value<'a>
             .collect(),
         Value::Kv(Kv::Owned(l)) => l
             .iter()
-            .map(|(k, v)| (Value::Str(Cow::Owned(k.clone())), Value::Str(Cow::Owned(v.clone()))))
+            .map(|(k, v)| {
+                (
+                    Value::Str(Cow::Owned(k.clone())),
+                    Value::Str(Cow::Owned(v.clone())),
+                )
+            })
             .collect(),
         Value::Pairs(kv) => (0..kv.get().len())
             .map(|i| (Value::Int(i as i64), Value::Pair(kv.clone(), i)))

@@ -239,9 +239,7 @@ impl<'a> Value<'a> {
                 }
                 out.push(']');
             }
-            Value::GoTime(secs, nanos) => {
-                crate::funcs::time::write_time_parts(out, *secs, *nanos)
-            }
+            Value::GoTime(secs, nanos) => crate::funcs::time::write_time_parts(out, *secs, *nanos),
         }
     }
 }

@@ -34,7 +34,8 @@ fn data() -> NotificationData {
     b.status = "resolved".into();
     b.labels.insert("instance".into(), "node-2:9100".into());
     b.labels.insert("severity".into(), "warning".into());
-    b.annotations.insert("summary".into(), "CPU above 80%".into());
+    b.annotations
+        .insert("summary".into(), "CPU above 80%".into());
     b.ends_at = Some(START + 3_723_500_000_000);
     NotificationData {
         receiver: "flink-oncall".into(),
@@ -67,7 +68,9 @@ fn range_over_firing_alerts_formats_start_time() {
         "- **critical** CPU above 90% (since 2026-08-20 08:21:00)"
     );
     assert_eq!(
-        render(r#"{{ range .Alerts.Resolved }}{{ .Labels.instance }} {{ .EndsAt.Format "Jan _2 3:04PM MST" }}{{ end }}"#),
+        render(
+            r#"{{ range .Alerts.Resolved }}{{ .Labels.instance }} {{ .EndsAt.Format "Jan _2 3:04PM MST" }}{{ end }}"#
+        ),
         "node-2:9100 Aug 20 9:23AM UTC"
     );
 }
@@ -103,10 +106,15 @@ fn kv_methods_names_values_remove_and_printing() {
     );
     // Ranging a map directly goes in key order; a missing key is empty.
     assert_eq!(
-        render("{{ range $k, $v := .GroupLabels }}{{ $k }}:{{ $v }}{{ end }}[{{ .GroupLabels.nope }}]"),
+        render(
+            "{{ range $k, $v := .GroupLabels }}{{ $k }}:{{ $v }}{{ end }}[{{ .GroupLabels.nope }}]"
+        ),
         "alertname:HighCPU[]"
     );
-    assert_eq!(render("{{ len .CommonAnnotations }}{{ if .CommonAnnotations }}x{{ else }}empty{{ end }}"), "0empty");
+    assert_eq!(
+        render("{{ len .CommonAnnotations }}{{ if .CommonAnnotations }}x{{ else }}empty{{ end }}"),
+        "0empty"
+    );
 }
 
 #[test]
@@ -166,8 +174,8 @@ fn receiver_is_regexp_quoted_like_alertmanager() {
 #[test]
 fn prometheus_only_functions_are_not_defined() {
     for f in ["humanize 1", "query \"up\"", "externalURL"] {
-        let e = parse_notification_template("ding.title", &format!("a\n{{{{ {f} }}}}"))
-            .unwrap_err();
+        let e =
+            parse_notification_template("ding.title", &format!("a\n{{{{ {f} }}}}")).unwrap_err();
         let name = f.split(' ').next().unwrap();
         assert_eq!(
             e.to_string(),

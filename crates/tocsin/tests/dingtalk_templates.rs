@@ -45,7 +45,9 @@ impl Sink {
                 let _ = tx.send(line);
             }
         });
-        let first = rx.recv_timeout(PATIENCE).expect("the sink printed its address");
+        let first = rx
+            .recv_timeout(PATIENCE)
+            .expect("the sink printed its address");
         let addr = first
             .strip_prefix("tocsin sink dingtalk listening on http://")
             .and_then(|rest| rest.strip_suffix("/robot/send"))
@@ -180,7 +182,10 @@ fn only_a_title_template_keeps_the_default_text() {
         &dir,
         r#", "title": "{{ .GroupLabels.alertname }} on {{ .CommonLabels.job }}""#,
     );
-    send(&mut n, vec![alert("node-1:9100", "critical", "CPU above 90%")]);
+    send(
+        &mut n,
+        vec![alert("node-1:9100", "critical", "CPU above 90%")],
+    );
     let m = sink.wait_for(1);
     assert_eq!(m[0]["title"], "HighCPU on node");
     let text = m[0]["body"]["markdown"]["text"].as_str().unwrap();
@@ -199,7 +204,10 @@ fn a_template_that_fails_to_render_still_delivers_the_default_layout() {
         &dir,
         r#", "title": "custom", "text": "{{ (index .Alerts 5).Labels.instance }}""#,
     );
-    send(&mut n, vec![alert("node-1:9100", "critical", "CPU above 90%")]);
+    send(
+        &mut n,
+        vec![alert("node-1:9100", "critical", "CPU above 90%")],
+    );
     let m = sink.wait_for(1);
     assert_eq!(m.len(), 1, "{m:?}");
     assert_eq!(m[0]["title"], "[FIRING:1] HighCPU");

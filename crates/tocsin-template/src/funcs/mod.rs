@@ -98,12 +98,35 @@ impl Func {
         let f = Func::lookup(name)?;
         let builtin = matches!(
             f,
-            And | Call | Html | Index | Slice | Js | Len | Not | Or | Print | Printf | Println
-                | Urlquery | Eq | Ge | Gt | Le | Lt | Ne
+            And | Call
+                | Html
+                | Index
+                | Slice
+                | Js
+                | Len
+                | Not
+                | Or
+                | Print
+                | Printf
+                | Println
+                | Urlquery
+                | Eq
+                | Ge
+                | Gt
+                | Le
+                | Lt
+                | Ne
         );
         let alertmanager = matches!(
             f,
-            ToUpper | ToLower | Title | Join | Match | SafeHtml | ReReplaceAll | StringSlice
+            ToUpper
+                | ToLower
+                | Title
+                | Join
+                | Match
+                | SafeHtml
+                | ReReplaceAll
+                | StringSlice
                 | TrimSpace
         );
         let prometheus = !matches!(f, Join | StringSlice | TrimSpace);

@@ -243,7 +243,6 @@ pub(crate) fn format(out: &mut String, secs: i64, nanos: u32, layout: &str) {
 
 /// Methods of `*time.Time` (`ptr`) and `time.Time` reachable as fields
 /// (`.Format "..."`, `.Unix`), for a time given as Unix seconds and nanoseconds.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn method<'t, 'a>(
     s: &mut State<'t, 'a>,
     dot: &Value<'a>,
