@@ -96,7 +96,7 @@ pub fn parse_template(name: &str, text: &str) -> Result<Template, ParseError> {
 /// Parse `text` as notification template `name`, the way Alertmanager
 /// parses its templates: dot is [`NotificationData`], no predefined
 /// variables, and the function set is Go's builtins plus Alertmanager's
-/// (`toUpper`, `toLower`, `title`, `trimSpace`, `join`, `match`,
+/// (`toUpper`, `toLower`, `title`, `join`, `match`,
 /// `reReplaceAll`, `safeHtml`, `stringSlice`). `{{ define }}`s in the text
 /// can be called with `{{ template }}`.
 pub fn parse_notification_template(name: &str, text: &str) -> Result<Template, ParseError> {

@@ -84,16 +84,25 @@ pub(crate) fn sorted_pairs(l: &Labels) -> impl Iterator<Item = (&String, &String
         .chain(l.iter().filter(|(k, _)| k.as_str() != "alertname"))
 }
 
-/// `KV.String()` / `Pairs.String()`: `a=1, b=2` in `SortedPairs` order.
-pub(crate) fn write_kv(out: &mut String, kv: &Kv<'_>) {
+/// How Go prints a KV (a map, by key; Alertmanager 0.25's KV has no
+/// String method) and Pairs (a slice of `{Name Value}` structs).
+pub(crate) fn write_kv(out: &mut String, kv: &Kv<'_>, pairs: bool) {
+    if !pairs {
+        crate::value::write_labels(out, kv.get());
+        return;
+    }
+    out.push('[');
     for (i, (k, v)) in kv.sorted_names().enumerate() {
         if i > 0 {
-            out.push_str(", ");
+            out.push(' ');
         }
+        out.push('{');
         out.push_str(k);
-        out.push('=');
+        out.push(' ');
         out.push_str(v);
+        out.push('}');
     }
+    out.push(']');
 }
 
 /// Alertmanager's `regexp.QuoteMeta(receiver)` for `.Receiver`.
@@ -113,15 +122,14 @@ pub(crate) fn quote_meta(s: &str) -> Cow<'_, str> {
 }
 
 /// `fmt` printing of an alert struct (`{Status Labels Annotations StartsAt
-/// EndsAt GeneratorURL Fingerprint}`, the KVs and times by their String
-/// methods).
+/// EndsAt GeneratorURL Fingerprint}`, the times by their String method).
 pub(crate) fn write_alert(out: &mut String, a: &NotificationAlert) {
     out.push('{');
     out.push_str(&a.status);
     out.push(' ');
-    write_kv(out, &Kv::Borrowed(&a.labels));
+    write_kv(out, &Kv::Borrowed(&a.labels), false);
     out.push(' ');
-    write_kv(out, &Kv::Borrowed(&a.annotations));
+    write_kv(out, &Kv::Borrowed(&a.annotations), false);
     out.push(' ');
     time_value(Some(a.starts_at)).write_v(out, false);
     out.push(' ');
@@ -157,7 +165,7 @@ pub(crate) fn write_data(out: &mut String, d: &NotificationData, top: bool) {
     write_alerts(out, &all);
     for kv in [&d.group_labels, &d.common_labels, &d.common_annotations] {
         out.push(' ');
-        write_kv(out, &Kv::Borrowed(kv));
+        write_kv(out, &Kv::Borrowed(kv), false);
     }
     out.push(' ');
     out.push_str(&d.external_url);

@@ -219,7 +219,8 @@ impl<'a> Value<'a> {
             Value::Notif(d) => crate::notification::write_data(out, d, top),
             Value::Alerts(a, _) => crate::notification::write_alerts(out, a),
             Value::Alert(a) => crate::notification::write_alert(out, a),
-            Value::Kv(kv) | Value::Pairs(kv) => crate::notification::write_kv(out, kv),
+            Value::Kv(kv) => crate::notification::write_kv(out, kv, false),
+            Value::Pairs(kv) => crate::notification::write_kv(out, kv, true),
             Value::Pair(kv, i) => {
                 out.push('{');
                 if let Some((k, v)) = crate::notification::pair(kv, *i) {

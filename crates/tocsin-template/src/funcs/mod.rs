@@ -12,6 +12,9 @@ macro_rules! funcs {
         }
 
         impl Func {
+            // A name listed twice (Alertmanager's `title`) resolves to its
+            // first variant here; `lookup_in` picks the other.
+            #[allow(unreachable_patterns)]
             pub(crate) fn lookup(name: &str) -> Option<Func> {
                 Some(match name {
                     $($name => Func::$variant,)*
@@ -80,7 +83,8 @@ funcs! {
     // Alertmanager only (template/template.go DefaultFuncs)
     Join = "join",
     StringSlice = "stringSlice",
-    TrimSpace = "trimSpace",
+    /// Alertmanager's `title` (`cases.Title`), not Prometheus's `strings.Title`.
+    AmTitle = "title",
 }
 
 /// Which functions a template may call: Prometheus's for rule templates,
@@ -117,19 +121,14 @@ impl Func {
                 | Lt
                 | Ne
         );
+        if set == FuncSet::Alertmanager && f == Title {
+            return Some(AmTitle);
+        }
         let alertmanager = matches!(
             f,
-            ToUpper
-                | ToLower
-                | Title
-                | Join
-                | Match
-                | SafeHtml
-                | ReReplaceAll
-                | StringSlice
-                | TrimSpace
+            ToUpper | ToLower | Join | Match | SafeHtml | ReReplaceAll | StringSlice
         );
-        let prometheus = !matches!(f, Join | StringSlice | TrimSpace);
+        let prometheus = !matches!(f, Join | StringSlice | AmTitle);
         let ok = builtin
             || match set {
                 FuncSet::Prometheus => prometheus,
@@ -139,6 +138,7 @@ impl Func {
     }
 }
 
+mod alertmanager;
 mod builtin;
 mod prometheus;
 pub(crate) mod time;
@@ -171,7 +171,7 @@ fn signature(f: Func) -> (&'static [P], Option<P>) {
         Printf => (&[Str], Some(Any)),
         Ge | Gt | Le | Lt | Ne => (&[Any, Any], None),
         Query | SafeHtml | Title | ToUpper | ToLower | GraphLink | TableLink | ParseDuration
-        | StripPort | StripDomain | TrimSpace => (&[Str], None),
+        | StripPort | StripDomain | AmTitle => (&[Str], None),
         Join => (&[Str, Strings], None),
         StringSlice => (&[], Some(Str)),
         First => (&[Vector], None),
@@ -564,6 +564,6 @@ where
             }
         }
         StringSlice => Value::Strings(std::rc::Rc::new(a.iter_mut().map(take_str).collect())),
-        TrimSpace => Value::Str(Cow::Owned(take_str(&mut a[0]).trim().to_owned())),
+        AmTitle => Value::Str(Cow::Owned(alertmanager::title(&take_str(&mut a[0])))),
     })
 }
