@@ -283,7 +283,7 @@ mod tests {
         let t = templates(None, Some("{{ len .Alerts }} {{ .CommonLabels }}"));
         let r = t["oncall"].render(&n, &opts).unwrap();
         assert_eq!(r.title, full.title);
-        assert_eq!(r.text, "1 alertname=A, instance=1");
+        assert_eq!(r.text, "1 map[alertname:A instance:1]");
     }
 
     /// The example in README.md's config section.
