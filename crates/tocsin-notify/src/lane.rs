@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use crate::dingtalk::Mention;
 use crate::notification::Notification;
-use crate::render::{render_compact, render_full, Part, RenderOptions, Rendered};
+use crate::render::{render_compact, render_full, render_templated, Part, RenderOptions, Rendered};
 use crate::time::Timestamp;
 
 /// Messages per window for one robot.
@@ -298,7 +298,13 @@ impl Lane {
                     return None;
                 }
                 let b = plan_dingtalk(&self.pending, slots, render);
-                limiter.record(now, b.messages.len());
+                // An oversized templated message goes out as several requests.
+                let requests = b
+                    .messages
+                    .iter()
+                    .map(|m| body_len(m).div_ceil(render.max_bytes.max(1)).max(1))
+                    .sum();
+                limiter.record(now, requests);
                 b
             }
         };
@@ -368,6 +374,16 @@ fn plan_dingtalk(pending: &VecDeque<Pending>, slots: usize, opts: &RenderOptions
     for n in &notes {
         if total > slots {
             break;
+        }
+        // A templated message over the size budget is sent as is: the DingTalk client
+        // splits it into numbered parts, each of which takes a slot.
+        if let Some(r) = render_templated(n, opts) {
+            total += body_len(&r).div_ceil(opts.max_bytes.max(1)).max(1);
+            own.push(vec![Part {
+                rendered: r,
+                spans: vec![(0, 0..n.alerts.len())],
+            }]);
+            continue;
         }
         let full = render_full(n, opts);
         let parts = if body_len(&full) <= opts.max_bytes {

@@ -23,4 +23,5 @@ pub mod pipeline;
 pub mod receiver;
 pub mod render;
 pub mod route;
+pub mod templates;
 pub mod time;

@@ -78,6 +78,8 @@ pub enum PipelineError {
         receiver: String,
         source: ClientError,
     },
+    #[error(transparent)]
+    Template(#[from] crate::templates::TemplateConfigError),
     #[error("receiver {receiver:?}: {source}")]
     Endpoint {
         receiver: String,
@@ -179,6 +181,7 @@ impl Pipeline {
         let mut fan_out: HashMap<String, Vec<String>> = HashMap::new();
         let mut direct = HashMap::new();
         let robots = dingtalk_lanes(config);
+        let templates = config.message_templates()?;
         for r in &config.receivers {
             let mut mine = Vec::new();
             if let (Some(d), Some(name)) = (&r.dingtalk, robots.get(&r.name)) {
@@ -188,6 +191,7 @@ impl Pipeline {
                         limiter: Limiter::new(options.rate_limit),
                         render: RenderOptions {
                             format: d.message,
+                            templates: templates.clone(),
                             ..options.render.clone()
                         },
                     })

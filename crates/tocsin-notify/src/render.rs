@@ -1,7 +1,6 @@
-//! DingTalk message text for notifications, in a fixed, documented layout (the template
-//! engine in `tocsin-template` renders Prometheus alert templates over one alert's labels
-//! and value; it has no notion of a group of alerts, so notification templates are not
-//! offered yet).
+//! DingTalk message text for notifications, in a fixed, documented layout, unless the
+//! receiver has its own `title`/`text` templates ([`crate::templates`], used through
+//! [`render_templated`] for one group's message; digests always use the compact layout).
 //!
 //! Full layout (one notification, one message), markdown:
 //!
@@ -30,6 +29,7 @@ use std::ops::Range;
 use crate::alert::{AlertStatus, Labels, NotifyAlert};
 use crate::dingtalk::MessageFormat;
 use crate::notification::Notification;
+use crate::templates::ReceiverTemplates;
 use crate::time::{format_duration, Timestamp};
 
 /// How messages are rendered.
@@ -44,6 +44,8 @@ pub struct RenderOptions {
     /// Budget for one message's JSON body; below DingTalk's 20,000 with room for the
     /// keyword and mentions the client appends.
     pub max_bytes: usize,
+    /// Receivers' own `title`/`text` templates, by receiver name ([`render_templated`]).
+    pub templates: ReceiverTemplates,
 }
 
 impl Default for RenderOptions {
@@ -53,6 +55,7 @@ impl Default for RenderOptions {
             utc_offset_minutes: 0,
             format: MessageFormat::Markdown,
             max_bytes: 17_000,
+            templates: ReceiverTemplates::default(),
         }
     }
 }
@@ -92,6 +95,21 @@ fn subject(n: &Notification) -> String {
     match names.len() {
         1 => names.into_iter().next().unwrap_or("").to_owned(),
         k => format!("{k} alert rules"),
+    }
+}
+
+/// Renders `n` with its receiver's templates, when it has some. None: render the
+/// built-in layout. A template that fails is logged and None returned, so the
+/// notification still goes out, in the built-in layout.
+pub fn render_templated(n: &Notification, opts: &RenderOptions) -> Option<Rendered> {
+    let t = opts.templates.get(&n.receiver)?;
+    match t.render(n, opts) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            tracing::warn!(receiver = %n.receiver, error = %e,
+                "message template failed; sending the default layout");
+            None
+        }
     }
 }
 

@@ -11,6 +11,7 @@
 
 use crate::ast::{Arg, Branch, Command, List, Node, Pipe};
 use crate::funcs::{self, Func};
+use crate::notification::{self, Kv, NotificationData};
 use crate::value::{AlertTemplateData, MapRef, Sample, Value};
 use crate::vars::Vars;
 use crate::Template;
@@ -76,13 +77,52 @@ pub(crate) fn render<'t, 'a>(
 where
     't: 'a,
 {
+    render_dot(tmpl, Value::Data(data), data, ctx)
+}
+
+/// No alert data and no queries: what notification templates run with
+/// (their function set has nothing that reads either).
+static NO_ALERT: AlertTemplateData = AlertTemplateData {
+    labels: std::collections::BTreeMap::new(),
+    external_labels: std::collections::BTreeMap::new(),
+    external_url: String::new(),
+    value: 0.0,
+};
+
+struct NoQueries;
+
+impl TemplateContext for NoQueries {
+    fn query(&self, _expr: &str) -> Result<Vec<Sample>, String> {
+        Err("query is not available in notification templates".into())
+    }
+}
+
+/// Render a notification template with `data` as dot.
+pub(crate) fn render_notification<'t, 'a>(
+    tmpl: &'t Template,
+    data: &'a NotificationData,
+) -> Result<String, String>
+where
+    't: 'a,
+{
+    render_dot(tmpl, Value::Notif(data), &NO_ALERT, &NoQueries)
+}
+
+fn render_dot<'t, 'a>(
+    tmpl: &'t Template,
+    dot: Value<'a>,
+    data: &'a AlertTemplateData,
+    ctx: &'a dyn TemplateContext,
+) -> Result<String, String>
+where
+    't: 'a,
+{
     let Some(root) = tmpl.trees.get(&tmpl.name, &tmpl.name) else {
         return Err(format!(
             "template: {}: \"{}\" is an incomplete or empty template",
             tmpl.name, tmpl.name
         ));
     };
-    let dot = Value::Data(data);
     let mut s = State {
         tmpl,
         name: &tmpl.name,
@@ -331,6 +371,14 @@ where
                 }
             }
             Value::Invalid | Value::Nil => {}
+            Value::Alerts(..) | Value::Kv(_) | Value::Pairs(_) | Value::Strings(_) => {
+                items = notification::range_items(&val).unwrap_or_default();
+            }
+            Value::Notif(_) | Value::Alert(_) | Value::Pair(..) | Value::GoTime(..) => {
+                let mut s = String::new();
+                val.write_v(&mut s, true);
+                return self.errorf(format!("range can't iterate over {s}"));
+            }
             Value::Str(_)
             | Value::Html(_)
             | Value::Time(_)
@@ -548,9 +596,24 @@ where
                 return self.errorf(format!("nil pointer evaluating interface {{}}.{name}"))
             }
             Value::Time(ns) => {
-                if let Some(v) = funcs::time::method(self, dot, *ns, name, node, args, final_)? {
+                let t = (
+                    ns.div_euclid(1_000_000_000),
+                    ns.rem_euclid(1_000_000_000) as u32,
+                );
+                if let Some(v) =
+                    funcs::time::method(self, dot, (t.0, t.1, true), name, node, args, final_)?
+                {
                     return Ok(v);
                 }
+            }
+            Value::GoTime(..)
+            | Value::Notif(_)
+            | Value::Alert(_)
+            | Value::Alerts(..)
+            | Value::Kv(_)
+            | Value::Pairs(_)
+            | Value::Pair(..) => {
+                return self.eval_notification_field(dot, name, node, args, final_, recv);
             }
             Value::Data(d) => {
                 let v = match name {
@@ -620,6 +683,99 @@ where
             "can't evaluate field {name} in type {}",
             recv.type_name()
         ))
+    }
+
+    /// [`Self::eval_field`] for the notification templates' types, apart so the rule
+    /// template path's code stays as it was.
+    #[inline(never)]
+    fn eval_notification_field(
+        &mut self,
+        dot: &Value<'a>,
+        name: &'t str,
+        node: &'t Arg,
+        args: &'t [Arg],
+        final_: Option<Value<'a>>,
+        recv: Value<'a>,
+    ) -> R<Value<'a>> {
+        let has_args = args.len() > 1 || final_.is_some();
+        match &recv {
+            Value::GoTime(secs, nanos) => {
+                let t = (*secs, *nanos, false);
+                if let Some(v) = funcs::time::method(self, dot, t, name, node, args, final_)? {
+                    return Ok(v);
+                }
+            }
+            Value::Kv(kv) if name == "Remove" => {
+                return self.kv_remove(dot, kv, args, final_);
+            }
+            Value::Notif(_)
+            | Value::Alert(_)
+            | Value::Alerts(..)
+            | Value::Kv(_)
+            | Value::Pairs(_)
+            | Value::Pair(..) => {
+                if let Some(v) = notification::field(&recv, name) {
+                    if has_args {
+                        let nargs = args.len().saturating_sub(1) + usize::from(final_.is_some());
+                        return self.errorf(
+                            if matches!(recv, Value::Notif(_) | Value::Alert(_))
+                                && !matches!(name, "Firing" | "Resolved")
+                            {
+                                format!("{name} has arguments but cannot be invoked as function")
+                            } else {
+                                format!("wrong number of args for {name}: want 0 got {nargs}")
+                            },
+                        );
+                    }
+                    return Ok(v);
+                }
+            }
+            _ => {}
+        }
+        if let Value::Kv(kv) = &recv {
+            if has_args {
+                return self.errorf(format!("{name} is not a method but has arguments"));
+            }
+            // missingkey=zero: a missing key is the zero string.
+            return Ok(match kv {
+                Kv::Borrowed(l) => {
+                    Value::Str(Cow::Borrowed(l.get(name).map_or("", |v| v.as_str())))
+                }
+                Kv::Owned(l) => Value::Str(Cow::Owned(l.get(name).cloned().unwrap_or_default())),
+            });
+        }
+        self.errorf(format!(
+            "can't evaluate field {name} in type {}",
+            recv.type_name()
+        ))
+    }
+
+    /// `KV.Remove(keys []string)`.
+    fn kv_remove(
+        &mut self,
+        dot: &Value<'a>,
+        kv: &Kv<'a>,
+        args: &'t [Arg],
+        final_: Option<Value<'a>>,
+    ) -> R<Value<'a>> {
+        let nargs = args.len().saturating_sub(1) + usize::from(final_.is_some());
+        if nargs != 1 {
+            return self.errorf(format!(
+                "wrong number of args for Remove: want 1 got {nargs}"
+            ));
+        }
+        let keys = match final_ {
+            Some(v) => v,
+            None => self.eval_arg_typed(dot, &args[1], "[]string")?,
+        };
+        match keys {
+            Value::Strings(k) => Ok(notification::remove(kv, &k)),
+            Value::Nil | Value::Invalid => Ok(notification::remove(kv, &[])),
+            other => self.errorf(format!(
+                "wrong type for value; expected []string; got {}",
+                other.type_name()
+            )),
+        }
     }
 
     pub(crate) fn ideal_constant(&mut self, arg: &'t Arg) -> R<Value<'a>> {

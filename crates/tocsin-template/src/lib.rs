@@ -14,6 +14,7 @@ mod exec;
 mod funcs;
 mod gofmt;
 mod lexer;
+mod notification;
 mod numparse;
 mod parse;
 mod unquote;
@@ -21,6 +22,7 @@ mod value;
 mod vars;
 
 pub use exec::{TemplateContext, MAX_CALL_DEPTH, MAX_OUTPUT, MAX_STEPS};
+pub use notification::{NotificationAlert, NotificationData};
 pub use value::{AlertTemplateData, Labels, Sample};
 
 pub use error::{ParseError, RenderError};
@@ -54,6 +56,12 @@ impl Template {
         exec::render(self, data, ctx).map_err(|message| RenderError { message })
     }
 
+    /// Render a notification template (from [`parse_notification_template`])
+    /// with `data` as dot, as Alertmanager renders its templates.
+    pub fn render_notification(&self, data: &NotificationData) -> Result<String, RenderError> {
+        exec::render_notification(self, data).map_err(|message| RenderError { message })
+    }
+
     /// The full parsed text (prefix included).
     pub fn source(&self) -> &str {
         &self.text
@@ -78,6 +86,21 @@ pub fn parse_alert_template(name: &str, text: &str) -> Result<Template, ParseErr
 /// Parse `text` as a plain template `name` (no predefined variables).
 pub fn parse_template(name: &str, text: &str) -> Result<Template, ParseError> {
     let trees = parse::parse(name, text, parse::Prelude::None)?;
+    Ok(Template {
+        name: name.to_string(),
+        text: text.to_string(),
+        trees,
+    })
+}
+
+/// Parse `text` as notification template `name`, the way Alertmanager
+/// parses its templates: dot is [`NotificationData`], no predefined
+/// variables, and the function set is Go's builtins plus Alertmanager's
+/// (`toUpper`, `toLower`, `title`, `join`, `match`,
+/// `reReplaceAll`, `safeHtml`, `stringSlice`). `{{ define }}`s in the text
+/// can be called with `{{ template }}`.
+pub fn parse_notification_template(name: &str, text: &str) -> Result<Template, ParseError> {
+    let trees = parse::parse(name, text, parse::Prelude::Notification)?;
     Ok(Template {
         name: name.to_string(),
         text: text.to_string(),

@@ -4,7 +4,7 @@
 
 use crate::ast::{Arg, Branch, Command, List, Node, Number, Path, Pipe};
 use crate::error::ParseError;
-use crate::funcs::Func;
+use crate::funcs::{Func, FuncSet};
 use crate::lexer::{lex, Item, ItemKind};
 use crate::unquote::{unquote, unquote_char};
 use std::collections::HashMap;
@@ -47,6 +47,9 @@ pub(crate) enum Prelude {
     /// reaches there (line 1, the four variables declared, no lookahead)
     /// and the tree starts with [`Node::AlertPrefix`].
     Alert,
+    /// A notification template: no predefined variables, Alertmanager's
+    /// function set.
+    Notification,
 }
 
 /// The prefix's four declaration actions, parsed once by the ordinary
@@ -125,6 +128,7 @@ pub(crate) struct Parser<'a> {
     trees: TreeSet,
     user_offset: usize,
     text: &'a str,
+    funcs: FuncSet,
 }
 
 type PResult<T> = Result<T, ParseError>;
@@ -133,7 +137,7 @@ type PResult<T> = Result<T, ParseError>;
 /// starts with the alert prefix and error columns count from after it.
 pub(crate) fn parse(name: &str, text: &str, prelude: Prelude) -> PResult<TreeSet> {
     let (start, vars): (usize, &'static [&'static str]) = match prelude {
-        Prelude::None => (0, &ALERT_VARS[..1]),
+        Prelude::None | Prelude::Notification => (0, &ALERT_VARS[..1]),
         Prelude::Alert => (crate::ALERT_TEMPLATE_PREFIX.len(), &ALERT_VARS),
     };
     let lexed = lex(text, start);
@@ -153,6 +157,11 @@ pub(crate) fn parse(name: &str, text: &str, prelude: Prelude) -> PResult<TreeSet
         trees: TreeSet::default(),
         user_offset: start,
         text,
+        funcs: if prelude == Prelude::Notification {
+            FuncSet::Alertmanager
+        } else {
+            FuncSet::Prometheus
+        },
     };
     let mut root = List::default();
     if prelude == Prelude::Alert {
@@ -683,7 +692,7 @@ impl<'a> Parser<'a> {
         let val = self.items[t].val;
         Ok(Some(match self.kind(t) {
             ItemKind::Identifier => {
-                let Some(func) = Func::lookup(val) else {
+                let Some(func) = Func::lookup_in(val, self.funcs) else {
                     return Err(
                         self.errorf(format!("function {} not defined", crate::gofmt::quote(val)))
                     );

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::rc::Rc;
 
+use crate::notification::{Kv, NotificationAlert, NotificationData};
+
 /// A label set (`map[string]string`), kept sorted like Go's map printing.
 pub type Labels = BTreeMap<String, String>;
 
@@ -49,6 +51,23 @@ pub(crate) enum Value<'a> {
     Sample(Rc<Vec<Sample>>, usize),
     /// `*time.Time`, as Unix nanoseconds (UTC).
     Time(i64),
+    // Notification templates (Alertmanager's types, see crate::notification).
+    /// `*template.Data`.
+    Notif(&'a NotificationData),
+    /// `template.Alerts` (with `Firing`/`Resolved` when the flag is set)
+    /// or the `[]template.Alert` those return.
+    Alerts(Rc<Vec<&'a NotificationAlert>>, bool),
+    Alert(&'a NotificationAlert),
+    Kv(Kv<'a>),
+    /// `KV.SortedPairs()`.
+    Pairs(Kv<'a>),
+    /// The `i`th of a KV's sorted pairs.
+    Pair(Kv<'a>, usize),
+    /// `[]string`.
+    Strings(Rc<Vec<Cow<'a, str>>>),
+    /// `time.Time` (UTC): Unix seconds and nanoseconds, so Go's zero time
+    /// fits.
+    GoTime(i64, u32),
 }
 
 pub(crate) enum MapRef<'v, 'a> {
@@ -73,6 +92,15 @@ impl<'a> Value<'a> {
             Value::Vector(_) => "template.queryResult",
             Value::Sample(..) => "*template.sample",
             Value::Time(_) => "*time.Time",
+            Value::Notif(_) => "*template.Data",
+            Value::Alerts(_, true) => "template.Alerts",
+            Value::Alerts(_, false) => "[]template.Alert",
+            Value::Alert(_) => "template.Alert",
+            Value::Kv(_) => "template.KV",
+            Value::Pairs(_) => "template.Pairs",
+            Value::Pair(..) => "template.Pair",
+            Value::Strings(_) => "[]string",
+            Value::GoTime(..) => "time.Time",
         }
     }
 
@@ -99,7 +127,16 @@ impl<'a> Value<'a> {
             Value::SampleLabels(v, i) => !v[*i].labels.is_empty(),
             Value::Args(a) => !a.is_empty(),
             Value::Vector(v) => !v.is_empty(),
-            Value::Data(_) | Value::Sample(..) | Value::Time(_) => true,
+            Value::Alerts(a, _) => !a.is_empty(),
+            Value::Kv(kv) | Value::Pairs(kv) => !kv.get().is_empty(),
+            Value::Strings(s) => !s.is_empty(),
+            Value::Data(_)
+            | Value::Sample(..)
+            | Value::Time(_)
+            | Value::Notif(_)
+            | Value::Alert(_)
+            | Value::Pair(..)
+            | Value::GoTime(..) => true,
         }
     }
 
@@ -179,6 +216,31 @@ impl<'a> Value<'a> {
                 out.push('}');
             }
             Value::Time(ns) => crate::funcs::time::write_time(out, *ns),
+            Value::Notif(d) => crate::notification::write_data(out, d, top),
+            Value::Alerts(a, _) => crate::notification::write_alerts(out, a),
+            Value::Alert(a) => crate::notification::write_alert(out, a),
+            Value::Kv(kv) => crate::notification::write_kv(out, kv, false),
+            Value::Pairs(kv) => crate::notification::write_kv(out, kv, true),
+            Value::Pair(kv, i) => {
+                out.push('{');
+                if let Some((k, v)) = crate::notification::pair(kv, *i) {
+                    k.write_v(out, false);
+                    out.push(' ');
+                    v.write_v(out, false);
+                }
+                out.push('}');
+            }
+            Value::Strings(s) => {
+                out.push('[');
+                for (i, s) in s.iter().enumerate() {
+                    if i > 0 {
+                        out.push(' ');
+                    }
+                    out.push_str(s);
+                }
+                out.push(']');
+            }
+            Value::GoTime(secs, nanos) => crate::funcs::time::write_time_parts(out, *secs, *nanos),
         }
     }
 }

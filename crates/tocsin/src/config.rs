@@ -162,6 +162,13 @@ impl Config {
                 bail!("{}: invalid external label name {name:?}", path.display());
             }
         }
+        if let Some(notify) = &self.notify {
+            // Message templates are parsed here too, so a bad one stops the load (or a
+            // reload) with the file named, before anything is sent.
+            if let Err(e) = notify.message_templates() {
+                bail!("{}: {e}", path.display());
+            }
+        }
         Ok(())
     }
 }
@@ -216,5 +223,27 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains(":3:"), "{text}");
         assert!(text.contains("evalution_interval"), "{text}");
+    }
+
+    #[test]
+    fn a_bad_message_template_is_a_config_error_naming_receiver_and_position() {
+        let err = load(concat!(
+            "notify:\n",
+            "  route: {receiver: oncall}\n",
+            "  receivers:\n",
+            "    - name: oncall\n",
+            "      dingtalk:\n",
+            "        access_token_env: T\n",
+            "        title: '{{ .Status | toUpper }}'\n",
+            "        text: \"a\\n{{ humanize 1 }}\"\n",
+        ))
+        .expect_err("bad template");
+        let text = err.to_string();
+        assert!(
+            text.contains(
+                "receiver \"oncall\": dingtalk.text template, line 2, column 4: function \"humanize\" not defined"
+            ),
+            "{text}"
+        );
     }
 }

@@ -29,6 +29,11 @@ pub struct DingTalkReceiverConfig {
     pub mention: Mention,
     /// One of the robot's custom keywords, for robots secured by keywords.
     pub keyword: Option<String>,
+    /// Message title template (Alertmanager-style, see [`crate::templates`]); default:
+    /// the built-in `[FIRING:2] HighCPU`.
+    pub title: Option<String>,
+    /// Message text template; default: the built-in full layout.
+    pub text: Option<String>,
 }
 
 fn default_url() -> String {
@@ -46,6 +51,8 @@ impl Default for DingTalkReceiverConfig {
             message: MessageFormat::default(),
             mention: Mention::default(),
             keyword: None,
+            title: None,
+            text: None,
         }
     }
 }

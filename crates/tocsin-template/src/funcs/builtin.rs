@@ -148,6 +148,9 @@ pub(crate) fn len<'a>(v: &Value<'a>) -> FR<Value<'a>> {
         Value::SampleLabels(v, i) => v[*i].labels.len(),
         Value::Args(a) => a.len(),
         Value::Vector(v) => v.len(),
+        Value::Alerts(a, _) => a.len(),
+        Value::Kv(kv) | Value::Pairs(kv) => kv.get().len(),
+        Value::Strings(s) => s.len(),
         Value::Nil | Value::Invalid => return msg("len of nil pointer"),
         other => return msg(format!("len of type {}", other.type_name())),
     };
@@ -182,6 +185,24 @@ pub(crate) fn index<'a>(a: &[Value<'a>]) -> FR<Value<'a>> {
         item = match &item {
             Value::Str(s) | Value::Html(s) => Value::Uint8(s.as_bytes()[index_arg(ix, s.len())?]),
             Value::Vector(v) => Value::Sample(v.clone(), index_arg(ix, v.len())?),
+            Value::Alerts(a, _) => Value::Alert(a[index_arg(ix, a.len())?]),
+            Value::Strings(v) => Value::Str(v[index_arg(ix, v.len())?].clone()),
+            Value::Pairs(kv) => Value::Pair(kv.clone(), index_arg(ix, kv.get().len())?),
+            Value::Kv(kv) => {
+                let key = match ix {
+                    Value::Str(k) => k.as_ref(),
+                    Value::Nil | Value::Invalid => {
+                        return msg("value is nil; should be of type string")
+                    }
+                    other => {
+                        return msg(format!(
+                            "value has type {}; should be string",
+                            other.type_name()
+                        ))
+                    }
+                };
+                Value::Str(Cow::Owned(kv.get().get(key).cloned().unwrap_or_default()))
+            }
             Value::Labels(_) | Value::SampleLabels(..) | Value::Args(_) => {
                 let key = match ix {
                     Value::Str(k) => k.as_ref(),

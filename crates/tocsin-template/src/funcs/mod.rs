@@ -12,6 +12,9 @@ macro_rules! funcs {
         }
 
         impl Func {
+            // A name listed twice (Alertmanager's `title`) resolves to its
+            // first variant here; `lookup_in` picks the other.
+            #[allow(unreachable_patterns)]
             pub(crate) fn lookup(name: &str) -> Option<Func> {
                 Some(match name {
                     $($name => Func::$variant,)*
@@ -77,8 +80,65 @@ funcs! {
     ParseDuration = "parseDuration",
     StripPort = "stripPort",
     StripDomain = "stripDomain",
+    // Alertmanager only (template/template.go DefaultFuncs)
+    Join = "join",
+    StringSlice = "stringSlice",
+    /// Alertmanager's `title` (`cases.Title`), not Prometheus's `strings.Title`.
+    AmTitle = "title",
 }
 
+/// Which functions a template may call: Prometheus's for rule templates,
+/// Alertmanager's for notification templates (Go's builtins in both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FuncSet {
+    Prometheus,
+    Alertmanager,
+}
+
+impl Func {
+    /// `name` if `set` has it.
+    pub(crate) fn lookup_in(name: &str, set: FuncSet) -> Option<Func> {
+        use Func::*;
+        let f = Func::lookup(name)?;
+        let builtin = matches!(
+            f,
+            And | Call
+                | Html
+                | Index
+                | Slice
+                | Js
+                | Len
+                | Not
+                | Or
+                | Print
+                | Printf
+                | Println
+                | Urlquery
+                | Eq
+                | Ge
+                | Gt
+                | Le
+                | Lt
+                | Ne
+        );
+        if set == FuncSet::Alertmanager && f == Title {
+            return Some(AmTitle);
+        }
+        let alertmanager = matches!(
+            f,
+            ToUpper | ToLower | Join | Match | SafeHtml | ReReplaceAll | StringSlice
+        );
+        let prometheus = !matches!(f, Join | StringSlice | AmTitle);
+        let ok = builtin
+            || match set {
+                FuncSet::Prometheus => prometheus,
+                FuncSet::Alertmanager => alertmanager,
+            };
+        ok.then_some(f)
+    }
+}
+
+mod alertmanager;
 mod builtin;
 mod prometheus;
 pub(crate) mod time;
@@ -96,6 +156,8 @@ pub(crate) enum P {
     Str,
     Sample,
     Vector,
+    /// `[]string`.
+    Strings,
 }
 
 /// (fixed parameters, variadic element type).
@@ -109,7 +171,9 @@ fn signature(f: Func) -> (&'static [P], Option<P>) {
         Printf => (&[Str], Some(Any)),
         Ge | Gt | Le | Lt | Ne => (&[Any, Any], None),
         Query | SafeHtml | Title | ToUpper | ToLower | GraphLink | TableLink | ParseDuration
-        | StripPort | StripDomain => (&[Str], None),
+        | StripPort | StripDomain | AmTitle => (&[Str], None),
+        Join => (&[Str, Strings], None),
+        StringSlice => (&[], Some(Str)),
         First => (&[Vector], None),
         Label => (&[Str, Sample], None),
         SampleValue | StrValue => (&[Sample], None),
@@ -128,6 +192,7 @@ fn type_name(p: P) -> &'static str {
         P::Str => "string",
         P::Sample => "*template.sample",
         P::Vector => "template.queryResult",
+        P::Strings => "[]string",
     }
 }
 
@@ -290,7 +355,7 @@ where
             v => v,
         }),
         P::Str => Ok(Value::Str(s.eval_arg_string(dot, a)?)),
-        P::Sample | P::Vector => {
+        P::Sample | P::Vector | P::Strings => {
             let v = s.eval_arg_typed(dot, a, type_name(p))?;
             validate(s, v, p)
         }
@@ -304,7 +369,8 @@ fn validate<'a>(s: &State<'_, 'a>, v: Value<'a>, p: P) -> R<Value<'a>> {
         (Value::Str(_), P::Str) => true,
         (Value::Sample(..) | Value::Nil, P::Sample) => true,
         (Value::Vector(_) | Value::Nil, P::Vector) => true,
-        (Value::Invalid, P::Sample | P::Vector) => return Ok(Value::Nil),
+        (Value::Strings(_) | Value::Nil, P::Strings) => true,
+        (Value::Invalid, P::Sample | P::Vector | P::Strings) => return Ok(Value::Nil),
         (Value::Invalid, _) => {
             return s.errorf(format!("invalid value; expected {}", type_name(p)));
         }
@@ -489,5 +555,15 @@ where
         PathPrefix => Value::Str(Cow::Owned(prometheus::path_prefix(&s.data.external_url))),
         ExternalUrl => Value::Str(Cow::Owned(s.data.external_url.clone())),
         ParseDuration => Value::Float(prometheus::parse_duration(&take_str(&mut a[0]))?),
+        // join takes the separator first, for pipelines: `.Names | join ", "`.
+        Join => {
+            let sep = take_str(&mut a[0]);
+            match &a[1] {
+                Value::Strings(v) => Value::Str(Cow::Owned(v.join(sep.as_ref()))),
+                _ => Value::Str(Cow::Borrowed("")),
+            }
+        }
+        StringSlice => Value::Strings(std::rc::Rc::new(a.iter_mut().map(take_str).collect())),
+        AmTitle => Value::Str(Cow::Owned(alertmanager::title(&take_str(&mut a[0])))),
     })
 }

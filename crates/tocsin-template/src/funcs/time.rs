@@ -35,9 +35,7 @@ struct Civil {
     wday: u32,
 }
 
-fn civil(ns: i64) -> Civil {
-    let secs = ns.div_euclid(1_000_000_000);
-    let nanos = ns.rem_euclid(1_000_000_000) as u32;
+fn civil(secs: i64, nanos: u32) -> Civil {
     let days = secs.div_euclid(86400);
     let sod = secs.rem_euclid(86400) as u32;
     // Howard Hinnant's civil_from_days.
@@ -91,14 +89,30 @@ const DAYS: [&str; 7] = [
     "Saturday",
 ];
 
+/// Go's `Time.String()` layout.
+const STRING_LAYOUT: &str = "2006-01-02 15:04:05.999999999 -0700 MST";
+
 /// Go's `Time.String()` for a UTC time.
 pub(crate) fn write_time(out: &mut String, ns: i64) {
-    format(out, ns, "2006-01-02 15:04:05.999999999 -0700 MST");
+    let (secs, nanos) = split_ns(ns);
+    format(out, secs, nanos, STRING_LAYOUT);
+}
+
+/// [`write_time`] for a time given as Unix seconds and nanoseconds.
+pub(crate) fn write_time_parts(out: &mut String, secs: i64, nanos: u32) {
+    format(out, secs, nanos, STRING_LAYOUT);
+}
+
+fn split_ns(ns: i64) -> (i64, u32) {
+    (
+        ns.div_euclid(1_000_000_000),
+        ns.rem_euclid(1_000_000_000) as u32,
+    )
 }
 
 /// Go's `Time.Format` for a UTC time.
-pub(crate) fn format(out: &mut String, ns: i64, layout: &str) {
-    let c = civil(ns);
+pub(crate) fn format(out: &mut String, secs: i64, nanos: u32, layout: &str) {
+    let c = civil(secs, nanos);
     let mut rest = layout;
     while !rest.is_empty() {
         let tokens: &[(&str, u8)] = &[
@@ -227,11 +241,12 @@ pub(crate) fn format(out: &mut String, ns: i64, layout: &str) {
     }
 }
 
-/// Methods of `*time.Time` reachable as fields (`.Format "..."`, `.Unix`).
+/// Methods of `*time.Time` (`ptr`) and `time.Time` reachable as fields
+/// (`.Format "..."`, `.Unix`), for a time given as Unix seconds and nanoseconds.
 pub(crate) fn method<'t, 'a>(
     s: &mut State<'t, 'a>,
     dot: &Value<'a>,
-    ns: i64,
+    (secs, nanos, ptr): (i64, u32, bool),
     name: &str,
     _node: &'t Arg,
     args: &'t [Arg],
@@ -242,7 +257,7 @@ where
 {
     let nargs = args.len().saturating_sub(1) + usize::from(final_.is_some());
     let want = usize::from(name == "Format");
-    let c = civil(ns);
+    let c = civil(secs, nanos);
     let v = match name {
         "Format" | "Unix" | "UnixMilli" | "UnixNano" | "String" | "Year" | "YearDay" | "Day"
         | "Hour" | "Minute" | "Second" | "Nanosecond" | "UTC" | "Month" | "Weekday" => {
@@ -258,15 +273,22 @@ where
                         None => s.eval_arg_string(dot, &args[1])?,
                     };
                     let mut out = String::new();
-                    format(&mut out, ns, &layout);
+                    format(&mut out, secs, nanos, &layout);
                     Value::Str(Cow::Owned(out))
                 }
-                "Unix" => Value::Int(ns.div_euclid(1_000_000_000)),
-                "UnixMilli" => Value::Int(ns.div_euclid(1_000_000)),
-                "UnixNano" => Value::Int(ns),
+                "Unix" => Value::Int(secs),
+                "UnixMilli" => Value::Int(
+                    secs.saturating_mul(1000)
+                        .saturating_add(i64::from(nanos / 1_000_000)),
+                ),
+                // Go's UnixNano is undefined outside i64 nanoseconds; wrap as it does.
+                "UnixNano" => Value::Int(
+                    secs.wrapping_mul(1_000_000_000)
+                        .wrapping_add(i64::from(nanos)),
+                ),
                 "String" => {
                     let mut out = String::new();
-                    write_time(&mut out, ns);
+                    write_time_parts(&mut out, secs, nanos);
                     Value::Str(Cow::Owned(out))
                 }
                 "Year" => Value::Int(c.year),
@@ -278,7 +300,11 @@ where
                 "Nanosecond" => Value::Int(c.nanos as i64),
                 "Month" => Value::Str(Cow::Borrowed(MONTHS[(c.month - 1) as usize])),
                 "Weekday" => Value::Str(Cow::Borrowed(DAYS[c.wday as usize])),
-                _ => Value::Time(ns),
+                _ if ptr => Value::Time(
+                    secs.wrapping_mul(1_000_000_000)
+                        .wrapping_add(i64::from(nanos)),
+                ),
+                _ => Value::GoTime(secs, nanos),
             }
         }
         _ => return Ok(None),
