@@ -73,14 +73,16 @@ pub enum PipelineError {
     Route(#[from] RouteError),
     #[error(transparent)]
     Outbox(#[from] OutboxError),
-    #[error("receiver {receiver:?}: {source}")]
+    // The cause is the error's `source`, not part of its message: callers print the chain
+    // (`{:#}`), and a cause in both said everything twice.
+    #[error("receiver {receiver:?}")]
     DingTalk {
         receiver: String,
         source: ClientError,
     },
     #[error(transparent)]
     Template(#[from] crate::templates::TemplateConfigError),
-    #[error("receiver {receiver:?}: {source}")]
+    #[error("receiver {receiver:?}")]
     Endpoint {
         receiver: String,
         source: EndpointError,
@@ -636,6 +638,31 @@ impl Notifier {
 mod tests {
     use super::*;
     use crate::alert::labels;
+
+    #[test]
+    fn a_receiver_error_says_its_cause_once_along_its_chain() {
+        let cfg: NotifyConfig = serde_json::from_str(
+            r#"{"route": {"receiver": "robot"}, "receivers": [{"name": "robot",
+                "dingtalk": {"access_token_env": "TOCSIN_TEST_SURELY_UNSET_VARIABLE"}}]}"#,
+        )
+        .expect("config");
+        let Err(err) = Notifier::from_config(&cfg, &PipelineOptions::default(), false) else {
+            panic!("an unset token variable is an error");
+        };
+        let mut chain = err.to_string();
+        let mut cause = std::error::Error::source(&err);
+        while let Some(c) = cause {
+            chain.push_str(": ");
+            chain.push_str(&c.to_string());
+            cause = c.source();
+        }
+        assert!(chain.starts_with("receiver \"robot\": "), "{chain}");
+        assert_eq!(
+            chain.matches("TOCSIN_TEST_SURELY_UNSET_VARIABLE").count(),
+            1,
+            "{chain}"
+        );
+    }
 
     fn alert(instance: &str, at: Timestamp) -> NotifyAlert {
         NotifyAlert::firing(
