@@ -3,115 +3,14 @@
 //! outage neither resolves nor fires anything, and SIGTERM stops it even while a DingTalk
 //! robot is unreachable.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-use tocsin_testkit::{free_port, http_get, http_post, Prometheus, PrometheusOptions, TempDir};
-
-/// A `tocsin run` process; killed on drop. Its stderr (the log) goes to a file.
-struct Daemon {
-    child: Child,
-    url: String,
-    log: PathBuf,
-}
-
-impl Daemon {
-    fn start(args: &[String], log: PathBuf) -> Daemon {
-        let port = free_port();
-        let file = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_tocsin"))
-            .arg("run")
-            .args(args)
-            .arg(format!("--listen=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(file)
-            .spawn()
-            .expect("start tocsin run");
-        let daemon = Daemon {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            log,
-        };
-        daemon.wait_for("ready", Duration::from_secs(20), || {
-            tocsin_testkit::http_request("GET", &format!("{}/-/ready", daemon.url), &[], b"")
-                .is_ok_and(|r| r.status == 200)
-        });
-        daemon
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Polls `done` every 100 ms until it holds or `limit` passes (then panics with the log).
-    fn wait_for(&self, what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-        let start = Instant::now();
-        while start.elapsed() < limit {
-            if done() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("timed out waiting for {what}; tocsin log:\n{}", self.log());
-    }
-
-    fn alerts(&self) -> Vec<Value> {
-        let (status, body) = http_get(&format!("{}/api/v1/alerts", self.url));
-        assert_eq!(status, 200, "{body}");
-        let doc: Value = serde_json::from_str(&body).expect("alerts JSON");
-        doc["data"]["alerts"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-    }
-
-    fn alert(&self, name: &str) -> Option<Value> {
-        self.alerts()
-            .into_iter()
-            .find(|a| a["labels"]["alertname"] == name)
-    }
-
-    fn rules(&self) -> Vec<Value> {
-        let (status, body) = http_get(&format!("{}/api/v1/rules", self.url));
-        assert_eq!(status, 200, "{body}");
-        let doc: Value = serde_json::from_str(&body).expect("rules JSON");
-        doc["data"]["groups"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|g| g["rules"].as_array().cloned().unwrap_or_default())
-            .collect()
-    }
-
-    fn metric(&self, name: &str) -> Option<f64> {
-        let (_, body) = http_get(&format!("{}/metrics", self.url));
-        body.lines()
-            .find(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-    }
-
-    fn kill_9(&mut self) {
-        let _ = self.child.kill(); // SIGKILL: no shutdown path runs
-        let _ = self.child.wait();
-    }
-
-    fn signal(&self, sig: &str) {
-        let status = Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(status.success());
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        self.kill_9();
-    }
-}
+use common::Daemon;
+use tocsin_testkit::{free_port, http_post, Prometheus, PrometheusOptions, TempDir};
 
 fn write(path: &Path, text: &str) {
     std::fs::write(path, text).expect("write rule file");
@@ -184,7 +83,7 @@ fn a_bad_reload_keeps_the_old_rules_running() {
     let alert = daemon.alert("AlwaysFiring").expect("still firing");
     assert_eq!(alert["state"], "firing");
     assert!(daemon
-        .log()
+        .log_text()
         .contains("reload failed; the previous rules keep running"));
 
     // A good file afterwards is picked up.
@@ -263,7 +162,11 @@ fn kill_9_neither_resets_a_for_timer_nor_reannounces_a_firing_alert() {
     first.wait_for(
         "AlwaysFiring to be announced",
         Duration::from_secs(20),
-        || first.log().contains("alertname=AlwaysFiring state=firing"),
+        || {
+            first
+                .log_text()
+                .contains("alertname=AlwaysFiring state=firing")
+        },
     );
     first.wait_for(
         "SlowToFire halfway through its for",
@@ -299,12 +202,16 @@ fn kill_9_neither_resets_a_for_timer_nor_reannounces_a_firing_alert() {
     // AlwaysFiring was announced before the kill and the resend delay (1m) has not passed:
     // the restarted daemon must not announce it again as new.
     second.wait_for("SlowToFire's announcement", Duration::from_secs(10), || {
-        second.log().contains("alertname=SlowToFire state=firing")
+        second
+            .log_text()
+            .contains("alertname=SlowToFire state=firing")
     });
     assert!(
-        !second.log().contains("alertname=AlwaysFiring state=firing"),
+        !second
+            .log_text()
+            .contains("alertname=AlwaysFiring state=firing"),
         "re-announced after restart:\n{}",
-        second.log()
+        second.log_text()
     );
 }
 
@@ -428,7 +335,11 @@ fn a_prometheus_outage_neither_resolves_nor_fires_anything() {
         assert!(!error.is_empty(), "no lastError on {rule}");
     }
     assert_eq!(daemon.alerts(), before, "alerts changed during the outage");
-    assert!(!daemon.log().contains("state=resolved"), "{}", daemon.log());
+    assert!(
+        !daemon.log_text().contains("state=resolved"),
+        "{}",
+        daemon.log_text()
+    );
 
     prom.up();
     daemon.wait_for("rules to recover", Duration::from_secs(15), || {
@@ -471,22 +382,26 @@ fn sigterm_stops_the_daemon_even_while_a_robot_is_unreachable() {
         dir.path().join("tocsin.log"),
     );
     daemon.wait_for("a failed send", Duration::from_secs(30), || {
-        daemon.log().contains("will retry")
+        daemon.log_text().contains("will retry")
     });
     daemon.signal("-TERM");
     // No timing claim: only that it does stop, and cleanly, instead of hanging.
     let start = Instant::now();
     let status = loop {
-        if let Some(status) = daemon.child.try_wait().expect("wait") {
+        if let Some(status) = daemon.try_wait() {
             break status;
         }
         assert!(
             start.elapsed() < Duration::from_secs(60),
             "tocsin run still running after SIGTERM; log:\n{}",
-            daemon.log()
+            daemon.log_text()
         );
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert!(status.success(), "{status:?}; log:\n{}", daemon.log());
-    assert!(daemon.log().contains("shutting down"), "{}", daemon.log());
+    assert!(status.success(), "{status:?}; log:\n{}", daemon.log_text());
+    assert!(
+        daemon.log_text().contains("shutting down"),
+        "{}",
+        daemon.log_text()
+    );
 }

@@ -86,6 +86,54 @@ impl Daemon {
             .unwrap_or_default()
     }
 
+    /// The alert `/api/v1/alerts` lists under `alertname`.
+    pub fn alert(&self, name: &str) -> Option<Value> {
+        self.alerts()
+            .into_iter()
+            .find(|a| a["labels"]["alertname"] == name)
+    }
+
+    /// Every rule `/api/v1/rules` lists, groups flattened.
+    pub fn rules(&self) -> Vec<Value> {
+        let (status, body) = http_get(&format!("{}/api/v1/rules", self.url));
+        assert_eq!(status, 200, "{body}");
+        let doc: Value = serde_json::from_str(&body).expect("rules JSON");
+        doc["data"]["groups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|g| g["rules"].as_array().cloned().unwrap_or_default())
+            .collect()
+    }
+
+    /// The value of an unlabelled sample of `/metrics`.
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        let (_, body) = http_get(&format!("{}/metrics", self.url));
+        body.lines()
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    }
+
+    /// Polls `done` until it holds or `limit` passes (then panics with the log).
+    pub fn wait_for(&self, what: &str, limit: Duration, done: impl FnMut() -> bool) {
+        wait_until(what, limit, done, || self.log_text());
+    }
+
+    /// Sends a signal (`-HUP`, `-TERM`) with kill(1).
+    pub fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// The exit status once the process has ended.
+    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().expect("wait for tocsin run")
+    }
+
     pub fn kill_9(&mut self) {
         let _ = self.child.kill(); // SIGKILL: no shutdown path runs
         let _ = self.child.wait();
