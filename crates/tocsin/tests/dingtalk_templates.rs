@@ -3,18 +3,16 @@
 //! signature: what the robot receives, the fallback when a template fails, and splitting
 //! of a templated message over DingTalk's size limit.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+mod common;
+
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use tocsin_notify::alert::{labels, NotifyAlert};
 use tocsin_notify::config::NotifyConfig;
 use tocsin_notify::pipeline::{Notifier, PipelineOptions};
 use tocsin_notify::time::Timestamp;
-use tocsin_testkit::TempDir;
+use tocsin_testkit::{free_port, TempDir};
 
 const TOKEN: &str = "7e1d0c2b9a8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a392817063a7e";
 const SECRET: &str = "SEC0f9e2d1c0b7a6958473625140f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8";
@@ -24,79 +22,39 @@ const START_SECS: i64 = 1_787_214_060;
 
 /// A running sink that checks the token and signature; killed when dropped.
 struct Sink {
-    child: Child,
-    addr: String,
+    inner: common::Sink,
+    _dir: TempDir,
 }
 
 impl Sink {
     fn start() -> Sink {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tocsin"))
-            .args(["sink", "dingtalk", "--listen", "127.0.0.1:0"])
-            .args(["--token", TOKEN, "--secret", SECRET])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start tocsin sink dingtalk");
-        let out = BufReader::new(child.stdout.take().expect("stdout"));
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in out.lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let first = rx
-            .recv_timeout(PATIENCE)
-            .expect("the sink printed its address");
-        let addr = first
-            .strip_prefix("tocsin sink dingtalk listening on http://")
-            .and_then(|rest| rest.strip_suffix("/robot/send"))
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-            .to_owned();
-        Sink { child, addr }
+        let dir = TempDir::new("tocsin-tmpl-sink").expect("temp dir");
+        let inner = common::Sink::start(
+            free_port(),
+            dir.path().join("sink.jsonl"),
+            &["--token", TOKEN, "--secret", SECRET],
+        );
+        Sink { inner, _dir: dir }
     }
 
     fn url(&self) -> String {
-        format!("http://{}/robot/send", self.addr)
+        self.inner.url()
     }
 
-    fn messages(&self) -> Vec<Value> {
-        let mut s = TcpStream::connect(&self.addr).expect("connect to the sink");
-        s.set_read_timeout(Some(PATIENCE)).unwrap();
-        write!(
-            s,
-            "GET /messages HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            self.addr
-        )
-        .unwrap();
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).unwrap();
-        let split = raw
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("a complete response");
-        let v: Value = serde_json::from_slice(&raw[split + 4..]).expect("/messages is JSON");
-        v.as_array().expect("an array").clone()
-    }
-
-    /// Polls until the sink holds at least `n` messages.
+    /// Polls until the sink holds at least `n` messages; each as `{msgtype, title, body}`.
     fn wait_for(&self, n: usize) -> Vec<Value> {
         let deadline = Instant::now() + PATIENCE;
         loop {
-            let m = self.messages();
+            let m = self.inner.messages();
             if m.len() >= n {
-                return m;
+                return m
+                    .into_iter()
+                    .map(|s| json!({"msgtype": s.msgtype, "title": s.title, "body": s.body}))
+                    .collect();
             }
             assert!(Instant::now() < deadline, "sink has only {m:?}");
             std::thread::sleep(Duration::from_millis(50));
         }
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
