@@ -175,6 +175,18 @@ fn index_arg(v: &Value, cap: usize) -> FR<usize> {
     Ok(x as usize)
 }
 
+/// A map index's key, which Go requires to be a string.
+fn map_key<'v>(ix: &'v Value) -> FR<&'v str> {
+    match ix {
+        Value::Str(k) => Ok(k.as_ref()),
+        Value::Nil | Value::Invalid => msg("value is nil; should be of type string"),
+        other => msg(format!(
+            "value has type {}; should be string",
+            other.type_name()
+        )),
+    }
+}
+
 /// Go's `index`.
 pub(crate) fn index<'a>(a: &[Value<'a>]) -> FR<Value<'a>> {
     let mut item = a[0].clone();
@@ -189,33 +201,11 @@ pub(crate) fn index<'a>(a: &[Value<'a>]) -> FR<Value<'a>> {
             Value::Strings(v) => Value::Str(v[index_arg(ix, v.len())?].clone()),
             Value::Pairs(kv) => Value::Pair(kv.clone(), index_arg(ix, kv.get().len())?),
             Value::Kv(kv) => {
-                let key = match ix {
-                    Value::Str(k) => k.as_ref(),
-                    Value::Nil | Value::Invalid => {
-                        return msg("value is nil; should be of type string")
-                    }
-                    other => {
-                        return msg(format!(
-                            "value has type {}; should be string",
-                            other.type_name()
-                        ))
-                    }
-                };
+                let key = map_key(ix)?;
                 Value::Str(Cow::Owned(kv.get().get(key).cloned().unwrap_or_default()))
             }
             Value::Labels(_) | Value::SampleLabels(..) | Value::Args(_) => {
-                let key = match ix {
-                    Value::Str(k) => k.as_ref(),
-                    Value::Nil | Value::Invalid => {
-                        return msg("value is nil; should be of type string")
-                    }
-                    other => {
-                        return msg(format!(
-                            "value has type {}; should be string",
-                            other.type_name()
-                        ))
-                    }
-                };
+                let key = map_key(ix)?;
                 match item.as_map() {
                     Some(crate::value::MapRef::Labels(l)) => {
                         Value::Str(Cow::Owned(l.get(key).cloned().unwrap_or_default()))
