@@ -66,7 +66,7 @@ impl Timestamp {
         let frac = ms.rem_euclid(1000);
         let days = secs.div_euclid(86_400);
         let sod = secs.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
+        let (y, m, d) = tocsin_template::civil_from_days(days);
         let (hh, mm, ss) = (sod / 3600, sod % 3600 / 60, sod % 60);
         if !rfc {
             return format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}:{ss:02}");
@@ -167,20 +167,7 @@ impl fmt::Display for Timestamp {
 /// alert that has no end.
 pub const GO_ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
-// Howard Hinnant's civil calendar algorithms.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
+// Howard Hinnant's civil calendar algorithm (the inverse of `civil_from_days`).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);

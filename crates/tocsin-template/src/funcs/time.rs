@@ -35,20 +35,26 @@ struct Civil {
     wday: u32,
 }
 
-fn civil(secs: i64, nanos: u32) -> Civil {
-    let days = secs.div_euclid(86400);
-    let sod = secs.rem_euclid(86400) as u32;
-    // Howard Hinnant's civil_from_days.
+/// The proleptic Gregorian `(year, month, day)` of a day counted from 1970-01-01
+/// (Howard Hinnant's `civil_from_days`). Shared by every crate that prints times without a
+/// date-time dependency.
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let y = yoe + era * 400;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = if m <= 2 { y + 1 } else { y };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn civil(secs: i64, nanos: u32) -> Civil {
+    let days = secs.div_euclid(86400);
+    let sod = secs.rem_euclid(86400) as u32;
+    let (year, m, d) = civil_from_days(days);
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
     const CUM: [u32; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
     let yday = CUM[(m - 1) as usize] + d + u32::from(leap && m > 2);
