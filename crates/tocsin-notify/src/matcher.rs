@@ -8,25 +8,8 @@ use regex::Regex;
 
 use crate::alert::Labels;
 
-/// The comparison a matcher makes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MatchOp {
-    Equal,
-    NotEqual,
-    Regex,
-    NotRegex,
-}
-
-impl MatchOp {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MatchOp::Equal => "=",
-            MatchOp::NotEqual => "!=",
-            MatchOp::Regex => "=~",
-            MatchOp::NotRegex => "!~",
-        }
-    }
-}
+/// The comparison a matcher makes: PromQL's four operators, the same in Alertmanager.
+pub use tocsin_promql::MatchOp;
 
 /// One label matcher. A missing label matches as the empty string, as in Alertmanager
 /// (so `foo!="bar"` matches alerts without `foo`, and `foo=~".*"` matches everything).
