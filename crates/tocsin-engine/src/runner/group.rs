@@ -62,27 +62,18 @@ pub(crate) struct GroupRuntime {
 impl GroupRuntime {
     /// A runtime of no rules (what a handle keeps after handing its state on).
     pub fn empty() -> Self {
-        GroupRuntime {
-            state: GroupState { rules: Vec::new() },
-            stale: Vec::new(),
-            rules: Vec::new(),
-            scratch: Scratch::default(),
-            last_evaluation: None,
-            last_slot: None,
-            evaluation_time: Duration::ZERO,
-            state_as_of: None,
-            iterations: 0,
-            missed: 0,
-            evaluations: 0,
-            failures: 0,
-            last_samples: 0,
-        }
+        Self::with_state(GroupState { rules: Vec::new() })
     }
 
     pub fn new(def: &GroupDef) -> Self {
-        let n = def.rules.len();
+        Self::with_state(def.new_state())
+    }
+
+    /// Fresh counters around `state`, one rule runtime per rule state.
+    fn with_state(state: GroupState) -> Self {
+        let n = state.rules.len();
         GroupRuntime {
-            state: def.new_state(),
+            state,
             stale: vec![StaleTracker::default(); n],
             rules: vec![RuleRun::default(); n],
             scratch: Scratch::default(),
