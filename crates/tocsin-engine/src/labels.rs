@@ -235,14 +235,7 @@ impl fmt::Debug for Labels {
 impl fmt::Display for Labels {
     /// `{a="1", b="2"}` like Prometheus's `labels.String()`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("{")?;
-        for (i, (n, v)) in self.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "{n}={v:?}")?;
-        }
-        f.write_str("}")
+        tocsin_query::write_label_set(f, self.iter())
     }
 }
 

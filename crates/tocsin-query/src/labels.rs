@@ -196,15 +196,24 @@ impl PartialOrd for LabelSet {
 impl fmt::Display for LabelSet {
     /// Prometheus's form: `{job="node", instance="a:9100"}` (values Go-quoted).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("{")?;
-        for (i, (n, v)) in self.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "{n}={v:?}")?;
-        }
-        f.write_str("}")
+        write_label_set(f, self.iter())
     }
+}
+
+/// Writes `pairs` as `{a="1", b="2"}`, the form of Prometheus's `labels.String()`; shared
+/// with the engine's own label type.
+pub fn write_label_set<'a>(
+    f: &mut fmt::Formatter<'_>,
+    pairs: impl Iterator<Item = (&'a str, &'a str)>,
+) -> fmt::Result {
+    f.write_str("{")?;
+    for (i, (n, v)) in pairs.enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "{n}={v:?}")?;
+    }
+    f.write_str("}")
 }
 
 impl fmt::Debug for LabelSet {

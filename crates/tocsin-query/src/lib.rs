@@ -62,6 +62,6 @@ pub use config::{Auth, BasicAuth, ClientConfig, RetryPolicy, Secret, SecretSourc
 pub use datasource::{Datasource, QueryFuture};
 pub use decode::decode_query_response;
 pub use error::{ErrorType, QueryError};
-pub use labels::{Iter as LabelIter, LabelSet, LabelSetBuilder};
+pub use labels::{write_label_set, Iter as LabelIter, LabelSet, LabelSetBuilder};
 pub use remote_write::{RemoteWriteClient, RemoteWriteConfig, RemoteWriteError};
 pub use value::{Point, QueryResult, QueryValue, Sample, Series};
