@@ -22,7 +22,6 @@ mod ast;
 mod check;
 mod error;
 pub mod functions;
-pub mod goquote;
 mod goregex;
 mod lexer;
 mod parser;
@@ -37,7 +36,7 @@ pub use error::{ParseError, Position};
 pub use functions::Function;
 pub use parser::MAX_DEPTH;
 pub use printer::{format_duration, go_float};
-pub use strutil::{parse_model_duration, DURATION_UNITS};
+pub use strutil::{parse_model_duration, quote as go_quote, DURATION_UNITS};
 
 /// Parses and type-checks one PromQL expression as Prometheus 2.42's
 /// `parser.ParseExpr` does.

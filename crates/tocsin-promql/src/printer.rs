@@ -9,8 +9,7 @@
 use std::fmt::{self, Display, Formatter, Write as _};
 
 use crate::ast::{At, Cardinality, Expr, ValueType, VectorMatching, VectorSelector};
-use crate::goquote::quote;
-use crate::strutil::DURATION_UNITS;
+use crate::strutil::{quote, DURATION_UNITS};
 
 impl Display for Expr {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {

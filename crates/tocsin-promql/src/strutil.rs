@@ -321,3 +321,12 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
     }
     Ok(ms)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn quotes_like_go() {
+        assert_eq!(super::quote("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
+        assert_eq!(super::quote("é"), "\"é\"");
+    }
+}

@@ -97,7 +97,7 @@ fn duplicate_key(name: &str, pos: Pos, first: Pos) -> DecodeError {
         pos,
         message: format!(
             "mapping key {} already defined at line {}",
-            tocsin_promql::goquote::quote(name),
+            tocsin_promql::go_quote(name),
             first.line
         ),
     }

@@ -125,12 +125,12 @@ impl fmt::Display for Body<'_> {
             write!(
                 f,
                 "group {}, rule {}, {}: ",
-                tocsin_promql::goquote::quote(&rule.group),
+                tocsin_promql::go_quote(&rule.group),
                 rule.index,
-                tocsin_promql::goquote::quote(&rule.name)
+                tocsin_promql::go_quote(&rule.name)
             )?;
         } else if let Some(group) = &d.group {
-            write!(f, "group {}: ", tocsin_promql::goquote::quote(group))?;
+            write!(f, "group {}: ", tocsin_promql::go_quote(group))?;
         }
         f.write_str(&d.message)
     }

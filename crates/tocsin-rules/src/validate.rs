@@ -121,7 +121,7 @@ pub fn validate_rule(rule: &Rule) -> Vec<Diagnostic> {
                         e.pos,
                         format!(
                             "{what} {}: {}",
-                            tocsin_promql::goquote::quote(&entry.name.value),
+                            tocsin_promql::go_quote(&entry.name.value),
                             e.message
                         ),
                     ));
