@@ -6,6 +6,7 @@ mod config;
 mod http;
 mod logging;
 mod notify;
+mod query_string;
 mod remote;
 mod sink;
 mod timefmt;

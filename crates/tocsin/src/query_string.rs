@@ -1,5 +1,6 @@
-//! `application/x-www-form-urlencoded` query strings, decoded as DingTalk's servers do:
-//! `%XX` escapes and `+` for space (so an unencoded `+` in a signature breaks it).
+//! `application/x-www-form-urlencoded` query strings, decoded as DingTalk's servers (and
+//! Go's `url.ParseQuery`) do: `%XX` escapes and `+` for space (so an unencoded `+` in a
+//! signature breaks it). Used by the sink and by `/api/v1/rules?type=`.
 
 /// The first value of `name` in `query`, decoded.
 pub fn param(query: &str, name: &str) -> Option<String> {
@@ -61,5 +62,16 @@ mod tests {
     fn broken_escapes_are_kept_literally() {
         assert_eq!(param("a=%zz%4", "a").as_deref(), Some("%zz%4"));
         assert_eq!(param("a=%41", "a").as_deref(), Some("A"));
+        assert_eq!(param("x=a+b%2", "x").as_deref(), Some("a b%2"));
+    }
+
+    #[test]
+    fn the_rules_api_type_filter_is_decoded() {
+        assert_eq!(param("type=alert", "type").as_deref(), Some("alert"));
+        assert_eq!(
+            param("a=1&type=re%63ord", "type").as_deref(),
+            Some("record")
+        );
+        assert_eq!(param("a=1", "type"), None);
     }
 }

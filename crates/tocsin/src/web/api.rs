@@ -13,7 +13,7 @@ use super::exposition::Exposition;
 
 /// The body for `GET /api/v1/rules?type=alert|record`, or a 400 body for a bad `type`.
 pub fn rules(engine: &Engine, query: &str) -> Result<String, String> {
-    let kind = match query_param(query, "type").as_deref() {
+    let kind = match crate::query_string::param(query, "type").as_deref() {
         None | Some("") => None,
         Some("alert") => Some(RuleType::Alerting),
         Some("record") => Some(RuleType::Recording),
@@ -133,35 +133,6 @@ fn health_str(h: Health) -> &'static str {
         Health::Err => "err",
         Health::Unknown => "unknown",
     }
-}
-
-/// One parameter of a URL query string, percent-decoded.
-fn query_param(query: &str, name: &str) -> Option<String> {
-    query.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (k == name).then(|| percent_decode(v))
-    })
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                Ok(b) => {
-                    out.push(b);
-                    i += 2;
-                }
-                Err(_) => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Prometheus's rule-manager metrics, renamed under `tocsin_`.
@@ -285,20 +256,4 @@ pub fn engine_metrics(engine: &Engine, page: &mut Exposition) {
         m.last_reload_success
             .map_or(0.0, |t| t.as_nanos() as f64 / 1e9),
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_parameters_are_decoded() {
-        assert_eq!(query_param("type=alert", "type").as_deref(), Some("alert"));
-        assert_eq!(
-            query_param("a=1&type=re%63ord", "type").as_deref(),
-            Some("record")
-        );
-        assert_eq!(query_param("a=1", "type"), None);
-        assert_eq!(percent_decode("a+b%2"), "a b%2");
-    }
 }

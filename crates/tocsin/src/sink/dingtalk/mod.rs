@@ -9,7 +9,6 @@
 
 mod check;
 mod limiter;
-mod query;
 mod server;
 mod state;
 mod verify;

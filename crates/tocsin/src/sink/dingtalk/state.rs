@@ -11,9 +11,9 @@ use serde_json::{json, Value};
 
 use super::check::{check_body, Reject};
 use super::limiter::{RateLimiter, Verdict};
-use super::query::param;
 use super::verify::{verify, SignatureError};
 use super::SinkConfig;
+use crate::query_string::param;
 use crate::timefmt::rfc3339_ms;
 
 /// DingTalk's limit on a request body.
