@@ -480,19 +480,7 @@ impl<'a> Lexer<'a> {
     }
 
     fn lex_quote(&mut self) -> State {
-        loop {
-            match self.next() {
-                Some('\\') => match self.next() {
-                    Some(c) if c != '\n' => {}
-                    _ => return self.errorf("unterminated quoted string".into()),
-                },
-                None | Some('\n') => return self.errorf("unterminated quoted string".into()),
-                Some('"') => break,
-                _ => {}
-            }
-        }
-        self.emit(ItemKind::String);
-        State::InsideAction
+        self.lex_escaped('"', ItemKind::String, "unterminated quoted string")
     }
 
     fn lex_raw_quote(&mut self) -> State {
@@ -508,18 +496,27 @@ impl<'a> Lexer<'a> {
     }
 
     fn lex_char(&mut self) -> State {
+        self.lex_escaped(
+            '\'',
+            ItemKind::CharConstant,
+            "unterminated character constant",
+        )
+    }
+
+    /// A string or character constant up to `close`, with backslash escapes and no newline.
+    fn lex_escaped(&mut self, close: char, kind: ItemKind, unterminated: &str) -> State {
         loop {
             match self.next() {
                 Some('\\') => match self.next() {
                     Some(c) if c != '\n' => {}
-                    _ => return self.errorf("unterminated character constant".into()),
+                    _ => return self.errorf(unterminated.into()),
                 },
-                None | Some('\n') => return self.errorf("unterminated character constant".into()),
-                Some('\'') => break,
+                None | Some('\n') => return self.errorf(unterminated.into()),
+                Some(c) if c == close => break,
                 _ => {}
             }
         }
-        self.emit(ItemKind::CharConstant);
+        self.emit(kind);
         State::InsideAction
     }
 
