@@ -12,12 +12,12 @@ rule's real data; none of the corpus uses it, and the script refuses
 
 Usage: python3 testdata/templates/gen_corpus_cases.py [CORPUS_DIR]   (needs prometheus and PyYAML)
 """
-import glob, json, os, re, subprocess, sys, tempfile, time, urllib.request
+import glob, json, os, re, sys
 
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gen_render_cases import expr_for, free_port  # noqa: E402
+from gen_render_cases import alert_annotations, expr_for  # noqa: E402
 
 here = os.path.dirname(os.path.abspath(__file__))
 corpus = sys.argv[1] if len(sys.argv) > 1 else "/work/shared/corpus/awesome-prometheus-alerts"
@@ -52,32 +52,7 @@ def main():
                   "    annotations:"]
         for k, t in r["templates"].items():
             lines.append(f"      {json.dumps(k)}: {json.dumps(t)}")
-    with tempfile.TemporaryDirectory() as d:
-        open(os.path.join(d, "rules.yml"), "w").write("\n".join(lines) + "\n")
-        open(os.path.join(d, "prom.yml"), "w").write(
-            "global:\n  evaluation_interval: 1s\n  external_labels: {cluster: prod, region: eu}\n"
-            "rule_files: [rules.yml]\n")
-        port = free_port()
-        proc = subprocess.Popen(
-            ["prometheus", f"--config.file={d}/prom.yml", f"--storage.tsdb.path={d}/data",
-             f"--web.listen-address=127.0.0.1:{port}",
-             "--web.external-url=http://prom.example.com:9090/prefix", "--log.level=error"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            got = {}
-            deadline = time.time() + 90
-            while time.time() < deadline and len(got) < len(rules):
-                time.sleep(1)
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/prefix/api/v1/alerts") as resp:
-                        alerts = json.load(resp)["data"]["alerts"]
-                except OSError:
-                    continue
-                for a in alerts:
-                    got[a["labels"]["alertname"]] = a["annotations"]
-        finally:
-            proc.terminate()
-            proc.wait()
+    got = alert_annotations(lines, len(rules), 90)
     out = []
     for i, r in enumerate(rules):
         if f"C{i}" not in got:

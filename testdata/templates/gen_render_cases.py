@@ -48,16 +48,12 @@ def free_port():
     return p
 
 
-def main():
-    cases = cases_from_sources()
-    lines = ["groups:", "- name: g", "  rules:"]
-    for i, c in enumerate(cases):
-        labels = c.get("labels", DEFAULT_LABELS)
-        value = str(c.get("value", "2.5"))
-        lines += [f"  - alert: T{i}", f"    expr: {json.dumps(expr_for(labels, value))}",
-                  "    for: 0s", "    annotations:", f"      out: {json.dumps(c['template'])}"]
+def alert_annotations(rule_lines, count, timeout):
+    """Loads `rule_lines` (one group of alerting rules) into a real Prometheus with the
+    external labels and URL the tables assume, and returns {alertname: annotations} once
+    `count` alerts are active or `timeout` seconds have passed."""
     with tempfile.TemporaryDirectory() as d:
-        open(os.path.join(d, "rules.yml"), "w").write("\n".join(lines) + "\n")
+        open(os.path.join(d, "rules.yml"), "w").write("\n".join(rule_lines) + "\n")
         open(os.path.join(d, "prom.yml"), "w").write(
             "global:\n  evaluation_interval: 1s\n  external_labels: {cluster: prod, region: eu}\n"
             "rule_files: [rules.yml]\n")
@@ -69,8 +65,8 @@ def main():
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             got = {}
-            deadline = time.time() + 60
-            while time.time() < deadline and len(got) < len(cases):
+            deadline = time.time() + timeout
+            while time.time() < deadline and len(got) < count:
                 time.sleep(1)
                 try:
                     with urllib.request.urlopen(f"http://127.0.0.1:{port}/prefix/api/v1/alerts") as r:
@@ -78,10 +74,22 @@ def main():
                 except OSError:
                     continue
                 for a in alerts:
-                    got[a["labels"]["alertname"]] = a["annotations"].get("out", "")
+                    got[a["labels"]["alertname"]] = a["annotations"]
+            return got
         finally:
             proc.terminate()
             proc.wait()
+
+
+def main():
+    cases = cases_from_sources()
+    lines = ["groups:", "- name: g", "  rules:"]
+    for i, c in enumerate(cases):
+        labels = c.get("labels", DEFAULT_LABELS)
+        value = str(c.get("value", "2.5"))
+        lines += [f"  - alert: T{i}", f"    expr: {json.dumps(expr_for(labels, value))}",
+                  "    for: 0s", "    annotations:", f"      out: {json.dumps(c['template'])}"]
+    got = {name: ann.get("out", "") for name, ann in alert_annotations(lines, len(cases), 60).items()}
     out = []
     for i, c in enumerate(cases):
         if f"T{i}" not in got:
