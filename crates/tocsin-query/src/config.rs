@@ -135,11 +135,7 @@ impl ClientConfig {
 
 impl fmt::Debug for ClientConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let headers: Vec<(&str, &str)> = self
-            .headers
-            .iter()
-            .map(|(k, _)| (k.as_str(), "<redacted>"))
-            .collect();
+        let headers = redacted_headers(&self.headers);
         f.debug_struct("ClientConfig")
             .field("url", &redact_url(&self.url))
             .field("timeout", &self.timeout)
@@ -150,6 +146,15 @@ impl fmt::Debug for ClientConfig {
             .field("tls", &self.tls)
             .finish()
     }
+}
+
+/// Header names with their values hidden (they may hold tenant ids or tokens), for
+/// `Debug` output.
+pub(crate) fn redacted_headers(headers: &[(String, String)]) -> Vec<(&str, &str)> {
+    headers
+        .iter()
+        .map(|(k, _)| (k.as_str(), "<redacted>"))
+        .collect()
 }
 
 /// `scheme://user:xxxxx@host/...` (Go's `url.Redacted`), also for unparsable URLs.

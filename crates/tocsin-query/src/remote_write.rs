@@ -288,11 +288,7 @@ impl RemoteWriteConfig {
 
 impl fmt::Debug for RemoteWriteConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let headers: Vec<(&str, &str)> = self
-            .headers
-            .iter()
-            .map(|(k, _)| (k.as_str(), "<redacted>"))
-            .collect();
+        let headers = crate::config::redacted_headers(&self.headers);
         f.debug_struct("RemoteWriteConfig")
             .field("url", &redact_url(&self.url))
             .field("timeout", &self.timeout)
