@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Regenerate corpus_cases.json: every label and annotation template of every
-alerting rule in /work/shared/corpus/awesome-prometheus-alerts/*.yml (or the
+alerting rule in testdata/corpus/awesome-prometheus-alerts/*.yml (or the
 directory given as argument), rendered by a real Prometheus 2.42 for a
 synthetic sample: labels instance, job and every `$labels.X` / `.Labels.X`
 the rule's templates mention, and a value that varies by rule.
@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gen_render_cases import alert_annotations, expr_for  # noqa: E402
 
 here = os.path.dirname(os.path.abspath(__file__))
-corpus = sys.argv[1] if len(sys.argv) > 1 else "/work/shared/corpus/awesome-prometheus-alerts"
+corpus = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "corpus", "awesome-prometheus-alerts")
 VALUES = ["0.5", "42", "1234567.891", "0.000123", "99.9", "3600", "-3", "0"]
 LABEL_REF = re.compile(r"(?:\$labels|\.Labels)\.([A-Za-z_][A-Za-z0-9_]*)")
 

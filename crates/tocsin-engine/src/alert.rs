@@ -6,8 +6,8 @@
 //! send ([`AlertingState::send`]) and the `ALERTS`/`ALERTS_FOR_STATE` series
 //! ([`AlertingRule::alerts_series`]).
 //!
-//! Per evaluation (spec §2.2):
-//! 1. A failed query (or a duplicate label set, §2.2.2) returns the error and changes no
+//! Per evaluation (docs/rule-semantics.md, "One evaluation"):
+//! 1. A failed query (or a duplicate label set; docs/rule-semantics.md, "One evaluation") returns the error and changes no
 //!    alert: nothing fires, nothing resolves, nothing is sent.
 //! 2. Each sample becomes a candidate: its labels minus `__name__`, each rule label set to
 //!    its expanded value (an empty value deletes the label), then `alertname`. Annotations
@@ -80,7 +80,7 @@ pub struct Alert {
 }
 
 impl Alert {
-    /// Whether the alert is sent after the evaluation at `ts` (§2.5): never while pending;
+    /// Whether the alert is sent after the evaluation at `ts` (docs/rule-semantics.md, "Sending and endsAt"): never while pending;
     /// at once after firing or resolving; then whenever the last send is more than
     /// `resend_delay` before `ts` (strictly).
     pub fn needs_sending(&self, ts: Timestamp, resend_delay: Duration) -> bool {
@@ -342,7 +342,7 @@ impl AlertingState {
         self.active.drain().map(|(_, a)| a)
     }
 
-    /// Decides, after a successful evaluation at `ts`, which alerts go out (§2.5), marks
+    /// Decides, after a successful evaluation at `ts`, which alerts go out (docs/rule-semantics.md, "Sending and endsAt"), marks
     /// them sent (`last_sent_at = ts`, `valid_until = ts + 4 × max(resend_delay,
     /// interval)`) and hands each to `notify`. Returns how many were sent.
     pub fn send(
@@ -608,7 +608,7 @@ impl AlertingRule {
         Ok(())
     }
 
-    /// The synthetic series of the rule's pending and firing alerts (§2.6), appended to
+    /// The synthetic series of the rule's pending and firing alerts (docs/rule-semantics.md, "ALERTS and ALERTS_FOR_STATE"), appended to
     /// `out`: `ALERTS{…, alertstate} 1` and `ALERTS_FOR_STATE{…} <activeAt seconds>`, to
     /// be written at the evaluation's timestamp. Labels start from the rule's raw labels,
     /// overwritten by the alert's (so a label whose template expanded to "" shows its raw

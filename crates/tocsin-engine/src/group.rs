@@ -1,5 +1,5 @@
 //! A rule group: its compiled rules, their state, one synchronous evaluation step, and the
-//! state carried over a reload (Prometheus 2.42 `rules/manager.go`, §2.8 and §4.3).
+//! state carried over a reload (Prometheus 2.42 `rules/manager.go`; docs/rule-semantics.md, "Reload" and "Order within a group").
 //!
 //! Rules run sequentially in file order with the same `ts`; a failing rule never stops the
 //! next one. The query is the caller's: an async runner does the same few steps as
@@ -151,7 +151,7 @@ impl GroupDef {
     }
 
     /// One iteration at slot `ts`, rules in order: `query(expr, ts)` runs each rule's
-    /// expression; alerting rules then send through `notify(rule, alert)` (§2.5); recording
+    /// expression; alerting rules then send through `notify(rule, alert)` (docs/rule-semantics.md, "Sending and endsAt"); recording
     /// outputs (and, if `options.alerts_series`, `ALERTS`/`ALERTS_FOR_STATE`) are appended
     /// to `out`. Returns how many rules failed; each rule's outcome is in its status.
     // Inputs (state, time, query, templates, options) and sinks (notify, out) are all
@@ -212,7 +212,7 @@ fn rule_key(rule: &RuleDef) -> (&str, &Labels) {
 }
 
 impl GroupState {
-    /// The state a reloaded group starts with (§2.8). An unchanged group (`old_def ==
+    /// The state a reloaded group starts with (docs/rule-semantics.md, "Reload"). An unchanged group (`old_def ==
     /// new_def`) keeps running as it is, so callers only get here for changed groups:
     /// alerting rules are matched by name and labels, repeated ones first to first, and a
     /// matched rule keeps all its alerts (`activeAt` and all) and its status.

@@ -4,7 +4,7 @@
 //! `Arc<[u8]>`, plus the xxHash64 of exactly those bytes. That byte string is what
 //! Prometheus 2.42's `labels.Labels.Hash()` feeds to xxHash64, so [`Labels::fingerprint`]
 //! equals Prometheus's fingerprint of the same set, and the group hash of the scheduler
-//! (§4.1: the set `{file, name}`) comes out of the same function. `0xFF` never occurs in
+//! (docs/rule-semantics.md, "Slot offsets": the set `{file, name}`) comes out of the same function. `0xFF` never occurs in
 //! UTF-8, so the encoding is unambiguous.
 //!
 //! Why not `Vec<(Arc<str>, Arc<str>)>`: that costs 24 bytes of vector, 32 bytes per pair
@@ -276,7 +276,7 @@ impl Sample {
     }
 }
 
-/// What an instant query returned, as far as rules care (§2.2 step 1).
+/// What an instant query returned, as far as rules care (docs/rule-semantics.md, "One evaluation", step 1).
 #[derive(Clone, Debug, PartialEq)]
 pub enum QueryValue {
     Vector(Vec<Sample>),
@@ -350,7 +350,7 @@ mod tests {
 
     #[test]
     fn fingerprint_is_prometheus_labels_hash() {
-        // XXH64 of the empty input, the sanity vector of spec B11.
+        // XXH64 of the empty input, the published XXH64 test vector for empty input.
         assert_eq!(Labels::empty().fingerprint(), 0xEF46_DB37_51D8_E999);
         // B11: the set {file="rules.yml", name="live"} hashes to 0x720f359f94da5202.
         let l = Labels::new([("name", "live"), ("file", "rules.yml")]);

@@ -1,4 +1,4 @@
-//! Where a group's evaluations fall in time (Prometheus 2.42 `rules/manager.go`, §4.1).
+//! Where a group's evaluations fall in time (Prometheus 2.42 `rules/manager.go`; docs/rule-semantics.md, "Slot offsets").
 //!
 //! A group evaluates on a fixed grid `k·interval + offset`, where `offset` is the
 //! xxHash64 of the label set `{file="<file>", name="<group>"}` — in 2.42 (and any
@@ -181,7 +181,7 @@ mod tests {
                 "{file};{name} every {interval}s"
             );
         }
-        // §4.1: group `alerts` in `rules/a.yml` every 5s sits 3.826202645 s into the interval.
+        // docs/rule-semantics.md, "Slot offsets": group `alerts` in `rules/a.yml` every 5s sits 3.826202645 s into the interval.
         let s = GroupSchedule::new("rules/a.yml", "alerts", Duration::from_secs(5));
         assert_eq!(s.offset(), Duration::from_nanos(3_826_202_645));
     }

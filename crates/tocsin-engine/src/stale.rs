@@ -1,4 +1,4 @@
-//! Staleness markers for series a rule stopped producing (§4.4).
+//! Staleness markers for series a rule stopped producing (docs/rule-semantics.md, "Staleness markers").
 //!
 //! After each successful evaluation, every series the rule wrote last time but not this time
 //! gets a sample with Prometheus's stale-marker NaN at the evaluation timestamp. Failed

@@ -1,6 +1,6 @@
 //! Alert state as data that outlives the process: snapshots and restore.
 //!
-//! Prometheus restores only `activeAt`, from its own `ALERTS_FOR_STATE` series (§2.7).
+//! Prometheus restores only `activeAt`, from its own `ALERTS_FOR_STATE` series (docs/rule-semantics.md, "Restore after a restart").
 //! tocsin keeps a state file instead and restores whole alerts, so a restart neither resets
 //! a `for` timer nor sends a firing alert as a new one (its `startsAt` stays `firedAt`, its
 //! resend schedule goes on). State older than the outage tolerance (1h) is dropped, as in
@@ -187,7 +187,7 @@ impl GroupSnapshot {
 }
 
 /// Prometheus's `activeAt` for a pending alert restored at `now` that was last seen at
-/// `down_at` (§2.7): the pending time before the outage counts, the outage does not, and an
+/// `down_at` (docs/rule-semantics.md, "Restore after a restart"): the pending time before the outage counts, the outage does not, and an
 /// alert with `for >= grace` that would fire within the grace period fires exactly at its
 /// end.
 pub fn restored_active_at(

@@ -1,6 +1,6 @@
 //! The seam for label and annotation templates.
 //!
-//! Alerting rules expand every label and annotation value for every sample (§2.2, §2.4).
+//! Alerting rules expand every label and annotation value for every sample (docs/rule-semantics.md, "One evaluation" and "Templates").
 //! The template language lives in `tocsin-template`; the engine only needs "expand this text
 //! for this sample", so it takes an [`Expander`] from the caller. Values without `{{` hold no
 //! template action and expand to themselves in Go's `text/template`, so the engine never

@@ -1,6 +1,6 @@
 //! Evaluation time: nanoseconds since the Unix epoch, as Go's `time.Time` holds a slot time.
 //!
-//! Slot times carry the group's phase in nanoseconds (§4.1 of the spec), so alert times
+//! Slot times carry the group's phase in nanoseconds (docs/rule-semantics.md, "Slot offsets"), so alert times
 //! (`activeAt`, `firedAt`, …) keep nanosecond precision and comparisons such as
 //! `ts - activeAt >= for` are exact. Durations are plain `std::time::Duration`s at the API
 //! and signed nanoseconds inside.

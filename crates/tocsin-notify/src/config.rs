@@ -1,4 +1,4 @@
-//! The `notify:` section of tocsin's config file (DESIGN.md): a routing tree and the
+//! The `notify:` section of tocsin's config file (README.md, "tocsin run"; docs/architecture.md, "Notification pipeline"): a routing tree and the
 //! receivers it names. Field names and defaults follow Alertmanager's `route` and
 //! `receivers`, so an Alertmanager config's routing part carries over as is.
 

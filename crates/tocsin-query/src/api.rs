@@ -1,4 +1,4 @@
-//! Types of `/api/v1/rules`, `/api/v1/alerts` and `/api/v1/status/buildinfo` (spec §8.3–8.5).
+//! Types of `/api/v1/rules`, `/api/v1/alerts` and `/api/v1/status/buildinfo` (docs/rule-semantics.md, "HTTP API shapes").
 //!
 //! Times stay as the RFC 3339 strings Prometheus sends (`lastEvaluation`, `activeAt`):
 //! callers compare or display them, and parsing them here would add a date dependency

@@ -1,6 +1,6 @@
 //! Test support for tocsin: real Prometheus and Alertmanager servers on loopback ports.
 //!
-//! tocsin's tests run against the real servers (DESIGN.md, "Testing"): Debian's
+//! tocsin's tests run against the real servers (docs/architecture.md, "Testing"): Debian's
 //! `prometheus` (2.42) and `prometheus-alertmanager` (0.25). This crate starts them on free
 //! `127.0.0.1` ports with a config, storage and log in a fresh temp dir, waits for
 //! `/-/ready`, and on drop kills the process, waits for it and removes the dir. A missing

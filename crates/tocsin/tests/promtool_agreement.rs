@@ -1,5 +1,5 @@
 //! `tocsin check` and the real `promtool check rules` (Prometheus 2.42) give the same verdict
-//! on every rule file we have: our testdata and the real-world corpus in ../shared/corpus.
+//! on every rule file we have: our testdata and the real-world corpus in testdata/corpus (vendored, CC BY 4.0).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -90,6 +90,6 @@ fn verdicts_agree_with_promtool_on_testdata() {
 
 #[test]
 fn verdicts_agree_with_promtool_on_the_corpus() {
-    let corpus = repo().join("../shared/corpus/awesome-prometheus-alerts");
+    let corpus = repo().join("testdata/corpus/awesome-prometheus-alerts");
     assert_agreement(&[corpus], 100);
 }

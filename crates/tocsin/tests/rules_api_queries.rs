@@ -83,7 +83,7 @@ fn rule_queries_are_printed_as_prometheus_prints_them() {
     let dir = TempDir::new("rules-api-queries").expect("temp dir");
     let mut candidates = rule_files(&repo().join("testdata/rules/good"));
     candidates.extend(rule_files(
-        &repo().join("../shared/corpus/awesome-prometheus-alerts"),
+        &repo().join("testdata/corpus/awesome-prometheus-alerts"),
     ));
     // Prometheus refuses to start on an invalid file; the corpus has some.
     let mut files: Vec<PathBuf> = candidates

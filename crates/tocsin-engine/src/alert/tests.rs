@@ -682,7 +682,7 @@ fn rule_state_is_the_highest_alert_state() {
 
 #[test]
 fn generator_url_escapes_the_expression_like_go() {
-    // The URL Prometheus 2.42 sent in §2.5's end-to-end run.
+    // The URL Prometheus 2.42 sent in an end-to-end run (docs/rule-semantics.md, "Sending and endsAt").
     let rule = AlertingRule::new(
         "Flap",
         "vector(1) and on () (vector(time()) % 60 < 20)",

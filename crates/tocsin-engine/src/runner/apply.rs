@@ -1,4 +1,4 @@
-//! Loading rule files into the running engine (Prometheus's `Manager.Update`, §2.8).
+//! Loading rule files into the running engine (Prometheus's `Manager.Update`; docs/rule-semantics.md, "Reload").
 //!
 //! All or nothing: every file is loaded and checked before anything changes, so a reload
 //! with one bad file keeps every old group evaluating. Then, per group key `file;name`: an

@@ -89,7 +89,7 @@ impl GroupRuntime {
         }
     }
 
-    /// The runtime of `new_def` replacing `old_def` on reload (§2.8): alert state through
+    /// The runtime of `new_def` replacing `old_def` on reload (docs/rule-semantics.md, "Reload"): alert state through
     /// [`GroupState::carry_over`]; staleness tracking and per-rule timings matched the same
     /// way (name and labels, first to first); group timings and counters kept. Series of
     /// old rules without a match get stale markers, appended to `markers`.

@@ -1,5 +1,5 @@
 //! An in-process [`Datasource`]: canned answers per expression, for tests and benchmarks
-//! (DESIGN.md's "in-process source"). Answers can change between evaluations, depend on
+//! (docs/architecture.md, "Seams"). Answers can change between evaluations, depend on
 //! the query time, or fail with a Prometheus error; every query is recorded with its time.
 
 use std::collections::HashMap;
