@@ -161,7 +161,7 @@ impl PrometheusClient {
 
     /// Runs attempts until one succeeds, fails for good, retries run out or the deadline
     /// would pass.
-    async fn call<T>(
+    pub(crate) async fn call<T>(
         &self,
         endpoint: &str,
         make: impl Fn(&reqwest::Client, Duration) -> RequestBuilder,
@@ -236,13 +236,13 @@ pub(crate) fn unix_seconds(t: SystemTime) -> String {
 
 /// A duration as seconds with millisecond precision (Prometheus accepts float seconds for
 /// `step` and `timeout`).
-fn duration_seconds(d: Duration) -> String {
+pub(crate) fn duration_seconds(d: Duration) -> String {
     let ms = d.as_millis();
     format!("{}.{:03}", ms / 1000, ms % 1000)
 }
 
 /// Appends `k=v` form-urlencoded (`&`-separated).
-fn form_pair(out: &mut String, k: &str, v: &str) {
+pub(crate) fn form_pair(out: &mut String, k: &str, v: &str) {
     if !out.is_empty() {
         out.push('&');
     }

@@ -33,6 +33,9 @@ struct Cli {
 enum Command {
     /// Validate rule files as `promtool check rules` does (exit 0 valid, 1 invalid, 2 usage).
     Check(cmd::check::CheckArgs),
+    /// Backtest two rule sets over Prometheus's history and compare them alert by alert
+    /// (exit 0 nothing regressed, 1 regressed, 2 usage).
+    Diff(cmd::diff::DiffArgs),
     /// Evaluate rule files against Prometheus and notify: the daemon.
     Run(cmd::run::RunArgs),
     /// Only deliver Alertmanager webhook posts to DingTalk robots (POST /dingtalk/<receiver>/send).
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => cmd::check::run(args),
+        Command::Diff(args) => cmd::diff::run(args),
         Command::Run(args) => cmd::run::run(args),
         Command::Gateway(args) => cmd::gateway::run(args),
         Command::Sink(args) => cmd::sink::run(args),

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod check;
+pub mod diff;
 pub mod gateway;
 pub mod run;
 pub mod sink;

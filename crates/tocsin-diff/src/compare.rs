@@ -1,0 +1,1189 @@
+//! Comparing the replays of two rule sets: rule pairing, alert-by-alert differences, the
+//! report and its verdict.
+//!
+//! Words used throughout (docs/diff.md):
+//! - an **alert** is one label set a rule fired with (its identity: Alertmanager groups,
+//!   deduplicates and pages by it);
+//! - a **firing interval** is a run of consecutive slots at which that alert was firing:
+//!   each one is a page;
+//! - alerts **added**/**removed** count firing intervals of one side that no firing interval
+//!   of the same alert on the other side overlaps;
+//! - an **identity change** pairs an alert only the old set has with one only the new set
+//!   has when they fire at overlapping times: the same condition, different labels — it
+//!   would page again under the new identity.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use serde::Serialize;
+use tocsin_engine::{Labels, Timestamp};
+use tocsin_query::PrometheusClient;
+use tocsin_rules::RuleKind;
+use tokio::sync::Semaphore;
+
+use crate::backtest::{
+    compare_outputs, drive, AlertReplay, AlertSide, BacktestOptions, ChunkResult, Cost, Episode,
+    ErrorTally, Grid, Progress, RecordSide, RecordingComparison,
+};
+use crate::load::{fmt_duration, Compiled, RuleEntry, RuleSet};
+use crate::selectors::{selectors, Selector};
+
+/// How a rule of one set relates to the other set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Unchanged,
+    Changed,
+    Renamed,
+    Added,
+    Removed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Unchanged => "unchanged",
+            Status::Changed => "changed",
+            Status::Renamed => "renamed",
+            Status::Added => "added",
+            Status::Removed => "removed",
+        }
+    }
+}
+
+/// A rule of the old set and its counterpart in the new one.
+#[derive(Clone, Debug)]
+pub struct Pair {
+    pub old: Option<RuleEntry>,
+    pub new: Option<RuleEntry>,
+}
+
+impl Pair {
+    pub fn status(&self) -> Status {
+        match (&self.old, &self.new) {
+            (Some(o), Some(n)) if o.name != n.name || o.group != n.group => Status::Renamed,
+            (Some(o), Some(n)) if o.definition_changes(n).is_empty() => Status::Unchanged,
+            (Some(_), Some(_)) => Status::Changed,
+            (None, _) => Status::Added,
+            (Some(_), None) => Status::Removed,
+        }
+    }
+
+    fn any(&self) -> &RuleEntry {
+        match (&self.new, &self.old) {
+            (Some(r), _) | (None, Some(r)) => r,
+            (None, None) => unreachable!("a pair holds at least one rule"),
+        }
+    }
+}
+
+/// Pairs rules by group, kind, name and occurrence; then pairs what is left by kind and
+/// expression (renames and moves between groups). New-set order first, then removals.
+pub fn pair_rules(old: &RuleSet, new: &RuleSet) -> Vec<Pair> {
+    type Key<'a> = (&'a str, &'static str, &'a str, usize);
+    let mut by_key: HashMap<Key<'_>, usize> = HashMap::new();
+    for (i, r) in old.rules.iter().enumerate() {
+        by_key.insert((&r.group, r.kind_str(), &r.name, r.occurrence), i);
+    }
+    let mut used_old = vec![false; old.rules.len()];
+    let mut pairs: Vec<Pair> = Vec::new();
+    let mut unmatched_new = Vec::new();
+    for r in &new.rules {
+        match by_key.get(&(
+            r.group.as_str(),
+            r.kind_str(),
+            r.name.as_str(),
+            r.occurrence,
+        )) {
+            Some(&i) => {
+                used_old[i] = true;
+                pairs.push(Pair {
+                    old: Some(old.rules[i].clone()),
+                    new: Some(r.clone()),
+                });
+            }
+            None => {
+                unmatched_new.push(pairs.len());
+                pairs.push(Pair {
+                    old: None,
+                    new: Some(r.clone()),
+                });
+            }
+        }
+    }
+    for idx in unmatched_new {
+        let Some(n) = pairs[idx].new.as_ref() else {
+            continue;
+        };
+        let found = old
+            .rules
+            .iter()
+            .enumerate()
+            .find(|(i, o)| !used_old[*i] && o.kind == n.kind && o.expr == n.expr);
+        if let Some((i, o)) = found {
+            used_old[i] = true;
+            pairs[idx].old = Some(o.clone());
+        }
+    }
+    for (i, r) in old.rules.iter().enumerate() {
+        if !used_old[i] {
+            pairs.push(Pair {
+                old: Some(r.clone()),
+                new: None,
+            });
+        }
+    }
+    pairs
+}
+
+// ---------------------------------------------------------------------------------------
+// The report
+
+/// One firing interval, as reported.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Interval {
+    /// RFC 3339, the first slot the alert was firing at.
+    pub start: String,
+    /// RFC 3339, the last slot it was firing at.
+    pub end: String,
+}
+
+/// One alert of one side: its labels and firing intervals.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AlertRecord {
+    pub labels: BTreeMap<String, String>,
+    /// The annotations when it first fired.
+    pub annotations: BTreeMap<String, String>,
+    pub intervals: Vec<Interval>,
+}
+
+/// One side of a rule pair: its definition and its replay.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SideReport {
+    pub file: String,
+    pub line: usize,
+    pub group: String,
+    pub expr: String,
+    /// The evaluation step, Prometheus notation.
+    pub step: String,
+    pub evaluations: u64,
+    pub errors: ErrorTally,
+    pub cost: Cost,
+    /// Selectors that match no series over the window.
+    pub empty_selectors: Vec<String>,
+    /// Alerting rules: distinct alerts and firing intervals.
+    pub alerts: usize,
+    pub firing_intervals: usize,
+    pub first_firing: Option<String>,
+    pub last_firing: Option<String>,
+    pub firing: Vec<AlertRecord>,
+    /// Recording rules: output series over the window.
+    pub series: usize,
+}
+
+/// An alert whose label set differs between the sets while it fires at the same times.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct IdentityChange {
+    pub old_labels: BTreeMap<String, String>,
+    pub new_labels: BTreeMap<String, String>,
+    /// Human-readable: `+sev="page"`, `-severity="page"`, `team: "a" → "b"`.
+    pub changes: Vec<String>,
+}
+
+/// An annotation that reads differently for the same alert at the same time.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AnnotationChange {
+    pub labels: BTreeMap<String, String>,
+    pub name: String,
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
+/// One alert's firing interval present on one side only.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FiringChange {
+    pub labels: BTreeMap<String, String>,
+    pub start: String,
+    pub end: String,
+}
+
+/// How the alerts of an alerting rule pair differ.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct AlertDiff {
+    pub added: Vec<FiringChange>,
+    pub removed: Vec<FiringChange>,
+    /// Distinct alerts only in one set (identity changes excluded).
+    pub alerts_only_old: Vec<BTreeMap<String, String>>,
+    pub alerts_only_new: Vec<BTreeMap<String, String>>,
+    pub identity_changes: Vec<IdentityChange>,
+    pub annotation_changes: Vec<AnnotationChange>,
+    /// Firing intervals on both sides that overlap but start or end at other slots.
+    pub timing_changes: usize,
+}
+
+/// One rule pair in the report.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RuleDiff {
+    pub group: String,
+    pub name: String,
+    pub kind: &'static str,
+    pub status: Status,
+    pub definition_changes: Vec<String>,
+    pub old: Option<SideReport>,
+    pub new: Option<SideReport>,
+    pub alerts: Option<AlertDiff>,
+    pub recording: Option<RecordingComparison>,
+    pub notes: Vec<String>,
+}
+
+/// Why the verdict is "regressed".
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Regression {
+    pub group: String,
+    pub rule: String,
+    /// `query_error`, `selector_matches_nothing`, `alerts_added`, `alerts_removed`,
+    /// `identity_changed`.
+    pub kind: &'static str,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Summary {
+    pub rules_old: usize,
+    pub rules_new: usize,
+    pub unchanged: usize,
+    pub changed: usize,
+    pub renamed: usize,
+    pub added: usize,
+    pub removed: usize,
+    pub alerts_added: usize,
+    pub alerts_removed: usize,
+    pub identity_changes: usize,
+    pub annotation_changes: usize,
+    pub query_errors_new: usize,
+    pub empty_selectors_new: usize,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct CostReport {
+    pub old: Cost,
+    pub new: Cost,
+    /// What was actually sent: an expression both sets share on one grid is queried once.
+    pub issued: Cost,
+    /// `/api/v1/series` requests for the selector check.
+    pub series_requests: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WindowReport {
+    pub start: String,
+    pub end: String,
+    /// The `--step` override, if any (else each group's interval).
+    pub step: Option<String>,
+}
+
+/// Everything `tocsin diff` found. Serialized as the `--format json` document
+/// (docs/diff.md, "JSON").
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    pub schema: u32,
+    pub datasource: String,
+    pub window: WindowReport,
+    pub old_files: Vec<String>,
+    pub new_files: Vec<String>,
+    pub allow_added: usize,
+    pub allow_removed: usize,
+    pub summary: Summary,
+    pub regressed: bool,
+    pub regressions: Vec<Regression>,
+    pub rules: Vec<RuleDiff>,
+    pub cost: CostReport,
+}
+
+// ---------------------------------------------------------------------------------------
+// Comparing alerts
+
+fn label_map(l: &Labels) -> BTreeMap<String, String> {
+    l.iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
+}
+
+/// RFC 3339 UTC with milliseconds.
+pub fn rfc3339(ts: Timestamp) -> String {
+    let ms = ts.unix_millis();
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = tocsin_template::civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ms.rem_euclid(1000)
+    )
+}
+
+/// Milliseconds since the epoch of `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (UTC only).
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || !s.ends_with('Z')
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| {
+        let t = s.get(r)?;
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse::<i64>().ok())?
+    };
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let frac = &s[19..s.len() - 1];
+    let ms = match frac.strip_prefix('.') {
+        None if frac.is_empty() => 0,
+        Some(f) if !f.is_empty() && f.bytes().all(|c| c.is_ascii_digit()) => {
+            let mut digits: String = f.chars().take(3).collect();
+            while digits.len() < 3 {
+                digits.push('0');
+            }
+            digits.parse::<i64>().ok()?
+        }
+        _ => return None,
+    };
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    // Days from the civil date (the inverse of `civil_from_days`).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some((days * 86_400 + hh * 3600 + mm * 60 + ss) * 1000 + ms)
+}
+
+/// `[start, end + step)` in milliseconds: the time an episode covers.
+fn span(e: &Episode, step_ms: i64) -> (i64, i64) {
+    (e.start.unix_millis(), e.end.unix_millis() + step_ms)
+}
+
+fn overlap(a: (i64, i64), b: (i64, i64)) -> i64 {
+    (a.1.min(b.1) - a.0.max(b.0)).max(0)
+}
+
+fn total_overlap(a: &[Episode], a_step: i64, b: &[Episode], b_step: i64) -> i64 {
+    let mut sum = 0;
+    for x in a {
+        for y in b {
+            sum += overlap(span(x, a_step), span(y, b_step));
+        }
+    }
+    sum
+}
+
+fn label_changes(old: &Labels, new: &Labels) -> Vec<String> {
+    let o = label_map(old);
+    let n = label_map(new);
+    let mut out = Vec::new();
+    for (k, v) in &o {
+        match n.get(k) {
+            None => out.push(format!("-{k}={v:?}")),
+            Some(w) if w != v => out.push(format!("{k}: {v:?} → {w:?}")),
+            _ => {}
+        }
+    }
+    for (k, v) in &n {
+        if !o.contains_key(k) {
+            out.push(format!("+{k}={v:?}"));
+        }
+    }
+    out
+}
+
+fn firing(labels: &Labels, e: &Episode) -> FiringChange {
+    FiringChange {
+        labels: label_map(labels),
+        start: rfc3339(e.start),
+        end: rfc3339(e.end),
+    }
+}
+
+/// How the alerts of two replays of one rule differ (see the module doc for the words).
+pub fn compare_alerts(old: &AlertReplay, new: &AlertReplay) -> AlertDiff {
+    let old_step = old.step.as_millis() as i64;
+    let new_step = new.step.as_millis() as i64;
+    let mut diff = AlertDiff::default();
+    let only_old: Vec<&Labels> = old
+        .alerts
+        .keys()
+        .filter(|l| !new.alerts.contains_key(l))
+        .collect();
+    let only_new: Vec<&Labels> = new
+        .alerts
+        .keys()
+        .filter(|l| !old.alerts.contains_key(l))
+        .collect();
+
+    // Identity changes: best-matching pairs of one-sided alerts that fire together.
+    let mut candidates = Vec::new();
+    for (i, o) in only_old.iter().enumerate() {
+        for (j, n) in only_new.iter().enumerate() {
+            let ov = total_overlap(&old.alerts[*o], old_step, &new.alerts[*n], new_step);
+            if ov > 0 {
+                let shared = o.iter().filter(|(k, v)| n.get(k) == Some(*v)).count();
+                candidates.push((shared, ov, i, j));
+            }
+        }
+    }
+    candidates.sort_by(|a, b| {
+        (b.0, b.1)
+            .cmp(&(a.0, a.1))
+            .then((a.2, a.3).cmp(&(b.2, b.3)))
+    });
+    let mut old_taken = vec![false; only_old.len()];
+    let mut new_taken = vec![false; only_new.len()];
+    let mut matched: Vec<(&Labels, &Labels)> = old
+        .alerts
+        .keys()
+        .filter(|l| new.alerts.contains_key(*l))
+        .map(|l| (l, l))
+        .collect();
+    for (_, _, i, j) in candidates {
+        if old_taken[i] || new_taken[j] {
+            continue;
+        }
+        old_taken[i] = true;
+        new_taken[j] = true;
+        diff.identity_changes.push(IdentityChange {
+            old_labels: label_map(only_old[i]),
+            new_labels: label_map(only_new[j]),
+            changes: label_changes(only_old[i], only_new[j]),
+        });
+        matched.push((only_old[i], only_new[j]));
+    }
+
+    for (o, n) in matched {
+        let oe = &old.alerts[o];
+        let ne = &new.alerts[n];
+        for x in oe {
+            let partners: Vec<&Episode> = ne
+                .iter()
+                .filter(|y| overlap(span(x, old_step), span(y, new_step)) > 0)
+                .collect();
+            match partners.first() {
+                None => diff.removed.push(firing(o, x)),
+                Some(y) => {
+                    if partners.len() > 1 || x.start != y.start || x.end != y.end {
+                        diff.timing_changes += 1;
+                    }
+                    let before = label_map(&x.annotations);
+                    let after = label_map(&y.annotations);
+                    let names: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+                    for name in names {
+                        if before.get(name) != after.get(name) {
+                            diff.annotation_changes.push(AnnotationChange {
+                                labels: label_map(n),
+                                name: name.clone(),
+                                old: before.get(name).cloned(),
+                                new: after.get(name).cloned(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        for y in ne {
+            let any = oe
+                .iter()
+                .any(|x| overlap(span(x, old_step), span(y, new_step)) > 0);
+            if !any {
+                diff.added.push(firing(n, y));
+            }
+        }
+    }
+    for (i, o) in only_old.iter().enumerate() {
+        if !old_taken[i] {
+            diff.alerts_only_old.push(label_map(o));
+            diff.removed
+                .extend(old.alerts[*o].iter().map(|e| firing(o, e)));
+        }
+    }
+    for (j, n) in only_new.iter().enumerate() {
+        if !new_taken[j] {
+            diff.alerts_only_new.push(label_map(n));
+            diff.added
+                .extend(new.alerts[*n].iter().map(|e| firing(n, e)));
+        }
+    }
+    diff
+}
+
+// ---------------------------------------------------------------------------------------
+// Running it all
+
+/// The replay of one rule pair.
+#[derive(Default)]
+struct PairReplay {
+    old_alerts: Option<AlertReplay>,
+    new_alerts: Option<AlertReplay>,
+    old_record: Option<(u64, ErrorTally, usize)>,
+    new_record: Option<(u64, ErrorTally, usize)>,
+    recording: Option<RecordingComparison>,
+    old_cost: Cost,
+    new_cost: Cost,
+    issued: Cost,
+}
+
+fn step_of(r: &RuleEntry, options: &BacktestOptions) -> std::time::Duration {
+    options.step.unwrap_or(r.interval)
+}
+
+async fn replay_alerting_side(
+    client: &PrometheusClient,
+    r: &RuleEntry,
+    options: &BacktestOptions,
+    progress: &dyn Progress,
+    cost: &mut Cost,
+) -> AlertReplay {
+    let Compiled::Alerting(rule) = &r.compiled else {
+        return AlertReplay::default();
+    };
+    let grid = Grid::new(options.start, options.end, step_of(r, options));
+    progress.add_total(grid.count as u64);
+    let mut side = AlertSide::new(rule.clone(), r.limit, grid, options);
+    let mut costs = [Cost::default()];
+    drive(
+        client,
+        &[&r.expr],
+        grid,
+        options,
+        &mut costs,
+        progress,
+        |first, n, results| {
+            side.feed(grid, first, &results[0], n);
+        },
+    )
+    .await;
+    cost.add(&costs[0]);
+    side.replay
+}
+
+async fn replay_pair(
+    client: PrometheusClient,
+    pair: Pair,
+    options: Arc<BacktestOptions>,
+    progress: Arc<dyn Progress>,
+) -> PairReplay {
+    let mut out = PairReplay::default();
+    let options = &*options;
+    let progress = &*progress;
+    let kind = pair.any().kind;
+    match kind {
+        RuleKind::Alerting => {
+            let shared = match (&pair.old, &pair.new) {
+                (Some(o), Some(n)) => {
+                    o.expr == n.expr && step_of(o, options) == step_of(n, options)
+                }
+                _ => false,
+            };
+            if shared {
+                let (Some(o), Some(n)) = (&pair.old, &pair.new) else {
+                    return out;
+                };
+                let (Compiled::Alerting(ro), Compiled::Alerting(rn)) = (&o.compiled, &n.compiled)
+                else {
+                    return out;
+                };
+                let grid = Grid::new(options.start, options.end, step_of(o, options));
+                progress.add_total(grid.count as u64);
+                let mut a = AlertSide::new(ro.clone(), o.limit, grid, options);
+                let mut b = AlertSide::new(rn.clone(), n.limit, grid, options);
+                let mut costs = [Cost::default()];
+                drive(
+                    client_ref(&client),
+                    &[&o.expr],
+                    grid,
+                    options,
+                    &mut costs,
+                    progress,
+                    |first, len, results| {
+                        a.feed(grid, first, &results[0], len);
+                        b.feed(grid, first, &results[0], len);
+                    },
+                )
+                .await;
+                out.old_cost = costs[0];
+                out.new_cost = costs[0];
+                out.issued = costs[0];
+                out.old_alerts = Some(a.replay);
+                out.new_alerts = Some(b.replay);
+            } else {
+                if let Some(o) = &pair.old {
+                    let mut c = Cost::default();
+                    out.old_alerts =
+                        Some(replay_alerting_side(&client, o, options, progress, &mut c).await);
+                    out.old_cost = c;
+                    out.issued.add(&c);
+                }
+                if let Some(n) = &pair.new {
+                    let mut c = Cost::default();
+                    out.new_alerts =
+                        Some(replay_alerting_side(&client, n, options, progress, &mut c).await);
+                    out.new_cost = c;
+                    out.issued.add(&c);
+                }
+            }
+        }
+        RuleKind::Recording => {
+            let rec = |r: &RuleEntry| match &r.compiled {
+                Compiled::Recording(x) => Some(RecordSide::new(x.clone(), r.limit)),
+                Compiled::Alerting(_) => None,
+            };
+            let same_grid = match (&pair.old, &pair.new) {
+                (Some(o), Some(n)) => step_of(o, options) == step_of(n, options),
+                _ => false,
+            };
+            if let (true, Some(o), Some(n)) = (same_grid, &pair.old, &pair.new) {
+                let (Some(mut a), Some(mut b)) = (rec(o), rec(n)) else {
+                    return out;
+                };
+                let grid = Grid::new(options.start, options.end, step_of(o, options));
+                progress.add_total(grid.count as u64);
+                let one = o.expr == n.expr;
+                let exprs: Vec<&str> = if one {
+                    vec![&o.expr]
+                } else {
+                    vec![&o.expr, &n.expr]
+                };
+                let mut costs = vec![Cost::default(); exprs.len()];
+                let mut cmp = RecordingComparison {
+                    values_compared: true,
+                    ..RecordingComparison::default()
+                };
+                drive(
+                    client_ref(&client),
+                    &exprs,
+                    grid,
+                    options,
+                    &mut costs,
+                    progress,
+                    |first, len, results| {
+                        let ra = &results[0];
+                        let rb = &results[results.len() - 1];
+                        for k in 0..len {
+                            let ts = grid.at(first + k);
+                            let step =
+                                |r: &ChunkResult| -> Result<Vec<tocsin_engine::Sample>, String> {
+                                    match r {
+                                        Ok(s) => Ok(s.get(k).cloned().unwrap_or_default()),
+                                        Err(e) => Err(e.clone()),
+                                    }
+                                };
+                            let sa = step(ra);
+                            let sb = step(rb);
+                            a.step(ts, sa.as_deref().map_err(String::as_str));
+                            b.step(ts, sb.as_deref().map_err(String::as_str));
+                            compare_outputs(ts, &a.out, &b.out, &mut cmp);
+                        }
+                    },
+                )
+                .await;
+                cmp.series_old = a.series.len();
+                cmp.series_new = b.series.len();
+                cmp.series_only_old = a.series.iter().filter(|l| !b.series.contains(*l)).count();
+                cmp.series_only_new = b.series.iter().filter(|l| !a.series.contains(*l)).count();
+                out.old_cost = costs[0];
+                out.new_cost = costs[costs.len() - 1];
+                for c in &costs {
+                    out.issued.add(c);
+                }
+                out.old_record = Some((a.evaluations, a.errors, a.series.len()));
+                out.new_record = Some((b.evaluations, b.errors, b.series.len()));
+                out.recording = Some(cmp);
+            } else {
+                let mut series = [None, None];
+                for (k, side) in [&pair.old, &pair.new].into_iter().enumerate() {
+                    let Some(r) = side else { continue };
+                    let Some(mut s) = rec(r) else { continue };
+                    let grid = Grid::new(options.start, options.end, step_of(r, options));
+                    progress.add_total(grid.count as u64);
+                    let mut costs = [Cost::default()];
+                    drive(
+                        client_ref(&client),
+                        &[&r.expr],
+                        grid,
+                        options,
+                        &mut costs,
+                        progress,
+                        |first, len, results| {
+                            for i in 0..len {
+                                let ts = grid.at(first + i);
+                                match &results[0] {
+                                    Ok(steps) => s.step(ts, Ok(&steps[i])),
+                                    Err(e) => s.step(ts, Err(e)),
+                                }
+                            }
+                        },
+                    )
+                    .await;
+                    out.issued.add(&costs[0]);
+                    let rec = Some((s.evaluations, s.errors.clone(), s.series.len()));
+                    if k == 0 {
+                        out.old_cost = costs[0];
+                        out.old_record = rec;
+                    } else {
+                        out.new_cost = costs[0];
+                        out.new_record = rec;
+                    }
+                    series[k] = Some(s.series);
+                }
+                if let [Some(a), Some(b)] = &series {
+                    out.recording = Some(RecordingComparison {
+                        series_old: a.len(),
+                        series_new: b.len(),
+                        series_only_old: a.iter().filter(|l| !b.contains(*l)).count(),
+                        series_only_new: b.iter().filter(|l| !a.contains(*l)).count(),
+                        ..RecordingComparison::default()
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+fn client_ref(c: &PrometheusClient) -> &PrometheusClient {
+    c
+}
+
+/// Which selectors of the given set match no series over the window (`/api/v1/series`,
+/// one request per distinct selector). Errors are returned per selector.
+async fn empty_selectors(
+    client: &PrometheusClient,
+    texts: BTreeSet<String>,
+    options: &BacktestOptions,
+    concurrency: usize,
+) -> (HashMap<String, Result<bool, String>>, u64) {
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    let requests = texts.len() as u64;
+    for text in texts {
+        let client = client.clone();
+        let permits = permits.clone();
+        let (start, end) = (options.start, options.end);
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let answer = client
+                .series(&[&text], start.to_system_time(), end.to_system_time())
+                .await;
+            let outcome = match answer {
+                Ok(series) => Ok(series.is_empty()),
+                Err(e) => Err(e.to_string()),
+            };
+            (text, outcome)
+        });
+    }
+    let mut out = HashMap::new();
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok((text, outcome)) = joined {
+            out.insert(text, outcome);
+        }
+    }
+    (out, requests)
+}
+
+/// Backtests both rule sets over the window and compares them. The verdict uses
+/// `allow_added`/`allow_removed` (alerts, i.e. firing intervals, over all rules).
+pub async fn diff(
+    client: &PrometheusClient,
+    old: &RuleSet,
+    new: &RuleSet,
+    options: BacktestOptions,
+    allow_added: usize,
+    allow_removed: usize,
+    progress: Arc<dyn Progress>,
+) -> Report {
+    let pairs = pair_rules(old, new);
+    let options = Arc::new(options);
+
+    // Selectors of both sets.
+    let rule_selectors: Vec<(Vec<Selector>, Vec<Selector>)> = pairs
+        .iter()
+        .map(|p| {
+            (
+                p.old
+                    .as_ref()
+                    .map(|r| selectors(&r.expr))
+                    .unwrap_or_default(),
+                p.new
+                    .as_ref()
+                    .map(|r| selectors(&r.expr))
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    let texts: BTreeSet<String> = rule_selectors
+        .iter()
+        .flat_map(|(a, b)| a.iter().chain(b.iter()).map(|s| s.text.clone()))
+        .collect();
+    let (emptiness, series_requests) =
+        empty_selectors(client, texts, &options, options.concurrency).await;
+
+    // Replays, `concurrency` pairs at a time.
+    let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, pair) in pairs.iter().enumerate() {
+        let client = client.clone();
+        let pair = pair.clone();
+        let options = options.clone();
+        let progress = progress.clone();
+        let permits = permits.clone();
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            (i, replay_pair(client, pair, options, progress).await)
+        });
+    }
+    let mut replays: Vec<Option<PairReplay>> = (0..pairs.len()).map(|_| None).collect();
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok((i, r)) = joined {
+            replays[i] = Some(r);
+        }
+    }
+
+    // Recording rules this change touches, by record name: readers see stored data.
+    let touched_records: HashSet<&str> = pairs
+        .iter()
+        .filter(|p| p.any().kind == RuleKind::Recording && p.status() != Status::Unchanged)
+        .flat_map(|p| p.new.iter().chain(p.old.iter()).map(|r| r.name.as_str()))
+        .collect();
+    let recorded_by_new: HashSet<&str> = new
+        .rules
+        .iter()
+        .filter(|r| r.kind == RuleKind::Recording)
+        .map(|r| r.name.as_str())
+        .collect();
+    let recorded_by_old: HashSet<&str> = old
+        .rules
+        .iter()
+        .filter(|r| r.kind == RuleKind::Recording)
+        .map(|r| r.name.as_str())
+        .collect();
+
+    let mut report = Report {
+        schema: 1,
+        datasource: client.url().to_string(),
+        window: WindowReport {
+            start: rfc3339(options.start),
+            end: rfc3339(options.end),
+            step: options.step.map(fmt_duration),
+        },
+        old_files: old.files.clone(),
+        new_files: new.files.clone(),
+        allow_added,
+        allow_removed,
+        summary: Summary {
+            rules_old: old.rules.len(),
+            rules_new: new.rules.len(),
+            ..Summary::default()
+        },
+        regressed: false,
+        regressions: Vec::new(),
+        rules: Vec::new(),
+        cost: CostReport {
+            series_requests,
+            ..CostReport::default()
+        },
+    };
+
+    for ((pair, replay), (sel_old, sel_new)) in pairs.iter().zip(replays).zip(rule_selectors) {
+        let replay = replay.unwrap_or_default();
+        let status = pair.status();
+        let any = pair.any();
+        let empty_of = |sels: &[Selector]| -> (Vec<String>, Vec<String>) {
+            let mut empty = Vec::new();
+            let mut failed = Vec::new();
+            for s in sels {
+                match emptiness.get(&s.text) {
+                    Some(Ok(true)) => empty.push(s.text.clone()),
+                    Some(Err(e)) => failed.push(format!("checking selector {}: {e}", s.text)),
+                    _ => {}
+                }
+            }
+            (empty, failed)
+        };
+        let (old_empty, _) = empty_of(&sel_old);
+        let (new_empty, new_failed) = empty_of(&sel_new);
+        let mut notes = new_failed;
+
+        let side = |r: &RuleEntry,
+                    alerts: Option<&AlertReplay>,
+                    record: Option<&(u64, ErrorTally, usize)>,
+                    cost: Cost,
+                    empty: Vec<String>| {
+            let mut s = SideReport {
+                file: r.file.clone(),
+                line: r.line,
+                group: r.group.clone(),
+                expr: r.expr.clone(),
+                step: fmt_duration(step_of(r, &options)),
+                evaluations: 0,
+                errors: ErrorTally::default(),
+                cost,
+                empty_selectors: empty,
+                alerts: 0,
+                firing_intervals: 0,
+                first_firing: None,
+                last_firing: None,
+                firing: Vec::new(),
+                series: 0,
+            };
+            if let Some(a) = alerts {
+                s.evaluations = a.evaluations;
+                s.errors = a.errors.clone();
+                s.alerts = a.alerts.len();
+                s.firing_intervals = a.alerts.values().map(Vec::len).sum();
+                s.first_firing = a
+                    .alerts
+                    .values()
+                    .filter_map(|e| e.first())
+                    .map(|e| e.start)
+                    .min()
+                    .map(rfc3339);
+                s.last_firing = a
+                    .alerts
+                    .values()
+                    .filter_map(|e| e.last())
+                    .map(|e| e.end)
+                    .max()
+                    .map(rfc3339);
+                s.firing = a
+                    .alerts
+                    .iter()
+                    .map(|(l, eps)| AlertRecord {
+                        labels: label_map(l),
+                        annotations: eps
+                            .first()
+                            .map(|e| label_map(&e.annotations))
+                            .unwrap_or_default(),
+                        intervals: eps
+                            .iter()
+                            .map(|e| Interval {
+                                start: rfc3339(e.start),
+                                end: rfc3339(e.end),
+                            })
+                            .collect(),
+                    })
+                    .collect();
+            }
+            if let Some((evals, errors, series)) = record {
+                s.evaluations = *evals;
+                s.errors = errors.clone();
+                s.series = *series;
+            }
+            s
+        };
+        let old_side = pair.old.as_ref().map(|r| {
+            side(
+                r,
+                replay.old_alerts.as_ref(),
+                replay.old_record.as_ref(),
+                replay.old_cost,
+                old_empty.clone(),
+            )
+        });
+        let new_side = pair.new.as_ref().map(|r| {
+            side(
+                r,
+                replay.new_alerts.as_ref(),
+                replay.new_record.as_ref(),
+                replay.new_cost,
+                new_empty.clone(),
+            )
+        });
+        report.cost.old.add(&replay.old_cost);
+        report.cost.new.add(&replay.new_cost);
+        report.cost.issued.add(&replay.issued);
+
+        let alerts = match (&replay.old_alerts, &replay.new_alerts) {
+            (Some(a), Some(b)) => Some(compare_alerts(a, b)),
+            (None, Some(b)) => Some(compare_alerts(
+                &AlertReplay {
+                    step: b.step,
+                    ..AlertReplay::default()
+                },
+                b,
+            )),
+            (Some(a), None) => Some(compare_alerts(
+                a,
+                &AlertReplay {
+                    step: a.step,
+                    ..AlertReplay::default()
+                },
+            )),
+            (None, None) => None,
+        };
+
+        // Dependencies on recording series.
+        if let Some(n) = &pair.new {
+            for s in &sel_new {
+                let Some(metric) = s.metric.as_deref() else {
+                    continue;
+                };
+                if touched_records.contains(metric) {
+                    notes.push(format!(
+                        "reads {metric}, which this change records differently: the backtest used the stored (deployed) series"
+                    ));
+                }
+                if recorded_by_new.contains(metric)
+                    && !recorded_by_old.contains(metric)
+                    && new_empty.contains(&s.text)
+                {
+                    notes.push(format!(
+                        "reads {metric}, which only the new rule set records: there is no stored history to backtest {} on",
+                        n.name
+                    ));
+                }
+            }
+        }
+
+        let group = any.group.clone();
+        let name = any.name.clone();
+        let mut regress = |kind: &'static str, message: String| {
+            report.regressions.push(Regression {
+                group: group.clone(),
+                rule: name.clone(),
+                kind,
+                message,
+            });
+        };
+        if let Some(ns) = &new_side {
+            let old_failed = old_side.as_ref().map_or(0, |o| o.errors.failed_evaluations);
+            if ns.errors.failed_evaluations > 0 {
+                report.summary.query_errors_new += 1;
+                if old_failed == 0 {
+                    regress(
+                        "query_error",
+                        format!(
+                            "{} of {} evaluations failed: {}",
+                            ns.errors.failed_evaluations,
+                            ns.evaluations,
+                            ns.errors.first_error.as_deref().unwrap_or("")
+                        ),
+                    );
+                }
+            }
+            for sel in &ns.empty_selectors {
+                report.summary.empty_selectors_new += 1;
+                let metric = sel_new
+                    .iter()
+                    .find(|s| &s.text == sel)
+                    .and_then(|s| s.metric.clone());
+                let newly_recorded = metric
+                    .as_deref()
+                    .is_some_and(|m| recorded_by_new.contains(m) && !recorded_by_old.contains(m));
+                if !old_empty.contains(sel) && !newly_recorded {
+                    regress(
+                        "selector_matches_nothing",
+                        format!(
+                            "selector {sel} matches no series between {} and {}",
+                            report.window.start, report.window.end
+                        ),
+                    );
+                }
+            }
+        }
+        if let Some(d) = &alerts {
+            for c in &d.identity_changes {
+                regress(
+                    "identity_changed",
+                    format!(
+                        "alert labels change ({}): it would page again as a new alert",
+                        c.changes.join(", ")
+                    ),
+                );
+            }
+            report.summary.alerts_added += d.added.len();
+            report.summary.alerts_removed += d.removed.len();
+            report.summary.identity_changes += d.identity_changes.len();
+            report.summary.annotation_changes += d.annotation_changes.len();
+        }
+        match status {
+            Status::Unchanged => report.summary.unchanged += 1,
+            Status::Changed => report.summary.changed += 1,
+            Status::Renamed => report.summary.renamed += 1,
+            Status::Added => report.summary.added += 1,
+            Status::Removed => report.summary.removed += 1,
+        }
+        let definition_changes = match (&pair.old, &pair.new) {
+            (Some(o), Some(n)) => o.definition_changes(n),
+            _ => Vec::new(),
+        };
+        report.rules.push(RuleDiff {
+            group: any.group.clone(),
+            name: any.name.clone(),
+            kind: any.kind_str(),
+            status,
+            definition_changes,
+            old: old_side,
+            new: new_side,
+            alerts,
+            recording: replay.recording,
+            notes,
+        });
+    }
+
+    // Alerts gained or lost beyond what is allowed: name every rule that contributes.
+    let added = report.summary.alerts_added;
+    let removed = report.summary.alerts_removed;
+    let mut extra = Vec::new();
+    for r in &report.rules {
+        let Some(d) = &r.alerts else { continue };
+        if added > allow_added && !d.added.is_empty() {
+            extra.push(Regression {
+                group: r.group.clone(),
+                rule: r.name.clone(),
+                kind: "alerts_added",
+                message: format!(
+                    "{} firing interval(s) only in the new set, first {} at {} ({} in all, {allow_added} allowed)",
+                    d.added.len(),
+                    fmt_labels(&d.added[0].labels),
+                    d.added[0].start,
+                    added
+                ),
+            });
+        }
+        if removed > allow_removed && !d.removed.is_empty() {
+            extra.push(Regression {
+                group: r.group.clone(),
+                rule: r.name.clone(),
+                kind: "alerts_removed",
+                message: format!(
+                    "{} firing interval(s) only in the old set, first {} at {} ({} in all, {allow_removed} allowed)",
+                    d.removed.len(),
+                    fmt_labels(&d.removed[0].labels),
+                    d.removed[0].start,
+                    removed
+                ),
+            });
+        }
+    }
+    report.regressions.extend(extra);
+    report.regressed = !report.regressions.is_empty();
+    report
+}
+
+/// `{a="b", c="d"}`.
+pub fn fmt_labels(l: &BTreeMap<String, String>) -> String {
+    let inner: Vec<String> = l.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+    format!("{{{}}}", inner.join(", "))
+}

@@ -1,0 +1,37 @@
+//! `tocsin diff`: what a rule change would have done, backtested over history.
+//!
+//! Its place: between `tocsin-rules` (loading both rule sets, with `tocsin check`'s errors),
+//! `tocsin-query` (range queries and `/api/v1/series` against the Prometheus holding the
+//! history) and `tocsin-engine` (the pure alert state machine and recording outputs the
+//! daemon runs). It replays each rule of both sets step by step on the same slots and
+//! compares the outcomes alert by alert; the binary only parses flags and prints.
+//!
+//! Modules:
+//! - [`load`]: rule sets as flat lists of rules with their group's interval and limit;
+//! - [`backtest`]: the slot grid, chunked range queries, the state machine per step;
+//! - [`compare`]: pairing rules across the sets, alert differences, the [`Report`] and
+//!   its verdict;
+//! - [`render`]: terminal text, Markdown for a pull request, a self-contained HTML page;
+//! - [`selectors`]: the series selectors of an expression.
+//!
+//! What it does not do (docs/diff.md, "Limitations"): recording rules the candidate
+//! changes are not substituted for the stored series that other rules read; templates
+//! calling `query` expand to an error; slots ignore Prometheus's per-group phase.
+
+pub mod backtest;
+pub mod compare;
+pub mod load;
+pub mod render;
+pub mod selectors;
+
+pub use backtest::{BacktestOptions, Cost, Counter, Grid, NoProgress, Progress};
+pub use compare::{diff, pair_rules, Regression, Report, RuleDiff, Status};
+pub use load::{expand_paths, load_rule_set, LoadFailure, RuleEntry, RuleSet};
+
+/// An error of `tocsin diff`'s own making (rule and query errors are reported, not raised).
+#[derive(Debug, thiserror::Error)]
+pub enum DiffError {
+    /// Bad paths or flags: exit code 2.
+    #[error("{0}")]
+    Usage(String),
+}

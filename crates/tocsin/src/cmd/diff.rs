@@ -1,0 +1,238 @@
+//! `tocsin diff`: backtest two rule sets over a Prometheus's history and compare them alert
+//! by alert (docs/diff.md). Flags and output here; the work is in `tocsin-diff`.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use clap::{Args, ValueEnum};
+use tocsin_diff::{BacktestOptions, Counter, LoadFailure, RuleSet};
+use tocsin_engine::Timestamp;
+use tocsin_query::{ClientConfig, PrometheusClient};
+
+#[derive(Args)]
+pub struct DiffArgs {
+    /// Prometheus holding the history (base URL).
+    #[arg(long, value_name = "URL")]
+    datasource: String,
+    /// The deployed rule set: files, directories or globs.
+    #[arg(long, value_name = "PATH", num_args = 1.., required = true)]
+    old: Vec<String>,
+    /// The candidate rule set: files, directories or globs.
+    #[arg(long, value_name = "PATH", num_args = 1.., required = true)]
+    new: Vec<String>,
+    /// How far back to replay (Prometheus duration).
+    #[arg(long, default_value = "7d")]
+    range: String,
+    /// End of the window: `now`, Unix seconds, or RFC 3339 (`2026-01-02T15:04:05Z`).
+    #[arg(long, default_value = "now")]
+    end: String,
+    /// Evaluation step for every rule (default: each group's interval).
+    #[arg(long)]
+    step: Option<String>,
+    /// The interval of groups that set none (Prometheus's global evaluation_interval).
+    #[arg(long, default_value = "1m")]
+    evaluation_interval: String,
+    /// Firing intervals the new set may add before the verdict fails.
+    #[arg(long, default_value_t = 0)]
+    allow_added: usize,
+    /// Firing intervals the new set may lose before the verdict fails.
+    #[arg(long, default_value_t = 0)]
+    allow_removed: usize,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Also write a self-contained HTML report with a timeline per rule.
+    #[arg(long, value_name = "FILE")]
+    html: Option<String>,
+    /// Steps per range query (Prometheus allows at most 11,000).
+    #[arg(long, default_value_t = tocsin_diff::backtest::MAX_POINTS_PER_SERIES)]
+    max_points: usize,
+    /// Samples one range query may hold at once on the server (its peakSamples; keep
+    /// under Prometheus's --query.max-samples, 50,000,000 by default).
+    #[arg(long, default_value_t = 25_000_000)]
+    max_samples: u64,
+    /// Rules replayed at once.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// `$externalLabels` for templates, `NAME=VALUE` (repeatable).
+    #[arg(long = "external-label", value_name = "NAME=VALUE")]
+    external_labels: Vec<String>,
+    /// `$externalURL` for templates.
+    #[arg(long, default_value = "")]
+    external_url: String,
+    /// Timeout of one range query.
+    #[arg(long, default_value = "2m")]
+    query_timeout: String,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    Markdown,
+}
+
+fn duration(flag: &str, text: &str) -> anyhow::Result<Duration> {
+    let d = tocsin_rules::Duration::parse(text).map_err(|e| anyhow!("--{flag}: {e}"))?;
+    Ok(d.as_std())
+}
+
+fn parse_end(text: &str) -> anyhow::Result<Timestamp> {
+    if text == "now" {
+        return Ok(Timestamp::now());
+    }
+    if let Ok(secs) = text.parse::<f64>() {
+        if secs.is_finite() {
+            return Ok(Timestamp::from_millis((secs * 1000.0).round() as i64));
+        }
+    }
+    tocsin_diff::compare::parse_rfc3339(text)
+        .map(Timestamp::from_millis)
+        .ok_or_else(|| {
+            anyhow!("--end: {text:?} is not `now`, Unix seconds or RFC 3339 (UTC, ending in Z)")
+        })
+}
+
+/// Loads one set; invalid files print as `tocsin check` prints them.
+fn load(paths: &[String], interval: Duration, which: &str) -> anyhow::Result<Result<RuleSet, ()>> {
+    match tocsin_diff::load_rule_set(paths, interval) {
+        Ok(set) => Ok(Ok(set)),
+        Err(LoadFailure::Usage(e)) => bail!("--{which}: {e}"),
+        Err(LoadFailure::Invalid(reports)) => {
+            let mut err = std::io::stderr().lock();
+            writeln!(err, "tocsin diff: the {which} rule set does not load:")?;
+            for report in &reports {
+                for d in report.diagnostics.iter().filter(|d| d.is_error()) {
+                    writeln!(err, "{}", d.located(&report.path))?;
+                }
+            }
+            Ok(Err(()))
+        }
+    }
+}
+
+pub fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
+    let range = duration("range", &args.range)?;
+    let default_interval = duration("evaluation-interval", &args.evaluation_interval)?;
+    let step = args
+        .step
+        .as_deref()
+        .map(|s| duration("step", s))
+        .transpose()?;
+    if step.is_some_and(|s| s.is_zero()) || default_interval.is_zero() || range.is_zero() {
+        bail!("--range, --step and --evaluation-interval must be more than 0");
+    }
+    let end = parse_end(&args.end)?;
+    let timeout = duration("query-timeout", &args.query_timeout)?;
+    let mut external_labels = BTreeMap::new();
+    for pair in &args.external_labels {
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--external-label {pair:?}: expected NAME=VALUE"))?;
+        external_labels.insert(k.to_string(), v.to_string());
+    }
+    if args.max_points == 0 || args.max_points > tocsin_diff::backtest::MAX_POINTS_PER_SERIES {
+        bail!("--max-points must be between 1 and 11000");
+    }
+
+    // An invalid baseline is a usage problem (2); an invalid candidate is the regression (1).
+    let old = match load(&args.old, default_interval, "old")? {
+        Ok(set) => set,
+        Err(()) => return Ok(ExitCode::from(2)),
+    };
+    let new = match load(&args.new, default_interval, "new")? {
+        Ok(set) => set,
+        Err(()) => return Ok(ExitCode::from(1)),
+    };
+
+    let mut config = ClientConfig::new(&args.datasource);
+    config.timeout = timeout;
+    config.deadline = timeout.saturating_mul(3);
+    let client = PrometheusClient::new(config).context("--datasource")?;
+
+    let mut options = BacktestOptions::new(end - range, end);
+    options.step = step;
+    options.max_points = args.max_points;
+    options.max_samples = args.max_samples;
+    options.concurrency = args.concurrency.max(1);
+    options.external_labels = external_labels;
+    options.external_url = args.external_url.clone();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let report = runtime.block_on(async {
+        // A datasource that does not answer would make both sides fail alike and pass.
+        client
+            .instant_query("vector(1)", end.to_system_time())
+            .await
+            .map_err(|e| anyhow!("--datasource: {e}"))?;
+        let counter = Arc::new(Counter::default());
+        let ticker = tokio::spawn(show_progress(counter.clone()));
+        let report = tocsin_diff::diff(
+            &client,
+            &old,
+            &new,
+            options,
+            args.allow_added,
+            args.allow_removed,
+            counter.clone(),
+        )
+        .await;
+        ticker.abort();
+        finish_progress(&counter);
+        anyhow::Ok(report)
+    })?;
+
+    let body = match args.format {
+        Format::Text => tocsin_diff::render::text(&report),
+        Format::Markdown => tocsin_diff::render::markdown(&report),
+        Format::Json => serde_json::to_string_pretty(&report)? + "\n",
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(body.as_bytes())?;
+    out.flush()?;
+    if let Some(path) = &args.html {
+        std::fs::write(path, tocsin_diff::render::html(&report))
+            .with_context(|| format!("writing {path}"))?;
+    }
+    Ok(ExitCode::from(if report.regressed { 1 } else { 0 }))
+}
+
+/// A progress bar on a terminal; a line every 10 seconds otherwise (CI logs).
+async fn show_progress(counter: Arc<Counter>) {
+    let tty = std::io::stderr().is_terminal();
+    let period = if tty {
+        Duration::from_millis(200)
+    } else {
+        Duration::from_secs(10)
+    };
+    let mut tick = tokio::time::interval(period);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let done = counter.done.load(Ordering::Relaxed);
+        let total = counter.total.load(Ordering::Relaxed).max(1);
+        let pct = (done.min(total) * 100 / total) as usize;
+        let mut err = std::io::stderr().lock();
+        if tty {
+            let bar = "#".repeat(pct * 30 / 100) + &" ".repeat(30 - pct * 30 / 100);
+            let _ = write!(err, "\r[{bar}] {pct:3}% {done}/{total} steps");
+        } else {
+            let _ = writeln!(err, "tocsin diff: {pct}% ({done}/{total} steps replayed)");
+        }
+        let _ = err.flush();
+    }
+}
+
+fn finish_progress(counter: &Counter) {
+    if std::io::stderr().is_terminal() {
+        let done = counter.done.load(Ordering::Relaxed);
+        eprintln!("\r[{}] 100% {done}/{done} steps", "#".repeat(30));
+    }
+}
