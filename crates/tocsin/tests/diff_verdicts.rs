@@ -1,0 +1,183 @@
+//! `tocsin diff`'s verdict against a real Prometheus 2.42 holding three hours of history
+//! (diff_support): exit 1 naming the rule and the change for each kind of regression,
+//! exit 0 for a candidate that changes nothing.
+//!
+//! The history: instance `a` is slow (0.9 > 0.8) for 20 minutes and again for 5 minutes,
+//! `b` is somewhat slow (0.6) for 20 minutes, `c` never, `d` flaps around 0.7.
+
+mod diff_support;
+
+use diff_support::{History, BASE_RULES};
+
+#[test]
+fn an_unchanged_candidate_exits_0_and_reports_the_alerts_it_replayed() {
+    let h = History::start();
+    let old = h.rules("old.yaml", BASE_RULES);
+    let new = h.rules("new.yaml", BASE_RULES);
+    let out = h.diff(&old, &new, &["--format", "json"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let report = out.json();
+    assert_eq!(report["regressed"], false);
+    assert_eq!(report["summary"]["unchanged"], 2);
+    let rule = &report["rules"][0];
+    assert_eq!(rule["name"], "HighLatency");
+    // `a` fired twice (minutes 32–50 and 102–105 with `for: 2m`), nobody else.
+    assert_eq!(rule["new"]["alerts"], 1, "{rule:#}");
+    assert_eq!(rule["new"]["firing_intervals"], 2, "{rule:#}");
+    assert_eq!(rule["new"]["firing"][0]["labels"]["instance"], "a");
+    assert_eq!(
+        rule["new"]["firing"][0]["annotations"]["summary"],
+        "a is slow"
+    );
+    assert_eq!(report["rules"][1]["recording"]["points_changed"], 0);
+    assert_eq!(report["rules"][1]["recording"]["series_new"], 1);
+    // Identical expressions on one grid are queried once for both sets.
+    assert_eq!(
+        report["cost"]["issued"]["requests"],
+        report["cost"]["new"]["requests"]
+    );
+}
+
+#[test]
+fn a_reformatted_candidate_exits_0() {
+    let h = History::start();
+    let old = h.rules("old.yaml", BASE_RULES);
+    let new = h.rules(
+        "new.yaml",
+        r#"# the same rules, written differently
+groups:
+- name: api
+  interval: 60s
+  rules:
+  - alert: "HighLatency"
+    expr: |
+      app_latency_seconds{job = "api"}
+        >   0.8
+    for: 120s
+    annotations: {summary: "{{ $labels.instance }} is slow"}
+    labels: {severity: "page"}
+  - {record: "job:app_latency_seconds:max", expr: "max(app_latency_seconds) by (job)"}
+"#,
+    );
+    let out = h.diff(&old, &new, &[]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("2 unchanged"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("OK: nothing regressed"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn a_renamed_label_is_an_identity_change_and_exits_1() {
+    let h = History::start();
+    let old = h.rules("old.yaml", BASE_RULES);
+    let new = h.rules(
+        "new.yaml",
+        &BASE_RULES.replace("severity: page", "sev: page"),
+    );
+    let out = h.diff(&old, &new, &[]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("api/HighLatency: identity_changed: alert labels change (-severity=\"page\", +sev=\"page\")"),
+        "{}",
+        out.stdout
+    );
+    // Same firing times: not counted as alerts added or removed.
+    let json = h.diff(&old, &new, &["--format", "json"]);
+    assert_eq!(
+        json.regressions(),
+        vec![("HighLatency".to_string(), "identity_changed".to_string())]
+    );
+}
+
+#[test]
+fn a_misspelled_metric_matches_nothing_and_exits_1() {
+    let h = History::start();
+    let old = h.rules("old.yaml", BASE_RULES);
+    let new = h.rules(
+        "new.yaml",
+        &BASE_RULES.replace(
+            "app_latency_seconds{job=\"api\"} > 0.8",
+            "app_latncy_seconds{job=\"api\"} > 0.8",
+        ),
+    );
+    let out = h.diff(&old, &new, &[]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains(
+            "api/HighLatency: selector_matches_nothing: selector app_latncy_seconds{job=\"api\"} matches no series"
+        ),
+        "{}",
+        out.stdout
+    );
+    let kinds = h.diff(&old, &new, &["--format", "json"]).regressions();
+    assert!(
+        kinds.contains(&("HighLatency".into(), "alerts_removed".into())),
+        "{kinds:?}"
+    );
+}
+
+#[test]
+fn a_lowered_threshold_adds_alerts_and_exits_1_unless_allowed() {
+    let h = History::start();
+    let old = h.rules("old.yaml", BASE_RULES);
+    let new = h.rules("new.yaml", &BASE_RULES.replace("> 0.8", "> 0.5"));
+    let out = h.diff(&old, &new, &["--format", "json"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.regressions(),
+        vec![("HighLatency".to_string(), "alerts_added".to_string())]
+    );
+    let report = out.json();
+    let alerts = &report["rules"][0]["alerts"];
+    let added_instances: Vec<&str> = alerts["added"]
+        .as_array()
+        .expect("added")
+        .iter()
+        .map(|f| f["labels"]["instance"].as_str().unwrap_or_default())
+        .collect();
+    // b (0.6 for 20 minutes) now fires once; d (0.7 on for 2 minutes at a time) never
+    // stays above 0.5 for the 2 minutes `for` needs.
+    assert_eq!(added_instances, vec!["b"], "{alerts:#}");
+    assert_eq!(report["summary"]["alerts_added"], 1);
+
+    let allowed = h.diff(&old, &new, &["--allow-added", "1"]);
+    assert_eq!(allowed.code, 0, "{}\n{}", allowed.stdout, allowed.stderr);
+    assert!(
+        allowed.stdout.contains("CHANGED alerting rule HighLatency"),
+        "{}",
+        allowed.stdout
+    );
+    assert!(
+        allowed
+            .stdout
+            .contains("+ added {alertname=\"HighLatency\", instance=\"b\""),
+        "{}",
+        allowed.stdout
+    );
+}
+
+#[test]
+fn a_longer_for_removes_alerts_and_exits_1() {
+    let h = History::start();
+    let old = h.rules("old.yaml", BASE_RULES);
+    let new = h.rules("new.yaml", &BASE_RULES.replace("for: 2m", "for: 10m"));
+    let out = h.diff(&old, &new, &[]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    // The 5-minute slowness of `a` no longer fires; the 20-minute one fires 8 minutes later.
+    assert!(
+        out.stdout.contains("api/HighLatency: alerts_removed: 1 firing interval(s) only in the old set, first {alertname=\"HighLatency\", instance=\"a\", job=\"api\", severity=\"page\"}"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("for 2m → 10m"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("1 firing interval(s) start or end at other slots"),
+        "{}",
+        out.stdout
+    );
+}
