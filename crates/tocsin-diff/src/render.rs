@@ -105,6 +105,12 @@ fn rule_lines(r: &RuleDiff) -> Vec<String> {
     if !r.definition_changes.is_empty() {
         lines.push(r.definition_changes.join("; "));
     }
+    if let (Some(o), Some(n)) = (&r.old, &r.new) {
+        if o.expr != n.expr {
+            lines.push(format!("old expr: {}", o.expr));
+            lines.push(format!("new expr: {}", n.expr));
+        }
+    }
     if let Some(s) = &r.old {
         lines.push(format!("old: {}", side_line(s, r.kind)));
     }
@@ -316,7 +322,10 @@ fn timeline(report: &Report, r: &RuleDiff, step_ms: i64) -> String {
     for (k, side) in [&r.old, &r.new].into_iter().enumerate() {
         let Some(s) = side else { continue };
         for a in &s.firing {
-            let row = rows.entry(fmt_labels(&a.labels)).or_default();
+            // Every row is this rule's: its alertname adds nothing.
+            let mut labels = a.labels.clone();
+            labels.remove("alertname");
+            let row = rows.entry(fmt_labels(&labels)).or_default();
             for i in &a.intervals {
                 if let (Some(a0), Some(a1)) = (parse_rfc3339(&i.start), parse_rfc3339(&i.end)) {
                     let v = (a0, a1 + step_ms);
