@@ -472,6 +472,9 @@ pub fn compare_alerts(old: &AlertReplay, new: &AlertReplay) -> AlertDiff {
         matched.push((only_old[i], only_new[j]));
     }
 
+    diff.identity_changes
+        .sort_by(|a, b| (&a.old_labels, &a.new_labels).cmp(&(&b.old_labels, &b.new_labels)));
+
     for (o, n) in matched {
         let oe = &old.alerts[o];
         let ne = &new.alerts[n];
@@ -1186,4 +1189,153 @@ pub async fn diff(
 pub fn fmt_labels(l: &BTreeMap<String, String>) -> String {
     let inner: Vec<String> = l.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
     format!("{{{}}}", inner.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tocsin_engine::{AlertingRule, Labels, Timestamp};
+
+    use super::*;
+    use crate::backtest::Episode;
+
+    /// An alert's labels and its firing spans in minutes.
+    type Fired<'a> = (&'a [(&'a str, &'a str)], &'a [(i64, i64)]);
+
+    fn replay(alerts: &[Fired<'_>]) -> AlertReplay {
+        let mut r = AlertReplay {
+            step: Duration::from_secs(60),
+            ..AlertReplay::default()
+        };
+        for (labels, spans) in alerts {
+            let eps = spans
+                .iter()
+                .map(|(s, e)| Episode {
+                    start: Timestamp::from_secs(s * 60),
+                    end: Timestamp::from_secs(e * 60),
+                    annotations: Labels::empty(),
+                })
+                .collect();
+            r.alerts.insert(Labels::new(labels.iter().copied()), eps);
+        }
+        r
+    }
+
+    #[test]
+    fn alerts_firing_together_under_other_labels_are_identity_changes_not_additions() {
+        let old = replay(&[
+            (
+                &[("instance", "a"), ("severity", "page")],
+                &[(10, 20), (40, 41)],
+            ),
+            (&[("instance", "b"), ("severity", "page")], &[(10, 20)]),
+        ]);
+        let new = replay(&[
+            (&[("instance", "a"), ("sev", "page")], &[(12, 20)]),
+            (&[("instance", "b"), ("sev", "page")], &[(10, 20), (60, 61)]),
+        ]);
+        let d = compare_alerts(&old, &new);
+        // Each old alert pairs with the new one of its instance (more labels shared).
+        let pairs: Vec<(String, String)> = d
+            .identity_changes
+            .iter()
+            .map(|c| {
+                (
+                    c.old_labels["instance"].clone(),
+                    c.new_labels["instance"].clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            pairs,
+            vec![("a".into(), "a".into()), ("b".into(), "b".into())]
+        );
+        assert_eq!(
+            d.identity_changes[0].changes,
+            vec!["-severity=\"page\"", "+sev=\"page\""]
+        );
+        // a's second firing has no counterpart; b's new one at minute 60 neither.
+        assert_eq!(d.removed.len(), 1);
+        assert_eq!(d.removed[0].labels["instance"], "a");
+        assert_eq!(d.added.len(), 1);
+        assert_eq!(d.added[0].start, rfc3339(Timestamp::from_secs(3600)));
+        assert_eq!(d.timing_changes, 1, "a starts 2 minutes later");
+        assert!(d.alerts_only_old.is_empty() && d.alerts_only_new.is_empty());
+    }
+
+    #[test]
+    fn an_alert_in_one_set_only_is_added_or_removed_whole() {
+        let old = replay(&[(&[("instance", "a")], &[(10, 20)])]);
+        let new = replay(&[
+            (&[("instance", "a")], &[(10, 20)]),
+            (&[("instance", "b")], &[(30, 35)]),
+        ]);
+        let d = compare_alerts(&old, &new);
+        assert_eq!(d.added.len(), 1);
+        assert_eq!(d.alerts_only_new.len(), 1);
+        assert!(d.removed.is_empty() && d.identity_changes.is_empty());
+        assert_eq!(d.timing_changes, 0);
+    }
+
+    fn entry(group: &str, name: &str, expr: &str) -> RuleEntry {
+        RuleEntry {
+            file: "f.yaml".into(),
+            line: 1,
+            group: group.into(),
+            interval: Duration::from_secs(60),
+            limit: 0,
+            name: name.into(),
+            kind: RuleKind::Alerting,
+            expr: expr.into(),
+            occurrence: 0,
+            compiled: Compiled::Alerting(Arc::new(AlertingRule::new(
+                name,
+                expr,
+                Duration::ZERO,
+                Duration::ZERO,
+                [],
+                [],
+            ))),
+        }
+    }
+
+    #[test]
+    fn rules_pair_by_group_and_name_then_renames_by_expression() {
+        let old = RuleSet {
+            files: vec![],
+            rules: vec![
+                entry("g", "A", "x > 1"),
+                entry("g", "B", "y > 1"),
+                entry("g", "C", "z > 1"),
+            ],
+        };
+        let new = RuleSet {
+            files: vec![],
+            rules: vec![
+                entry("g", "A", "x > 2"),
+                entry("g", "B2", "y > 1"),
+                entry("g", "D", "w > 1"),
+            ],
+        };
+        let got: Vec<(Option<String>, Option<String>, Status)> = pair_rules(&old, &new)
+            .iter()
+            .map(|p| {
+                (
+                    p.old.as_ref().map(|r| r.name.clone()),
+                    p.new.as_ref().map(|r| r.name.clone()),
+                    p.status(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Some("A".into()), Some("A".into()), Status::Changed),
+                (Some("B".into()), Some("B2".into()), Status::Renamed),
+                (None, Some("D".into()), Status::Added),
+                (Some("C".into()), None, Status::Removed),
+            ]
+        );
+    }
 }

@@ -309,6 +309,9 @@ fn esc(s: &str) -> String {
     o
 }
 
+/// Firing spans `[start, end)` in Unix milliseconds.
+type Spans = Vec<(i64, i64)>;
+
 /// One SVG timeline: a row per alert, the old set's firing above the new set's.
 fn timeline(report: &Report, r: &RuleDiff, step_ms: i64) -> String {
     let (Some(t0), Some(t1)) = (
@@ -318,7 +321,7 @@ fn timeline(report: &Report, r: &RuleDiff, step_ms: i64) -> String {
         return String::new();
     };
     let span = (t1 - t0).max(1) as f64;
-    let mut rows: BTreeMap<String, (Vec<(i64, i64)>, Vec<(i64, i64)>)> = BTreeMap::new();
+    let mut rows: BTreeMap<String, [Spans; 2]> = BTreeMap::new();
     for (k, side) in [&r.old, &r.new].into_iter().enumerate() {
         let Some(s) = side else { continue };
         for a in &s.firing {
@@ -329,11 +332,7 @@ fn timeline(report: &Report, r: &RuleDiff, step_ms: i64) -> String {
             for i in &a.intervals {
                 if let (Some(a0), Some(a1)) = (parse_rfc3339(&i.start), parse_rfc3339(&i.end)) {
                     let v = (a0, a1 + step_ms);
-                    if k == 0 {
-                        row.0.push(v);
-                    } else {
-                        row.1.push(v);
-                    }
+                    row[k].push(v);
                 }
             }
         }
@@ -362,7 +361,7 @@ fn timeline(report: &Report, r: &RuleDiff, step_ms: i64) -> String {
             r#"<text x="{label_w}" y="40" class="axis">no alert fired in either set</text>"#
         );
     }
-    for (i, (labels, (old, new))) in rows.iter().take(MAX_ROWS).enumerate() {
+    for (i, (labels, [old, new])) in rows.iter().take(MAX_ROWS).enumerate() {
         let y = 26.0 + i as f64 * row_h;
         let _ = write!(
             svg,

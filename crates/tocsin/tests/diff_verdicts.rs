@@ -181,3 +181,53 @@ fn a_longer_for_removes_alerts_and_exits_1() {
         out.stdout
     );
 }
+
+#[test]
+fn a_query_error_in_the_candidate_exits_1_naming_the_servers_message() {
+    let h = History::start();
+    let old = h.rules("old.yaml", BASE_RULES);
+    // Four series on each side of a one-to-one match on no labels: Prometheus refuses.
+    let new = h.rules(
+        "new.yaml",
+        &BASE_RULES.replace(
+            "app_latency_seconds{job=\"api\"} > 0.8",
+            "app_latency_seconds{job=\"api\"} > on () app_latency_seconds",
+        ),
+    );
+    let out = h.diff(&old, &new, &[]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("api/HighLatency: query_error: 181 of 181 evaluations failed: found duplicate series for the match group"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn small_chunks_replay_exactly_what_one_request_replays() {
+    let h = History::start();
+    let old = h.rules("old.yaml", BASE_RULES);
+    let new = h.rules("new.yaml", &BASE_RULES.replace("> 0.8", "> 0.5"));
+    let whole = h.diff(&old, &new, &["--format", "json"]).json();
+    let chunked = h
+        .diff(&old, &new, &["--format", "json", "--max-points", "7"])
+        .json();
+    // Everything but the cost is the same: 181 slots in chunks of 7 take 26 requests.
+    let without_cost = |report: &serde_json::Value| {
+        let mut rules = report["rules"].clone();
+        for r in rules.as_array_mut().expect("rules") {
+            for side in ["old", "new"] {
+                r[side].as_object_mut().expect("side").remove("cost");
+            }
+        }
+        rules
+    };
+    assert_eq!(without_cost(&whole), without_cost(&chunked));
+    assert_eq!(
+        whole["summary"]["alerts_added"], 1,
+        "{:#}",
+        whole["summary"]
+    );
+    assert_eq!(chunked["cost"]["issued"]["requests"], 3 * 26);
+    assert_eq!(whole["cost"]["issued"]["requests"], 3);
+}
