@@ -118,6 +118,19 @@ fn a_misspelled_metric_matches_nothing_and_exits_1() {
         kinds.contains(&("HighLatency".into(), "alerts_removed".into())),
         "{kinds:?}"
     );
+    // The pull-request comment says the same.
+    let md = h.diff(&old, &new, &["--format", "markdown"]);
+    assert_eq!(md.code, 1);
+    assert!(
+        md.stdout.starts_with("### tocsin diff: ❌ regressed"),
+        "{}",
+        md.stdout
+    );
+    assert!(
+        md.stdout.contains("| api | `HighLatency` | selector_matches_nothing | selector app_latncy_seconds{job=\"api\"} matches no series"),
+        "{}",
+        md.stdout
+    );
 }
 
 #[test]
