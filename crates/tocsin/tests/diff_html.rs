@@ -63,8 +63,7 @@ fn chromium(profile: &Path, page: &Path, extra: &[String]) -> Output {
 #[test]
 fn the_html_report_renders_in_headless_chromium_without_console_errors() {
     let h = History::start();
-    let old = h.rules("old.yaml", BASE_RULES);
-    let new = h.rules("new.yaml", &BASE_RULES.replace("> 0.8", "> 0.5"));
+    let (old, new) = h.candidate(&BASE_RULES.replace("> 0.8", "> 0.5"));
     let page = h.dir.path().join("report.html");
     let out = h.diff(&old, &new, &["--html", &page.display().to_string()]);
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);

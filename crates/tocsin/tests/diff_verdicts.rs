@@ -12,8 +12,7 @@ use diff_support::{History, BASE_RULES};
 #[test]
 fn an_unchanged_candidate_exits_0_and_reports_the_alerts_it_replayed() {
     let h = History::start();
-    let old = h.rules("old.yaml", BASE_RULES);
-    let new = h.rules("new.yaml", BASE_RULES);
+    let (old, new) = h.candidate(BASE_RULES);
     let out = h.diff(&old, &new, &["--format", "json"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     let report = out.json();
@@ -41,9 +40,7 @@ fn an_unchanged_candidate_exits_0_and_reports_the_alerts_it_replayed() {
 #[test]
 fn a_reformatted_candidate_exits_0() {
     let h = History::start();
-    let old = h.rules("old.yaml", BASE_RULES);
-    let new = h.rules(
-        "new.yaml",
+    let (old, new) = h.candidate(
         r#"# the same rules, written differently
 groups:
 - name: api
@@ -72,11 +69,7 @@ groups:
 #[test]
 fn a_renamed_label_is_an_identity_change_and_exits_1() {
     let h = History::start();
-    let old = h.rules("old.yaml", BASE_RULES);
-    let new = h.rules(
-        "new.yaml",
-        &BASE_RULES.replace("severity: page", "sev: page"),
-    );
+    let (old, new) = h.candidate(&BASE_RULES.replace("severity: page", "sev: page"));
     let out = h.diff(&old, &new, &[]);
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     assert!(
@@ -96,14 +89,10 @@ fn a_renamed_label_is_an_identity_change_and_exits_1() {
 #[test]
 fn a_misspelled_metric_matches_nothing_and_exits_1() {
     let h = History::start();
-    let old = h.rules("old.yaml", BASE_RULES);
-    let new = h.rules(
-        "new.yaml",
-        &BASE_RULES.replace(
-            "app_latency_seconds{job=\"api\"} > 0.8",
-            "app_latncy_seconds{job=\"api\"} > 0.8",
-        ),
-    );
+    let (old, new) = h.candidate(&BASE_RULES.replace(
+        "app_latency_seconds{job=\"api\"} > 0.8",
+        "app_latncy_seconds{job=\"api\"} > 0.8",
+    ));
     let out = h.diff(&old, &new, &[]);
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     assert!(
@@ -136,8 +125,7 @@ fn a_misspelled_metric_matches_nothing_and_exits_1() {
 #[test]
 fn a_lowered_threshold_adds_alerts_and_exits_1_unless_allowed() {
     let h = History::start();
-    let old = h.rules("old.yaml", BASE_RULES);
-    let new = h.rules("new.yaml", &BASE_RULES.replace("> 0.8", "> 0.5"));
+    let (old, new) = h.candidate(&BASE_RULES.replace("> 0.8", "> 0.5"));
     let out = h.diff(&old, &new, &["--format", "json"]);
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(
@@ -176,8 +164,7 @@ fn a_lowered_threshold_adds_alerts_and_exits_1_unless_allowed() {
 #[test]
 fn a_longer_for_removes_alerts_and_exits_1() {
     let h = History::start();
-    let old = h.rules("old.yaml", BASE_RULES);
-    let new = h.rules("new.yaml", &BASE_RULES.replace("for: 2m", "for: 10m"));
+    let (old, new) = h.candidate(&BASE_RULES.replace("for: 2m", "for: 10m"));
     let out = h.diff(&old, &new, &[]);
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     // The 5-minute slowness of `a` no longer fires; the 20-minute one fires 8 minutes later.
@@ -198,15 +185,11 @@ fn a_longer_for_removes_alerts_and_exits_1() {
 #[test]
 fn a_query_error_in_the_candidate_exits_1_naming_the_servers_message() {
     let h = History::start();
-    let old = h.rules("old.yaml", BASE_RULES);
     // Four series on each side of a one-to-one match on no labels: Prometheus refuses.
-    let new = h.rules(
-        "new.yaml",
-        &BASE_RULES.replace(
-            "app_latency_seconds{job=\"api\"} > 0.8",
-            "app_latency_seconds{job=\"api\"} > on () app_latency_seconds",
-        ),
-    );
+    let (old, new) = h.candidate(&BASE_RULES.replace(
+        "app_latency_seconds{job=\"api\"} > 0.8",
+        "app_latency_seconds{job=\"api\"} > on () app_latency_seconds",
+    ));
     let out = h.diff(&old, &new, &[]);
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     assert!(
@@ -219,8 +202,7 @@ fn a_query_error_in_the_candidate_exits_1_naming_the_servers_message() {
 #[test]
 fn small_chunks_replay_exactly_what_one_request_replays() {
     let h = History::start();
-    let old = h.rules("old.yaml", BASE_RULES);
-    let new = h.rules("new.yaml", &BASE_RULES.replace("> 0.8", "> 0.5"));
+    let (old, new) = h.candidate(&BASE_RULES.replace("> 0.8", "> 0.5"));
     let whole = h.diff(&old, &new, &["--format", "json"]).json();
     let chunked = h
         .diff(&old, &new, &["--format", "json", "--max-points", "7"])

@@ -135,6 +135,14 @@ impl History {
         path
     }
 
+    /// The deployed rules ([`BASE_RULES`]) and a candidate, as files.
+    pub fn candidate(&self, new: &str) -> (PathBuf, PathBuf) {
+        (
+            self.rules("old.yaml", BASE_RULES),
+            self.rules("new.yaml", new),
+        )
+    }
+
     /// `tocsin diff --datasource … --old OLD --new NEW --range 3h --end END EXTRA…`.
     pub fn diff(&self, old: &Path, new: &Path, extra: &[&str]) -> Outcome {
         let range = format!("{WINDOW_MIN}m");
