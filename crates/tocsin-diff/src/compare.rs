@@ -8,6 +8,8 @@
 //!   each one is a page;
 //! - alerts **added**/**removed** count firing intervals of one side that no firing interval
 //!   of the same alert on the other side overlaps;
+//! - an **annotation change** is an annotation that reads differently when an alert starts
+//!   firing at the same slot in both sets;
 //! - an **identity change** pairs an alert only the old set has with one only the new set
 //!   has when they fire at overlapping times: the same condition, different labels — it
 //!   would page again under the new identity.
@@ -489,6 +491,11 @@ pub fn compare_alerts(old: &AlertReplay, new: &AlertReplay) -> AlertDiff {
                     if partners.len() > 1 || x.start != y.start || x.end != y.end {
                         diff.timing_changes += 1;
                     }
+                    // Annotations are compared where both started firing at one slot: a
+                    // `$value` at other slots differs for reasons the timing change says.
+                    if x.start != y.start {
+                        continue;
+                    }
                     let before = label_map(&x.annotations);
                     let after = label_map(&y.annotations);
                     let names: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
@@ -551,6 +558,29 @@ fn step_of(r: &RuleEntry, options: &BacktestOptions) -> std::time::Duration {
     options.step.unwrap_or(r.interval)
 }
 
+/// The slots `replay_pair` will replay for a pair (both sides on one grid count once), so
+/// that progress has its total before the first answer.
+fn planned_steps(pair: &Pair, options: &BacktestOptions) -> u64 {
+    let count =
+        |r: &RuleEntry| Grid::new(options.start, options.end, step_of(r, options)).count as u64;
+    match (&pair.old, &pair.new) {
+        (Some(o), Some(n)) => {
+            let same_grid = step_of(o, options) == step_of(n, options);
+            let lockstep = match o.kind {
+                RuleKind::Alerting => same_grid && o.expr == n.expr,
+                RuleKind::Recording => same_grid,
+            };
+            if lockstep {
+                count(o)
+            } else {
+                count(o) + count(n)
+            }
+        }
+        (Some(r), None) | (None, Some(r)) => count(r),
+        (None, None) => 0,
+    }
+}
+
 async fn replay_alerting_side(
     client: &PrometheusClient,
     r: &RuleEntry,
@@ -562,7 +592,6 @@ async fn replay_alerting_side(
         return AlertReplay::default();
     };
     let grid = Grid::new(options.start, options.end, step_of(r, options));
-    progress.add_total(grid.count as u64);
     let mut side = AlertSide::new(rule.clone(), r.limit, grid, options);
     let mut costs = [Cost::default()];
     drive(
@@ -608,7 +637,6 @@ async fn replay_pair(
                     return out;
                 };
                 let grid = Grid::new(options.start, options.end, step_of(o, options));
-                progress.add_total(grid.count as u64);
                 let mut a = AlertSide::new(ro.clone(), o.limit, grid, options);
                 let mut b = AlertSide::new(rn.clone(), n.limit, grid, options);
                 let mut costs = [Cost::default()];
@@ -661,7 +689,6 @@ async fn replay_pair(
                     return out;
                 };
                 let grid = Grid::new(options.start, options.end, step_of(o, options));
-                progress.add_total(grid.count as u64);
                 let one = o.expr == n.expr;
                 let exprs: Vec<&str> = if one {
                     vec![&o.expr]
@@ -719,7 +746,6 @@ async fn replay_pair(
                     let Some(r) = side else { continue };
                     let Some(mut s) = rec(r) else { continue };
                     let grid = Grid::new(options.start, options.end, step_of(r, options));
-                    progress.add_total(grid.count as u64);
                     let mut costs = [Cost::default()];
                     drive(
                         client_ref(&client),
@@ -841,6 +867,8 @@ pub async fn diff(
         .collect();
     let (emptiness, series_requests) =
         empty_selectors(client, texts, &options, options.concurrency).await;
+
+    progress.add_total(pairs.iter().map(|p| planned_steps(p, &options)).sum());
 
     // Replays, `concurrency` pairs at a time.
     let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
@@ -1276,6 +1304,24 @@ mod tests {
         assert_eq!(d.alerts_only_new.len(), 1);
         assert!(d.removed.is_empty() && d.identity_changes.is_empty());
         assert_eq!(d.timing_changes, 0);
+    }
+
+    #[test]
+    fn annotations_are_compared_where_both_sets_start_firing_at_one_slot() {
+        let mut old = replay(&[(&[("instance", "a")], &[(10, 20), (40, 45)])]);
+        let mut new = replay(&[(&[("instance", "a")], &[(10, 20), (42, 45)])]);
+        for (r, text) in [(&mut old, "old text"), (&mut new, "new text")] {
+            for eps in r.alerts.values_mut() {
+                for e in eps {
+                    e.annotations = Labels::new([("summary", text)]);
+                }
+            }
+        }
+        let d = compare_alerts(&old, &new);
+        assert_eq!(d.annotation_changes.len(), 1, "{d:#?}");
+        assert_eq!(d.annotation_changes[0].old.as_deref(), Some("old text"));
+        assert_eq!(d.annotation_changes[0].new.as_deref(), Some("new text"));
+        assert_eq!(d.timing_changes, 1);
     }
 
     fn entry(group: &str, name: &str, expr: &str) -> RuleEntry {

@@ -30,6 +30,11 @@ fn an_unchanged_candidate_exits_0_and_reports_the_alerts_it_replayed() {
     );
     assert_eq!(report["rules"][1]["recording"]["points_changed"], 0);
     assert_eq!(report["rules"][1]["recording"]["series_new"], 1);
+    // Prometheus reports what the replay read (stats=all): 4 series, 30 s apart, 190 minutes.
+    let read = report["cost"]["issued"]["samples"]
+        .as_u64()
+        .unwrap_or_default();
+    assert!(read >= 4 * 360, "{:#}", report["cost"]);
     // Identical expressions on one grid are queried once for both sets.
     assert_eq!(
         report["cost"]["issued"]["requests"],
