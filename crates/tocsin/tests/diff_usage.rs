@@ -1,0 +1,91 @@
+//! `tocsin diff` exit codes that need no history: 2 for usage errors (bad flags, flags of
+//! parts not built, an unusable baseline, a datasource that does not answer), 1 with
+//! `tocsin check`'s `FILE:LINE:COL` errors for a candidate that does not load.
+
+mod diff_support;
+
+use diff_support::{run_tocsin, BASE_RULES};
+use tocsin_testkit::{free_port, TempDir};
+
+fn args(dir: &TempDir, old: &str, new: &str, extra: &[&str]) -> Vec<String> {
+    let o = dir.path().join("old.yaml");
+    let n = dir.path().join("new.yaml");
+    std::fs::write(&o, old).expect("write");
+    std::fs::write(&n, new).expect("write");
+    let mut v: Vec<String> = vec![
+        "diff".into(),
+        "--datasource".into(),
+        format!("http://127.0.0.1:{}", free_port()),
+        "--old".into(),
+        o.display().to_string(),
+        "--new".into(),
+        n.display().to_string(),
+    ];
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = TempDir::new("tocsin-diff-usage").expect("temp dir");
+    let bad_range = run_tocsin(&args(&dir, BASE_RULES, BASE_RULES, &["--range", "7 days"]));
+    assert_eq!(bad_range.code, 2, "{}", bad_range.stderr);
+    assert!(bad_range.stderr.contains("--range"), "{}", bad_range.stderr);
+
+    // Not built yet (issue 12, items 3 and the --config part of 1): clap refuses them.
+    for flag in ["--live", "--config"] {
+        let out = run_tocsin(&args(&dir, BASE_RULES, BASE_RULES, &[flag, "x"]));
+        assert_eq!(out.code, 2, "{flag}: {}", out.stderr);
+    }
+
+    let missing = run_tocsin(&[
+        "diff".into(),
+        "--datasource".into(),
+        "http://127.0.0.1:9".into(),
+        "--old".into(),
+        "/nonexistent/rules.yaml".into(),
+        "--new".into(),
+        "/nonexistent/rules.yaml".into(),
+    ]);
+    assert_eq!(missing.code, 2, "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("does not exist"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn an_unreachable_datasource_exits_2_rather_than_passing() {
+    let dir = TempDir::new("tocsin-diff-usage").expect("temp dir");
+    let out = run_tocsin(&args(
+        &dir,
+        BASE_RULES,
+        BASE_RULES,
+        &["--query-timeout", "2s"],
+    ));
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("--datasource"), "{}", out.stderr);
+}
+
+#[test]
+fn a_candidate_that_does_not_load_exits_1_with_check_errors_and_a_bad_baseline_2() {
+    let dir = TempDir::new("tocsin-diff-usage").expect("temp dir");
+    let broken = BASE_RULES.replace("for: 2m", "for: 2 minutes");
+    let out = run_tocsin(&args(&dir, BASE_RULES, &broken, &[]));
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("the new rule set does not load"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("new.yaml:7:"), "{}", out.stderr);
+
+    let baseline = run_tocsin(&args(&dir, &broken, BASE_RULES, &[]));
+    assert_eq!(baseline.code, 2, "{}", baseline.stderr);
+    assert!(
+        baseline.stderr.contains("old.yaml:7:"),
+        "{}",
+        baseline.stderr
+    );
+}
