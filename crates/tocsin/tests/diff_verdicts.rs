@@ -231,3 +231,31 @@ fn small_chunks_replay_exactly_what_one_request_replays() {
     assert_eq!(chunked["cost"]["issued"]["requests"], 3 * 26);
     assert_eq!(whole["cost"]["issued"]["requests"], 3);
 }
+
+#[test]
+fn requests_the_server_refuses_for_too_many_samples_are_split_until_they_fit() {
+    // 181 slots × 4 series do not fit in 200 samples; 45 slots do.
+    let h = History::start_with_flags(&["--query.max-samples=200"]);
+    let (old, new) = h.candidate(&BASE_RULES.replace("> 0.8", "> 0.5"));
+    let out = h.diff(&old, &new, &["--format", "json", "--allow-added", "1"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let report = out.json();
+    for rule in report["rules"].as_array().expect("rules") {
+        for side in ["old", "new"] {
+            assert_eq!(rule[side]["errors"]["failed_evaluations"], 0, "{rule:#}");
+            assert_eq!(rule[side]["evaluations"], 181, "{rule:#}");
+        }
+    }
+    assert_eq!(report["summary"]["alerts_added"], 1);
+    let requests = report["cost"]["issued"]["requests"]
+        .as_u64()
+        .unwrap_or_default();
+    assert!(
+        requests > 3 * 4,
+        "only {requests} requests: nothing was split"
+    );
+    let peak = report["cost"]["issued"]["peak_samples"]
+        .as_u64()
+        .unwrap_or(u64::MAX);
+    assert!(peak <= 200, "{:#}", report["cost"]);
+}

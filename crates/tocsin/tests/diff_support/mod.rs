@@ -93,8 +93,14 @@ pub struct History {
 impl History {
     /// Starts Prometheus and writes the scenario ending at the last whole minute.
     pub fn start() -> History {
+        Self::start_with_flags(&[])
+    }
+
+    /// [`History::start`] with extra Prometheus flags.
+    pub fn start_with_flags(flags: &[&str]) -> History {
         let prom = Prometheus::start(PrometheusOptions {
             remote_write_receiver: true,
+            extra_args: flags.iter().map(|f| f.to_string()).collect(),
             ..Default::default()
         });
         let now_ms = SystemTime::now()
