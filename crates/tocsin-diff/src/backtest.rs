@@ -612,4 +612,44 @@ mod tests {
         assert_eq!(spans, vec![(0, 120), (300, 360)]);
         assert_eq!(episodes[0].annotations.get("summary"), Some("5 on a"));
     }
+
+    #[test]
+    fn templates_see_external_labels_and_url_and_query_is_an_in_band_error() {
+        let rule = Arc::new(AlertingRule::new(
+            "Down",
+            "up == 0",
+            Duration::ZERO,
+            Duration::ZERO,
+            [("cluster", "{{ $externalLabels.cluster }}")],
+            [
+                ("link", "{{ $externalURL }}/alerts"),
+                ("count", "{{ query \"up\" }}"),
+            ],
+        ));
+        let grid = Grid::new(
+            Timestamp::from_secs(0),
+            Timestamp::from_secs(0),
+            Duration::from_secs(60),
+        );
+        let mut options = BacktestOptions::new(Timestamp::from_secs(0), Timestamp::from_secs(0));
+        options
+            .external_labels
+            .insert("cluster".into(), "prod-1".into());
+        options.external_url = "https://prom.example".into();
+        let mut side = AlertSide::new(rule, 0, grid, &options);
+        side.step(
+            grid.at(0),
+            Ok(&[Sample::new(Labels::new([("job", "api")]), 0.0)]),
+        );
+        let (labels, episodes) = side.replay.alerts.iter().next().expect("fires at once");
+        assert_eq!(labels.get("cluster"), Some("prod-1"));
+        let a = &episodes[0].annotations;
+        assert_eq!(a.get("link"), Some("https://prom.example/alerts"));
+        let count = a.get("count").unwrap_or_default();
+        assert!(
+            count.starts_with("<error expanding template: ")
+                && count.contains("not available in a backtest"),
+            "{count}"
+        );
+    }
 }
