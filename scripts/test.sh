@@ -3,50 +3,10 @@
 # prometheus-alertmanager) when they are missing, then runs every test binary of the
 # workspace — all of them, even when one fails — and ends with a summary: passed and
 # failed tests per test binary, cargo's exit code, and a last line `N passed, N failed`.
-# The script exits with cargo's exit code. Arguments go to `cargo test`.
+# The script exits with cargo's exit code. Arguments go to `cargo test`. The packages are
+# installed without leaving their system services running (see scripts/install-packages.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-# The packages would start system services (Prometheus on :9090, Alertmanager on :9093,
-# and with recommends a node exporter on :9100); the tests start their own servers on free
-# loopback ports and need none of them. So: no recommends, a policy-rc.d that denies every
-# service start while apt runs, and on a machine booted with systemd the units of the
-# packages this run installed are stopped and disabled afterwards.
-install_servers() {
-  local sudo="" policy=/usr/sbin/policy-rc.d own_policy=0 pkg unit
-  [ "$(id -u)" -ne 0 ] && sudo=sudo
-  local units=(prometheus prometheus-alertmanager prometheus-node-exporter)
-  local before=()
-  for pkg in "${units[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' && before+=("$pkg")
-  done
-
-  if [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\n# scripts/test.sh: no service starts while it installs packages\nexit 101\n' |
-      $sudo tee "$policy" >/dev/null
-    $sudo chmod 755 "$policy"
-    own_policy=1
-  fi
-  local rc=0
-  {
-    $sudo apt-get update -qq &&
-      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-        prometheus prometheus-alertmanager
-  } || rc=$?
-  [ "$own_policy" -eq 1 ] && $sudo rm -f "$policy"
-  [ "$rc" -eq 0 ] || return "$rc"
-
-  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
-    for pkg in "${units[@]}"; do
-      [[ " ${before[*]} " == *" $pkg "* ]] && continue # was there before: not ours to change
-      unit=$pkg.service
-      systemctl cat "$unit" >/dev/null 2>&1 || continue
-      echo "scripts/test.sh: stopping and disabling $unit (installed for the tests, not as a service)"
-      $sudo systemctl disable --now "$unit" >/dev/null 2>&1 ||
-        echo "scripts/test.sh: warning: could not disable $unit" >&2
-    done
-  fi
-}
 
 missing=()
 for bin in prometheus promtool prometheus-alertmanager amtool; do
@@ -54,7 +14,7 @@ for bin in prometheus promtool prometheus-alertmanager amtool; do
 done
 if ((${#missing[@]})); then
   echo "scripts/test.sh: installing prometheus and prometheus-alertmanager (missing: ${missing[*]})"
-  install_servers
+  bash scripts/install-packages.sh prometheus prometheus-alertmanager
 fi
 
 log=$(mktemp -t tocsin-test.XXXXXX)
