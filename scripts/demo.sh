@@ -9,7 +9,9 @@
 #   DEMO_SECONDS=0 bash scripts/demo.sh   # runs until Ctrl-C
 #   TOCSIN_BIN=path/to/tocsin bash scripts/demo.sh   # skips the build
 #
-# Installs prometheus (and curl) with apt when missing; builds tocsin in release mode.
+# Installs prometheus (and curl) with apt when missing (scripts/install-packages.sh: no
+# system services left running); builds tocsin in release mode, showing
+# cargo's progress (several minutes the first time).
 # Everything runs on 127.0.0.1 in a temporary directory that is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,17 +23,14 @@ command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 if ((${#missing[@]})); then
   echo "demo: installing ${missing[*]}"
-  sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo=sudo
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  bash scripts/install-packages.sh "${missing[@]}"
 fi
 
 if [ -n "${TOCSIN_BIN:-}" ]; then
   tocsin=$TOCSIN_BIN
 else
-  echo "demo: building tocsin (release)"
-  cargo build --release -q -p tocsin
+  echo "demo: building tocsin (release; the first build takes several minutes)"
+  cargo build --release -p tocsin
   tocsin=${CARGO_TARGET_DIR:-$repo/target}/release/tocsin
 fi
 
