@@ -56,14 +56,14 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
-fn an_unreachable_datasource_exits_2_rather_than_passing() {
+fn an_unreachable_datasource_exits_2_rather_than_passing_and_keeps_its_password() {
     let dir = TempDir::new("tocsin-diff-usage").expect("temp dir");
-    let out = run_tocsin(&args(
-        &dir,
-        BASE_RULES,
-        BASE_RULES,
-        &["--query-timeout", "2s"],
-    ));
+    let mut a = args(&dir, BASE_RULES, BASE_RULES, &["--query-timeout", "2s"]);
+    a[2] = format!("http://ops:s3cr3t-pw@127.0.0.1:{}", free_port());
+    let out = run_tocsin(&a);
+    for text in [&out.stdout, &out.stderr] {
+        assert!(!text.contains("s3cr3t-pw"), "{text}");
+    }
     assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stderr.contains("--datasource"), "{}", out.stderr);
 }
