@@ -9,8 +9,8 @@
 //! Modules:
 //! - [`load`]: rule sets as flat lists of rules with their group's interval and limit;
 //! - [`backtest`]: the slot grid, chunked range queries, the state machine per step;
-//! - [`compare`]: pairing rules across the sets, alert differences, the [`Report`] and
-//!   its verdict;
+//! - [`compare`]: pairing rules across the sets, alert differences and the verdict;
+//! - [`report`]: the [`Report`] they make (the JSON document) and its time formats;
 //! - [`render`]: terminal text, Markdown for a pull request, a self-contained HTML page;
 //! - [`selectors`]: the series selectors of an expression.
 //!
@@ -22,11 +22,13 @@ pub mod backtest;
 pub mod compare;
 pub mod load;
 pub mod render;
+pub mod report;
 pub mod selectors;
 
 pub use backtest::{BacktestOptions, Cost, Counter, Grid, NoProgress, Progress};
-pub use compare::{diff, pair_rules, Regression, Report, RuleDiff, Status};
+pub use compare::{diff, pair_rules};
 pub use load::{expand_paths, load_rule_set, LoadFailure, RuleEntry, RuleSet};
+pub use report::{Regression, Report, RuleDiff, Status};
 
 /// An error of `tocsin diff`'s own making (rule and query errors are reported, not raised).
 #[derive(Debug, thiserror::Error)]

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::compare::{fmt_labels, parse_rfc3339, AlertDiff, Report, RuleDiff, SideReport, Status};
+use crate::report::{fmt_labels, parse_rfc3339, AlertDiff, Report, RuleDiff, SideReport, Status};
 
 /// Whether a rule deserves a section: anything but an unchanged rule with identical
 /// outcomes and no findings.
@@ -504,7 +504,7 @@ mod tests {
     fn rfc3339_round_trips() {
         let ts = tocsin_engine::Timestamp::from_millis(1_700_000_123_456);
         assert_eq!(
-            parse_rfc3339(&crate::compare::rfc3339(ts)),
+            parse_rfc3339(&crate::report::rfc3339(ts)),
             Some(1_700_000_123_456)
         );
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00.000Z"), Some(0));

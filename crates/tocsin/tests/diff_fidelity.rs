@@ -149,5 +149,5 @@ fn backtest_firing_intervals_equal_promtool_test_rules_at_every_slot() {
 
 fn ms(v: &Value) -> i64 {
     let s = v.as_str().expect("time string");
-    tocsin_diff::compare::parse_rfc3339(s).unwrap_or_else(|| panic!("bad time {s}"))
+    tocsin_diff::report::parse_rfc3339(s).unwrap_or_else(|| panic!("bad time {s}"))
 }

@@ -90,7 +90,7 @@ fn parse_end(text: &str) -> anyhow::Result<Timestamp> {
             return Ok(Timestamp::from_millis((secs * 1000.0).round() as i64));
         }
     }
-    tocsin_diff::compare::parse_rfc3339(text)
+    tocsin_diff::report::parse_rfc3339(text)
         .map(Timestamp::from_millis)
         .ok_or_else(|| {
             anyhow!("--end: {text:?} is not `now`, Unix seconds or RFC 3339 (UTC, ending in Z)")
