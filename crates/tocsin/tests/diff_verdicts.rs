@@ -259,3 +259,47 @@ fn requests_the_server_refuses_for_too_many_samples_are_split_until_they_fit() {
         .unwrap_or(u64::MAX);
     assert!(peak <= 200, "{:#}", report["cost"]);
 }
+
+#[test]
+fn a_changed_recording_rule_reports_value_changes_and_its_readers_are_told_they_saw_stored_data() {
+    let h = History::start();
+    let reader = r#"      - alert: AnyInstanceSlow
+        expr: job:app_latency_seconds:max > 0.8
+"#;
+    let old = h.rules("old.yaml", &format!("{BASE_RULES}{reader}"));
+    let new = h.rules(
+        "new.yaml",
+        &format!("{BASE_RULES}{reader}").replace(
+            "max by (job) (app_latency_seconds)",
+            "avg by (job) (app_latency_seconds)",
+        ),
+    );
+    let out = h.diff(&old, &new, &["--format", "json"]);
+    // A recording rule's new values are reported, not judged: nothing else changed.
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let report = out.json();
+    let rules = report["rules"].as_array().expect("rules");
+    let rec = rules
+        .iter()
+        .find(|r| r["name"] == "job:app_latency_seconds:max")
+        .expect("recording rule");
+    assert_eq!(rec["status"], "changed");
+    let cmp = &rec["recording"];
+    assert_eq!(cmp["series_old"], 1);
+    assert_eq!(cmp["series_new"], 1);
+    assert_eq!(cmp["points_compared"], 181);
+    // max and avg of the four series differ at every slot (c and d are always lower).
+    assert_eq!(cmp["points_changed"], 181, "{cmp:#}");
+    let reader = rules
+        .iter()
+        .find(|r| r["name"] == "AnyInstanceSlow")
+        .expect("reader");
+    assert_eq!(reader["status"], "unchanged");
+    assert!(
+        reader["notes"][0]
+            .as_str()
+            .unwrap_or_default()
+            .contains("reads job:app_latency_seconds:max, which this change records differently: the backtest used the stored (deployed) series"),
+        "{reader:#}"
+    );
+}
