@@ -48,6 +48,10 @@ pub struct RunArgs {
     /// Enable POST /-/reload (as Prometheus's --web.enable-lifecycle).
     #[arg(long = "web.enable-lifecycle")]
     enable_lifecycle: bool,
+    /// Do not watch the config file and the rule globs' directories; reload only on SIGHUP
+    /// or POST /-/reload.
+    #[arg(long)]
+    no_watch: bool,
     #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Logfmt)]
     log_format: LogFormat,
     #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info)]
@@ -274,6 +278,14 @@ async fn serve(args: RunArgs, config: Config, _base: PathBuf) -> anyhow::Result<
     };
     let engine = Engine::new(options, Arc::new(client), engine_outputs, notifier);
 
+    // Watching starts before the first load, so an edit made while it runs is seen.
+    let changes = if args.no_watch {
+        None
+    } else {
+        crate::watch::Changes::start(args.config.as_deref(), &config.rule_files)
+            .inspect_err(|e| warn!(err = %format!("{e:#}"), "not watching for changes"))
+            .ok()
+    };
     let files = expand_rule_globs(&config.rule_files)?;
     match engine.apply(&files) {
         Ok(summary) => info!(
@@ -306,7 +318,7 @@ async fn serve(args: RunArgs, config: Config, _base: PathBuf) -> anyhow::Result<
         notify_web,
     ));
     let reload_state = state.clone();
-    let sighup_task = tokio::spawn(async move { reload_on_sighup(reload_state).await });
+    let sighup_task = tokio::spawn(async move { reload_on_sighup(reload_state, changes).await });
 
     let shutdown = crate::http::shutdown_signal();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -346,17 +358,35 @@ async fn serve(args: RunArgs, config: Config, _base: PathBuf) -> anyhow::Result<
     Ok(())
 }
 
+/// Reloads on SIGHUP and, unless `--no-watch`, when a watched file changes: the same
+/// reload either way.
 #[cfg(unix)]
-async fn reload_on_sighup(state: Arc<WebState>) {
+async fn reload_on_sighup(state: Arc<WebState>, mut changes: Option<crate::watch::Changes>) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut hup) = signal(SignalKind::hangup()) else {
         warn!("cannot listen for SIGHUP; reload with POST /-/reload");
         return;
     };
-    while hup.recv().await.is_some() {
+    loop {
+        tokio::select! {
+            signal = hup.recv() => if signal.is_none() { return },
+            changed = next_change(&mut changes) => {
+                if changed.config {
+                    warn!("config file changed; a reload re-reads the rule files only, restart for other settings");
+                }
+                info!("watched files changed; reloading");
+            }
+        }
         let _ = state.reload();
     }
 }
 
+async fn next_change(changes: &mut Option<crate::watch::Changes>) -> crate::watch::Changed {
+    match changes {
+        Some(changes) => changes.next().await,
+        None => std::future::pending().await,
+    }
+}
+
 #[cfg(not(unix))]
-async fn reload_on_sighup(_state: Arc<WebState>) {}
+async fn reload_on_sighup(_state: Arc<WebState>, _changes: Option<crate::watch::Changes>) {}
