@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
-# The test command: installs the real servers the tests start (Debian's prometheus and
-# prometheus-alertmanager) when they are missing, then runs every test of the workspace.
+# The test command: installs what the tests run when it is missing (Debian's prometheus and
+# prometheus-alertmanager, systemd for systemd-analyze), then runs every test of the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# command → the Debian package that brings it
+declare -A package=(
+  [prometheus]=prometheus [promtool]=prometheus
+  [prometheus-alertmanager]=prometheus-alertmanager [amtool]=prometheus-alertmanager
+  [systemd-analyze]=systemd
+)
 missing=()
-for bin in prometheus promtool prometheus-alertmanager amtool; do
-  command -v "$bin" >/dev/null 2>&1 || missing+=("$bin")
+for bin in "${!package[@]}"; do
+  command -v "$bin" >/dev/null 2>&1 || missing+=("${package[$bin]}")
 done
 if ((${#missing[@]})); then
-  echo "scripts/test.sh: installing prometheus and prometheus-alertmanager (missing: ${missing[*]})"
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  echo "scripts/test.sh: installing ${missing[*]}"
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo=sudo
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-    prometheus prometheus-alertmanager
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
 exec cargo test --workspace "$@"
