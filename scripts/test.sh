@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests run when it is missing (Debian's prometheus and
-# prometheus-alertmanager, systemd for systemd-analyze), then runs every test of the workspace.
+# prometheus-alertmanager, systemd for systemd-analyze), validates deploy/kubernetes, then runs
+# every test of the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,5 +23,9 @@ if ((${#missing[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# The Kubernetes overlays render and validate (installs kubectl kustomize and
+# kubernetes-validate when missing).
+bash deploy/kubernetes/validate.sh
 
 exec cargo test --workspace "$@"
