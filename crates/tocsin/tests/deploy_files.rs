@@ -1,6 +1,7 @@
 //! The files under `deploy/` that only outside tools read: the systemd unit passes
 //! `systemd-analyze verify` (with `ExecStart` pointing at this build) and rates as well
-//! hardened by `systemd-analyze security --offline`.
+//! hardened by `systemd-analyze security --offline`; the CI example passes clean rules and
+//! fails bad ones; the Kubernetes rule files pass promtool and `tocsin check --layout ack`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,8 +16,14 @@ fn repo() -> PathBuf {
 fn unit_for_this_build(dir: &Path) -> PathBuf {
     let text = std::fs::read_to_string(repo().join("deploy/systemd/tocsin.service"))
         .expect("deploy/systemd/tocsin.service");
-    assert!(text.contains("ExecStart=/usr/local/bin/tocsin run "), "{text}");
-    assert!(text.contains("ExecReload=/bin/kill -HUP $MAINPID"), "{text}");
+    assert!(
+        text.contains("ExecStart=/usr/local/bin/tocsin run "),
+        "{text}"
+    );
+    assert!(
+        text.contains("ExecReload=/bin/kill -HUP $MAINPID"),
+        "{text}"
+    );
     let path = dir.join("tocsin.service");
     std::fs::write(
         &path,
@@ -47,7 +54,10 @@ fn the_systemd_unit_verifies_without_a_warning() {
     let (ok, text) = systemd_analyze(&["verify"], &unit);
     assert!(ok, "systemd-analyze verify failed:\n{text}");
     // Unknown or misspelt directives are only warnings to verify: none may appear.
-    assert!(text.trim().is_empty(), "systemd-analyze verify printed:\n{text}");
+    assert!(
+        text.trim().is_empty(),
+        "systemd-analyze verify printed:\n{text}"
+    );
 }
 
 #[test]
@@ -57,4 +67,57 @@ fn the_systemd_unit_rates_an_exposure_of_at_most_2() {
     // --threshold is in tenths: 20 fails on an overall exposure above 2.0 of 10.
     let (ok, text) = systemd_analyze(&["security", "--offline=yes", "--threshold=20"], &unit);
     assert!(ok, "exposure above 2.0:\n{text}");
+}
+
+fn run(program: &str, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let out = Command::new(program)
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(repo())
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn the_ci_example_passes_clean_rules_and_fails_on_errors_and_layout_warnings() {
+    let ci = |dir: &str| {
+        run(
+            "bash",
+            &["deploy/examples/ci-rules.sh", dir],
+            &[("TOCSIN", env!("CARGO_BIN_EXE_tocsin"))],
+        )
+    };
+    let (ok, text) = ci("deploy/kubernetes/overlays/standalone/rules");
+    assert!(ok, "{text}");
+    assert!(text.contains("valid, no warnings"), "{text}");
+    let (ok, text) = ci("testdata/rules/layout");
+    assert!(!ok, "{text}");
+    assert!(text.contains("would not load this file"), "{text}");
+    let (ok, text) = ci("testdata/rules/bad");
+    assert!(!ok, "{text}");
+    assert!(text.contains("FAILED"), "{text}");
+}
+
+#[test]
+fn the_kubernetes_rule_files_pass_promtool_and_tocsin_check() {
+    let files = [
+        "deploy/kubernetes/overlays/standalone/alerting_rule_tocsin.yaml",
+        "deploy/kubernetes/overlays/standalone/rules/alerting_rule_flink.yaml",
+        "deploy/kubernetes/overlays/standalone/rules/recording_rule_flink.yaml",
+    ];
+    let mut args = vec!["check", "rules"];
+    args.extend(files);
+    let (ok, text) = run("promtool", &args, &[]);
+    assert!(ok, "promtool check rules:\n{text}");
+    let mut args = vec!["check", "--layout", "ack"];
+    args.extend(files);
+    let (ok, text) = run(env!("CARGO_BIN_EXE_tocsin"), &args, &[]);
+    assert!(ok, "tocsin check:\n{text}");
+    assert!(!text.contains("warning"), "{text}");
 }
