@@ -1,7 +1,8 @@
 //! `tocsin run` reloads when a watched file changes, as on SIGHUP: an edited rule file, a
 //! Kubernetes ConfigMap update (the atomic swap of the `..data` symlink), a file appearing
 //! or disappearing under a glob. A broken edit keeps the old rules; `--no-watch` turns the
-//! watching off.
+//! watching off. `tocsin gateway` reloads its receivers on a config change and on SIGHUP
+//! through one reload, and a broken config keeps the running receivers.
 
 mod common;
 
@@ -9,8 +10,10 @@ use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::time::Duration;
 
-use common::Daemon;
-use tocsin_testkit::{Prometheus, PrometheusOptions, TempDir};
+use common::{wait_until, Daemon, Sink};
+use tocsin_testkit::{
+    free_port, http_get, http_post, http_request, Prometheus, PrometheusOptions, TempDir,
+};
 
 /// Long enough for a loaded machine; the watcher itself waits half a second of quiet.
 const RELOAD: Duration = Duration::from_secs(30);
@@ -186,4 +189,142 @@ fn no_watch_leaves_reloading_to_sighup() {
     assert!(!daemon.log_text().contains("watching for changes"));
     daemon.signal("-HUP");
     wait_for_names(&daemon, "the SIGHUP reload", &["After"]);
+}
+
+/// `tocsin gateway` with its log in a file; killed on drop.
+struct Gateway {
+    child: std::process::Child,
+    url: String,
+    log: std::path::PathBuf,
+}
+
+impl Gateway {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn metric(&self, name: &str) -> Option<f64> {
+        let (_, body) = http_get(&format!("{}/metrics", self.url));
+        body.lines()
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    }
+
+    fn post(&self, receiver: &str) -> (u16, String) {
+        let payload = br#"{"version":"4","groupKey":"{}:{}","alerts":[{"status":"firing",
+            "labels":{"alertname":"GatewayReload"},"annotations":{"summary":"after the reload"},
+            "startsAt":"2026-12-04T08:00:00Z","endsAt":"0001-01-01T00:00:00Z"}]}"#;
+        http_post(
+            &format!("{}/dingtalk/{receiver}/send", self.url),
+            "application/json",
+            payload,
+        )
+    }
+
+    fn wait_for(&self, what: &str, done: impl FnMut() -> bool) {
+        wait_until(what, RELOAD, done, || self.log());
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn gateway_config(sink: &Sink, token: &Path, receivers: &[&str]) -> String {
+    let mut text = String::from("notify:\n  route: {receiver: a}\n  receivers:\n");
+    for name in receivers {
+        text.push_str(&format!(
+            "    - name: {name}\n      dingtalk: {{url: '{}', access_token_file: '{}'}}\n",
+            sink.url(),
+            token.display()
+        ));
+    }
+    text
+}
+
+#[test]
+fn the_gateway_reloads_its_receivers_on_change_and_sighup_and_keeps_them_on_a_broken_edit() {
+    let dir = TempDir::new("tocsin-gateway-watch").expect("temp dir");
+    let sink = Sink::start(free_port(), dir.path().join("sink.jsonl"), &[]);
+    let token = dir.path().join("token");
+    write(&token, "gateway-reload-token");
+    let config = dir.path().join("gateway.yml");
+    write(&config, &gateway_config(&sink, &token, &["a"]));
+    let port = free_port();
+    let log = dir.path().join("gateway.log");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_tocsin"))
+        .args(["gateway", "--config"])
+        .arg(&config)
+        .arg(format!("--listen=127.0.0.1:{port}"))
+        .arg(format!(
+            "--state-dir={}",
+            dir.path().join("state").display()
+        ))
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start tocsin gateway");
+    let gateway = Gateway {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        log,
+    };
+    gateway.wait_for("the gateway to be ready", || {
+        http_request("GET", &format!("{}/-/ready", gateway.url), &[], b"")
+            .is_ok_and(|r| r.status == 200)
+    });
+    let (status, text) = gateway.post("b");
+    assert_eq!(status, 404, "{text}");
+
+    // A receiver added to the file is served once the watcher has reloaded.
+    write(&config, &gateway_config(&sink, &token, &["a", "b"]));
+    gateway.wait_for("receiver b", || gateway.post("b").0 == 200);
+    gateway.wait_for("b's message at the robot", || {
+        sink.messages()
+            .iter()
+            .any(|m| m.text().contains("after the reload"))
+    });
+
+    // A broken file keeps a and b.
+    write(
+        &config,
+        "notify:\n  route: {receiver: a}\n  recievers: []\n",
+    );
+    gateway.wait_for("the failed reload", || {
+        gateway.metric("tocsin_config_last_reload_successful") == Some(0.0)
+    });
+    assert_eq!(
+        gateway.metric("tocsin_config_reload_failures_total"),
+        Some(1.0)
+    );
+    let (status, text) = gateway.post("b");
+    assert_eq!(status, 200, "{text}");
+    assert!(gateway
+        .log()
+        .contains("reload failed; the previous receivers keep running"));
+
+    // SIGHUP runs the same reload (and does not end the process).
+    let pid = gateway.child.id().to_string();
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .expect("kill");
+    assert!(hup.success());
+    gateway.wait_for("the second failed reload", || {
+        gateway.metric("tocsin_config_reload_failures_total") == Some(2.0)
+    });
+
+    // Fixed: b is gone, a stays.
+    write(&config, &gateway_config(&sink, &token, &["a"]));
+    gateway.wait_for("the good reload", || {
+        gateway.metric("tocsin_config_last_reload_successful") == Some(1.0)
+    });
+    let (status, text) = gateway.post("b");
+    assert_eq!(status, 404, "{text}");
+    let (status, text) = gateway.post("a");
+    assert_eq!(status, 200, "{text}");
 }

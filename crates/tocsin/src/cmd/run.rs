@@ -381,7 +381,7 @@ async fn reload_on_sighup(state: Arc<WebState>, mut changes: Option<crate::watch
     }
 }
 
-async fn next_change(changes: &mut Option<crate::watch::Changes>) -> crate::watch::Changed {
+pub async fn next_change(changes: &mut Option<crate::watch::Changes>) -> crate::watch::Changed {
     match changes {
         Some(changes) => changes.next().await,
         None => std::future::pending().await,
