@@ -276,7 +276,10 @@ async fn serve(args: RunArgs, config: Config, _base: PathBuf) -> anyhow::Result<
             .timeout
             .map_or(StdDuration::from_secs(30), |t| t.as_std()),
     };
-    let engine = Engine::new(options, Arc::new(client), engine_outputs, notifier);
+    let client = Arc::new(client);
+    let state_file = options.state_file.clone();
+    let (interval, tolerance) = (options.default_interval, options.restore.outage_tolerance);
+    let engine = Engine::new(options, client.clone(), engine_outputs, notifier);
 
     // Watching starts before the first load, so an edit made while it runs is seen.
     let changes = if args.no_watch {
@@ -287,6 +290,27 @@ async fn serve(args: RunArgs, config: Config, _base: PathBuf) -> anyhow::Result<
             .ok()
     };
     let files = expand_rule_globs(&config.rule_files)?;
+    // An empty state directory with remote write on: the for timers are in Prometheus.
+    if let (Some(state_file), Some(_)) = (&state_file, &config.remote_write) {
+        if !state_file.exists() {
+            let groups = tocsin_engine::restore::group_defs(&files, interval);
+            let now = std::time::SystemTime::now();
+            match tocsin_engine::restore::restore_from_for_state(
+                &*client, &groups, state_file, now, tolerance,
+            )
+            .await
+            {
+                Ok(r) => info!(
+                    alerts = r.alerts,
+                    groups = r.groups,
+                    "no state file: for timers restored from ALERTS_FOR_STATE"
+                ),
+                Err(e) => {
+                    warn!(err = %e, "no state file, and ALERTS_FOR_STATE could not be read; starting afresh")
+                }
+            }
+        }
+    }
     match engine.apply(&files) {
         Ok(summary) => info!(
             files = files.len(),
