@@ -290,26 +290,8 @@ async fn serve(args: RunArgs, config: Config, _base: PathBuf) -> anyhow::Result<
             .ok()
     };
     let files = expand_rule_globs(&config.rule_files)?;
-    // An empty state directory with remote write on: the for timers are in Prometheus.
-    if let (Some(state_file), Some(_)) = (&state_file, &config.remote_write) {
-        if !state_file.exists() {
-            let groups = tocsin_engine::restore::group_defs(&files, interval);
-            let now = std::time::SystemTime::now();
-            match tocsin_engine::restore::restore_from_for_state(
-                &*client, &groups, state_file, now, tolerance,
-            )
-            .await
-            {
-                Ok(r) => info!(
-                    alerts = r.alerts,
-                    groups = r.groups,
-                    "no state file: for timers restored from ALERTS_FOR_STATE"
-                ),
-                Err(e) => {
-                    warn!(err = %e, "no state file, and ALERTS_FOR_STATE could not be read; starting afresh")
-                }
-            }
-        }
+    if config.remote_write.is_some() {
+        restore_for_timers(&client, &files, state_file.as_deref(), interval, tolerance).await;
     }
     match engine.apply(&files) {
         Ok(summary) => info!(
@@ -380,6 +362,37 @@ async fn serve(args: RunArgs, config: Config, _base: PathBuf) -> anyhow::Result<
         }
     }
     Ok(())
+}
+
+/// With no state file (an empty state directory) and remote write on, the `for` timers are
+/// in the datasource's `ALERTS_FOR_STATE`: written as a state file for the first load.
+async fn restore_for_timers(
+    client: &PrometheusClient,
+    files: &[String],
+    state_file: Option<&Path>,
+    interval: StdDuration,
+    tolerance: StdDuration,
+) {
+    let Some(state_file) = state_file.filter(|f| !f.exists()) else {
+        return;
+    };
+    let groups = tocsin_engine::restore::group_defs(files, interval);
+    let now = std::time::SystemTime::now();
+    match tocsin_engine::restore::restore_from_for_state(
+        client, &groups, state_file, now, tolerance,
+    )
+    .await
+    {
+        Ok(r) => info!(
+            alerts = r.alerts,
+            groups = r.groups,
+            "no state file: for timers restored from ALERTS_FOR_STATE"
+        ),
+        Err(e) => warn!(
+            err = %e,
+            "no state file, and ALERTS_FOR_STATE could not be read; starting afresh"
+        ),
+    }
 }
 
 /// Reloads on SIGHUP and, unless `--no-watch`, when a watched file changes: the same
