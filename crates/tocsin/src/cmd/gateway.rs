@@ -87,7 +87,7 @@ fn load(args: &GatewayArgs) -> anyhow::Result<Config> {
 }
 
 /// What a pipeline is started from.
-#[derive(Clone, PartialEq)]
+#[derive(Clone)]
 struct PipelineConfig {
     notify: NotifyConfig,
     external_url: String,
