@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests run when it is missing (Debian's prometheus and
-# prometheus-alertmanager, systemd for systemd-analyze), validates deploy/kubernetes, then runs
+# prometheus-alertmanager, systemd for systemd-analyze, curl), validates deploy/kubernetes, then runs
 # every test of the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 declare -A package=(
   [prometheus]=prometheus [promtool]=prometheus
   [prometheus-alertmanager]=prometheus-alertmanager [amtool]=prometheus-alertmanager
-  [systemd-analyze]=systemd
+  [systemd-analyze]=systemd [curl]=curl
 )
 missing=()
 for bin in "${!package[@]}"; do

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Runs deploy/container/image/rootfs (from build.sh) the way the image runs: the root filesystem
-# read-only, only the mounted config, rules (read-only) and state directory (writable) given
-# to it, as uid/gid 65534, with no shell or loader inside. A fresh mount namespace
-# (unshare) and chroot --userspec stand in for the container runtime, so it needs root but
-# no container engine. Against a real Prometheus on loopback it checks that /-/ready
-# answers, that the rules are loaded and evaluated, that the state file is written, and that
-# the process runs as 65534.
+# Runs tocsin the way its image runs: the root filesystem read-only, only the mounted
+# config, rules (read-only) and state directory (writable) given to it, as uid/gid 65534,
+# with no shell inside. A fresh mount namespace (unshare) and chroot --userspec stand in for
+# the container runtime, so it needs root but no container engine. Against a real
+# Prometheus on loopback it checks that /-/ready answers, that the rules are loaded and
+# evaluated, that the state file is written, that the process runs as 65534, and the mount
+# options it sees.
+#
+#   run-as-image.sh            the image's root filesystem, from deploy/container/build.sh
+#   run-as-image.sh BINARY     the same layout around BINARY; when BINARY asks for a dynamic
+#                              loader (a test build), the host's /usr is mounted read-only
+#                              too, so it can start (tests/deploy_files.rs does this)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ "$(id -u)" -eq 0 ] || { echo "run-as-image.sh needs root (unshare --mount, chroot)" >&2; exit 2; }
-rootfs=$(realpath deploy/container/image/rootfs)
-[ -x "$rootfs/tocsin" ] || { echo "no $rootfs/tocsin: run deploy/container/build.sh first" >&2; exit 2; }
 
 work=$(mktemp -d)
 pids=()
@@ -20,6 +23,19 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+
+host_libs=no
+if (($#)); then
+  # build.sh's layout, around the given binary.
+  rootfs="$work/rootfs"
+  install -D -m 0755 "$1" "$rootfs/tocsin"
+  install -D -m 0644 /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/ca-certificates.crt"
+  install -d -m 0755 "$rootfs/etc/tocsin" "$rootfs/tmp" "$rootfs/var/lib"
+  readelf -l "$1" | grep -q INTERP && host_libs=yes
+else
+  rootfs=$(realpath deploy/container/image/rootfs)
+  [ -x "$rootfs/tocsin" ] || { echo "no $rootfs/tocsin: run deploy/container/build.sh first" >&2; exit 2; }
+fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 get() { curl -fsS --max-time 5 "$1"; }
@@ -58,10 +74,21 @@ YAML
 # The image's root, with the mount points the runtime would create.
 cp -a "$rootfs" "$work/root"
 mkdir -p "$work/root/prometheus/rules" "$work/root/var/lib/tocsin"
+if [ "$host_libs" = yes ]; then
+  # Merged /usr (Debian 12): /lib and /lib64 are symlinks into /usr.
+  mkdir -p "$work/root/usr"
+  for d in lib lib64; do
+    if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$work/root/$d"; else mkdir -p "$work/root/$d"; fi
+  done
+fi
 
 unshare --mount --propagation private /bin/sh -ec '
-  root=$1; work=$2; port=$3
+  root=$1; work=$2; port=$3; host_libs=$4
   mount --bind "$root" "$root"
+  if [ "$host_libs" = yes ]; then
+    mount --bind -o ro /usr "$root/usr"
+    for d in lib lib64; do [ -L "/$d" ] || mount --bind -o ro "/$d" "$root/$d"; done
+  fi
   mount --bind -o ro "$work/config" "$root/etc/tocsin"
   mount --bind -o ro "$work/rules" "$root/prometheus/rules"
   mount --bind "$work/state" "$root/var/lib/tocsin"
@@ -73,7 +100,7 @@ unshare --mount --propagation private /bin/sh -ec '
   # arguments the Kubernetes base gives it.
   exec chroot --userspec=65534:65534 "$root" /tocsin run \
     --config=/etc/tocsin/tocsin.yml --state-dir=/var/lib/tocsin --listen=127.0.0.1:$port
-' sh "$work/root" "$work" "$tocsin_port" >"$work/tocsin.log" 2>&1 &
+' sh "$work/root" "$work" "$tocsin_port" "$host_libs" >"$work/tocsin.log" 2>&1 &
 pids+=($!)
 url="http://127.0.0.1:$tocsin_port"
 

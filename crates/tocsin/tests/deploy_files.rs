@@ -1,7 +1,8 @@
 //! The files under `deploy/` that only outside tools read: the systemd unit passes
 //! `systemd-analyze verify` (with `ExecStart` pointing at this build) and rates as well
 //! hardened by `systemd-analyze security --offline`; the CI example passes clean rules and
-//! fails bad ones; the Kubernetes rule files pass promtool and `tocsin check --layout ack`.
+//! fails bad ones; the Kubernetes rule files pass promtool and `tocsin check --layout ack`;
+//! the binary runs as the container image runs it (uid 65534, read-only root).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -120,4 +121,31 @@ fn the_kubernetes_rule_files_pass_promtool_and_tocsin_check() {
     let (ok, text) = run(env!("CARGO_BIN_EXE_tocsin"), &args, &[]);
     assert!(ok, "tocsin check:\n{text}");
     assert!(!text.contains("warning"), "{text}");
+}
+
+/// The container's conditions without a container engine (deploy/container/run-as-image.sh):
+/// this build in the image's layout, as uid/gid 65534, with a read-only root and config and
+/// only the state directory writable, against a real Prometheus. (The host's /usr is
+/// mounted read-only for the test build's loader; the image's static binary needs none.)
+#[test]
+fn the_binary_runs_as_the_image_does_as_65534_on_a_read_only_root() {
+    let (ok, text) = run(
+        "bash",
+        &[
+            "deploy/container/run-as-image.sh",
+            env!("CARGO_BIN_EXE_tocsin"),
+        ],
+        &[],
+    );
+    assert!(ok, "run-as-image.sh failed:\n{text}");
+    for step in [
+        "ok   /-/ready: tocsin is Ready.",
+        "ok   /api/v1/alerts lists ImageCheck pending",
+        "(owner 65534:65534)",
+        "runs as uid/gid 65534",
+        "ok   / and /etc/tocsin read-only, /var/lib/tocsin writable",
+        "ok   no errors logged",
+    ] {
+        assert!(text.contains(step), "missing {step:?} in:\n{text}");
+    }
 }
