@@ -15,6 +15,8 @@
 //! - [`group`]: a group's compiled rules and state, sequential evaluation, reload
 //!   carry-over;
 //! - [`state`] and [`persist`]: snapshots of alert state that survive restarts;
+//! - [`restore`]: a state file made from the datasource's `ALERTS_FOR_STATE` when there is
+//!   none (a pod rescheduled with an empty state directory);
 //! - [`runner`]: the async engine `tocsin run` drives — group tasks on the slot grid over a
 //!   `tocsin_query::Datasource`, templates, outputs, notifications, the state file.
 
@@ -24,6 +26,7 @@ pub mod group;
 mod labels;
 pub mod persist;
 pub mod recording;
+pub mod restore;
 pub mod runner;
 pub mod schedule;
 pub mod stale;

@@ -246,4 +246,43 @@ mod tests {
             "{text}"
         );
     }
+
+    /// Every tocsin config shipped under deploy/ (examples and Kubernetes overlays) loads
+    /// through the loader `tocsin run` and `tocsin gateway` use.
+    #[test]
+    fn every_config_under_deploy_loads() {
+        let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+        let configs = [
+            "examples/dingtalk-direct-ack.yml",
+            "examples/shadow.yml",
+            "examples/load-test.yml",
+            "kubernetes/overlays/standalone/tocsin.yml",
+            "kubernetes/overlays/sidecar/tocsin.yml",
+            "kubernetes/overlays/gateway/gateway.yml",
+        ];
+        for name in configs {
+            let config = Config::load(&deploy.join(name)).unwrap_or_else(|e| panic!("{e:#}"));
+            let gateway = name.ends_with("gateway.yml");
+            assert_eq!(config.datasource.is_none(), gateway, "{name}: datasource");
+            assert_eq!(
+                config.notify.is_some(),
+                !name.ends_with("shadow.yml"),
+                "{name}: notify"
+            );
+        }
+        // Nothing under deploy/examples is left out of the list above.
+        let mut listed = 0;
+        for entry in std::fs::read_dir(deploy.join("examples")).expect("deploy/examples") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "yml") {
+                let name = format!(
+                    "examples/{}",
+                    path.file_name().unwrap_or_default().to_string_lossy()
+                );
+                assert!(configs.contains(&name.as_str()), "{name} is not checked");
+                listed += 1;
+            }
+        }
+        assert_eq!(listed, 3);
+    }
 }

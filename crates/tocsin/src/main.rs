@@ -10,6 +10,7 @@ mod query_string;
 mod remote;
 mod sink;
 mod timefmt;
+mod watch;
 mod web;
 
 use std::process::ExitCode;

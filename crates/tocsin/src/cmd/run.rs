@@ -48,6 +48,10 @@ pub struct RunArgs {
     /// Enable POST /-/reload (as Prometheus's --web.enable-lifecycle).
     #[arg(long = "web.enable-lifecycle")]
     enable_lifecycle: bool,
+    /// Do not watch the config file and the rule globs' directories; reload only on SIGHUP
+    /// or POST /-/reload.
+    #[arg(long)]
+    no_watch: bool,
     #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Logfmt)]
     log_format: LogFormat,
     #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info)]
@@ -272,9 +276,23 @@ async fn serve(args: RunArgs, config: Config, _base: PathBuf) -> anyhow::Result<
             .timeout
             .map_or(StdDuration::from_secs(30), |t| t.as_std()),
     };
-    let engine = Engine::new(options, Arc::new(client), engine_outputs, notifier);
+    let client = Arc::new(client);
+    let state_file = options.state_file.clone();
+    let (interval, tolerance) = (options.default_interval, options.restore.outage_tolerance);
+    let engine = Engine::new(options, client.clone(), engine_outputs, notifier);
 
+    // Watching starts before the first load, so an edit made while it runs is seen.
+    let changes = if args.no_watch {
+        None
+    } else {
+        crate::watch::Changes::start(args.config.as_deref(), &config.rule_files)
+            .inspect_err(|e| warn!(err = %format!("{e:#}"), "not watching for changes"))
+            .ok()
+    };
     let files = expand_rule_globs(&config.rule_files)?;
+    if config.remote_write.is_some() {
+        restore_for_timers(&client, &files, state_file.as_deref(), interval, tolerance).await;
+    }
     match engine.apply(&files) {
         Ok(summary) => info!(
             files = files.len(),
@@ -306,7 +324,7 @@ async fn serve(args: RunArgs, config: Config, _base: PathBuf) -> anyhow::Result<
         notify_web,
     ));
     let reload_state = state.clone();
-    let sighup_task = tokio::spawn(async move { reload_on_sighup(reload_state).await });
+    let sighup_task = tokio::spawn(async move { reload_on_sighup(reload_state, changes).await });
 
     let shutdown = crate::http::shutdown_signal();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -346,17 +364,66 @@ async fn serve(args: RunArgs, config: Config, _base: PathBuf) -> anyhow::Result<
     Ok(())
 }
 
+/// With no state file (an empty state directory) and remote write on, the `for` timers are
+/// in the datasource's `ALERTS_FOR_STATE`: written as a state file for the first load.
+async fn restore_for_timers(
+    client: &PrometheusClient,
+    files: &[String],
+    state_file: Option<&Path>,
+    interval: StdDuration,
+    tolerance: StdDuration,
+) {
+    let Some(state_file) = state_file.filter(|f| !f.exists()) else {
+        return;
+    };
+    let groups = tocsin_engine::restore::group_defs(files, interval);
+    let now = std::time::SystemTime::now();
+    match tocsin_engine::restore::restore_from_for_state(
+        client, &groups, state_file, now, tolerance,
+    )
+    .await
+    {
+        Ok(r) => info!(
+            alerts = r.alerts,
+            groups = r.groups,
+            "no state file: for timers restored from ALERTS_FOR_STATE"
+        ),
+        Err(e) => warn!(
+            err = %e,
+            "no state file, and ALERTS_FOR_STATE could not be read; starting afresh"
+        ),
+    }
+}
+
+/// Reloads on SIGHUP and, unless `--no-watch`, when a watched file changes: the same
+/// reload either way.
 #[cfg(unix)]
-async fn reload_on_sighup(state: Arc<WebState>) {
+async fn reload_on_sighup(state: Arc<WebState>, mut changes: Option<crate::watch::Changes>) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut hup) = signal(SignalKind::hangup()) else {
         warn!("cannot listen for SIGHUP; reload with POST /-/reload");
         return;
     };
-    while hup.recv().await.is_some() {
+    loop {
+        tokio::select! {
+            signal = hup.recv() => if signal.is_none() { return },
+            changed = next_change(&mut changes) => {
+                if changed.config {
+                    warn!("config file changed; a reload re-reads the rule files only, restart for other settings");
+                }
+                info!("watched files changed; reloading");
+            }
+        }
         let _ = state.reload();
     }
 }
 
+pub async fn next_change(changes: &mut Option<crate::watch::Changes>) -> crate::watch::Changed {
+    match changes {
+        Some(changes) => changes.next().await,
+        None => std::future::pending().await,
+    }
+}
+
 #[cfg(not(unix))]
-async fn reload_on_sighup(_state: Arc<WebState>) {}
+async fn reload_on_sighup(_state: Arc<WebState>, _changes: Option<crate::watch::Changes>) {}
