@@ -3,8 +3,8 @@
 //!
 //! The state lock is held only for the synchronous part of a rule (state machine, sends,
 //! series); queries run without it, so the API reads status while a group waits on the
-//! datasource. Template `query` calls are the exception: they run under the lock, on the
-//! blocking pool (see `expand`).
+//! datasource. Template `query` calls too: their templates are rendered before the step,
+//! outside the lock, on the blocking pool (see `expand`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,11 +17,15 @@ use crate::alert::{AlertState, Scratch};
 use crate::error::RuleError;
 use crate::group::{GroupDef, GroupState, RuleDef, RuleState};
 use crate::labels::{Labels, Sample};
-use crate::runner::expand::{BridgeContext, NoQuery, RuleExpander, RuleTemplates};
+use crate::runner::expand::{
+    prerender, BridgeContext, NoQuery, Prerendered, PrerenderedExpander, RuleExpander,
+    RuleTemplates,
+};
 use crate::runner::io::{with_external_labels, OutgoingAlert, OutgoingState};
 use crate::runner::Inner;
 use crate::schedule::GroupTicker;
 use crate::stale::StaleTracker;
+use crate::template::Expander;
 use crate::time::Timestamp;
 
 /// Locks, ignoring poisoning: a panicked evaluation leaves state that is still coherent
@@ -193,13 +197,14 @@ struct RuleOutcome {
 
 impl GroupHandle {
     /// The state-machine step of rule `i` at `ts` with its query result, under the lock.
+    /// `expander` must not run queries (see `expand`).
     fn eval_rule(
         &self,
         inner: &Inner,
         i: usize,
         ts: Timestamp,
         result: Result<Vec<Sample>, RuleError>,
-        context: &dyn tocsin_template::TemplateContext,
+        expander: &dyn Expander,
     ) -> RuleOutcome {
         let mut guard = lock(&self.rt);
         let rt = &mut *guard;
@@ -215,14 +220,7 @@ impl GroupHandle {
         let result = result.as_deref().map_err(Clone::clone);
         match (def, rule_state) {
             (RuleDef::Alerting(rule), RuleState::Alerting(s)) => {
-                let expander = RuleExpander {
-                    templates: &self.templates[i],
-                    external_labels: &inner.opts.external_labels,
-                    external_url: &inner.opts.external_url,
-                    context,
-                    last: Default::default(),
-                };
-                let r = rule.eval(s, ts, result, self.def.limit, &expander, &mut rt.scratch);
+                let r = rule.eval(s, ts, result, self.def.limit, expander, &mut rt.scratch);
                 out.ok = r.is_ok();
                 if out.ok {
                     let url = &self.generator_urls[i];
@@ -262,6 +260,38 @@ impl GroupHandle {
     }
 }
 
+/// Renders rule `i`'s templates for `samples` on the blocking pool, where template
+/// queries may block on the datasource; no lock is held.
+async fn render_with_queries(
+    inner: &Arc<Inner>,
+    g: &Arc<GroupHandle>,
+    i: usize,
+    name: &str,
+    samples: Vec<Sample>,
+    ts: Timestamp,
+) -> Result<(Vec<Sample>, Prerendered), RuleError> {
+    let (inner, g, name) = (Arc::clone(inner), Arc::clone(g), name.to_string());
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let context = BridgeContext {
+            handle,
+            querier: inner.querier.clone(),
+            ts,
+        };
+        let expander = RuleExpander {
+            templates: &g.templates[i],
+            external_labels: &inner.opts.external_labels,
+            external_url: &inner.opts.external_url,
+            context: &context,
+            last: Default::default(),
+        };
+        let rendered = prerender(&g.templates[i], &expander, &name, &samples, ts);
+        (samples, rendered)
+    })
+    .await
+    .map_err(|e| RuleError::Query(format!("expanding templates failed: {e}")))
+}
+
 /// One iteration of group `g` at slot `ts`: rules in order, each query at `ts`.
 pub(crate) async fn iterate(inner: &Arc<Inner>, g: &Arc<GroupHandle>, ts: Timestamp) {
     let wall = inner.clock.now();
@@ -273,24 +303,36 @@ pub(crate) async fn iterate(inner: &Arc<Inner>, g: &Arc<GroupHandle>, ts: Timest
         let rule_wall = inner.clock.now();
         let rule_started = tokio::time::Instant::now();
         let result = inner.querier.instant(g.def.rules[i].expr(), ts).await;
-        let outcome = if g.templates[i].uses_query {
-            let (inner2, g2) = (Arc::clone(inner), Arc::clone(g));
-            let context = BridgeContext {
-                handle: tokio::runtime::Handle::current(),
-                querier: inner.querier.clone(),
-                ts,
-            };
-            tokio::task::spawn_blocking(move || g2.eval_rule(&inner2, i, ts, result, &context))
-                .await
-                .ok()
-        } else {
-            Some(g.eval_rule(inner, i, ts, result, &NoQuery(ts)))
+        // Template queries run here, before the step and without its lock.
+        let (result, rendered) = match (&g.def.rules[i], result) {
+            (RuleDef::Alerting(rule), Ok(samples)) if g.templates[i].uses_query => {
+                match render_with_queries(inner, g, i, rule.name(), samples, ts).await {
+                    Ok((samples, rendered)) => (Ok(samples), Some(rendered)),
+                    Err(e) => (Err(e), None),
+                }
+            }
+            (_, result) => (result, None),
         };
-        let outcome = outcome.unwrap_or(RuleOutcome {
-            ok: false,
-            alerts: Vec::new(),
-            samples: Vec::new(),
-        });
+        let outcome = {
+            let no_query = NoQuery(ts);
+            let plain = RuleExpander {
+                templates: &g.templates[i],
+                external_labels: &inner.opts.external_labels,
+                external_url: &inner.opts.external_url,
+                context: &no_query,
+                last: Default::default(),
+            };
+            match &rendered {
+                Some(rendered) => {
+                    let expander = PrerenderedExpander {
+                        rendered,
+                        rest: &plain,
+                    };
+                    g.eval_rule(inner, i, ts, result, &expander)
+                }
+                None => g.eval_rule(inner, i, ts, result, &plain),
+            }
+        };
         if !outcome.ok {
             failures += 1;
         }
