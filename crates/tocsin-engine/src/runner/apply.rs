@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use tocsin_rules::FileReport;
 
-use crate::group::GroupDef;
+use crate::group::{GroupDef, GroupState};
 use crate::persist;
 use crate::runner::group::{lock, GroupHandle, GroupRuntime};
 use crate::runner::{GroupKey, Inner};
@@ -90,23 +90,18 @@ pub(crate) fn apply(inner: &Arc<Inner>, files: &[String]) -> Result<LoadSummary,
                 summary.changed += 1;
                 // Carried now from a copy (so status is right at once), and again from
                 // the final state when the new group's task starts.
-                let rt = {
-                    let old_rt = lock(&h.rt);
-                    let copy = GroupRuntime {
-                        state: old_rt.state.clone(),
-                        ..GroupRuntime::new(&h.def)
-                    };
-                    GroupRuntime::carry_over(&h.def, copy, &def, &mut Vec::new())
-                };
+                let fresh = GroupState::new(&def, &inner.opts.external_url);
+                let old_state = lock(&h.rt).state.clone();
+                let state = GroupState::carry_over(&h.def, old_state, &def, fresh, &mut Vec::new());
                 h.request_stop();
-                let new = Arc::new(GroupHandle::new(def, rt, &inner.opts.external_url));
+                let new = Arc::new(GroupHandle::new(Arc::new(def), GroupRuntime::new(state)));
                 *lock(&new.predecessor) = Some(h);
                 next.insert(key, new);
             }
             None => {
                 summary.added += 1;
-                let rt = GroupRuntime::new(&def);
-                let h = Arc::new(GroupHandle::new(def, rt, &inner.opts.external_url));
+                let rt = GroupRuntime::new(GroupState::new(&def, &inner.opts.external_url));
+                let h = Arc::new(GroupHandle::new(Arc::new(def), rt));
                 fresh.push(Arc::clone(&h));
                 next.insert(key, h);
             }

@@ -6,26 +6,21 @@
 //! datasource. Template `query` calls too: their templates are rendered before the step,
 //! outside the lock, on the blocking pool (see `expand`).
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::alert::{AlertState, Scratch};
+use crate::alert::Scratch;
 use crate::error::RuleError;
-use crate::group::{GroupDef, GroupState, RuleDef, RuleState};
-use crate::labels::{Labels, Sample};
-use crate::runner::expand::{
-    prerender, BridgeContext, NoQuery, Prerendered, PrerenderedExpander, RuleExpander,
-    RuleTemplates,
-};
-use crate::runner::io::{with_external_labels, OutgoingAlert, OutgoingState};
+use crate::expand::RuleTemplates;
+use crate::expand::{prerender, NoQuery, Prerendered, PrerenderedExpander, RuleExpander};
+use crate::group::{GroupDef, GroupState, RuleOutcome};
+use crate::labels::Sample;
+use crate::runner::query::BridgeContext;
 use crate::runner::Inner;
 use crate::schedule::GroupTicker;
-use crate::stale::StaleTracker;
-use crate::template::Expander;
 use crate::time::Timestamp;
 
 /// Locks, ignoring poisoning: a panicked evaluation leaves state that is still coherent
@@ -34,20 +29,11 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Run-time facts about one rule that the core's status does not hold.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct RuleRun {
-    /// Wall time the rule's last evaluation started (Prometheus's `lastEvaluation`).
-    pub last_evaluation: Option<Timestamp>,
-    pub evaluation_time: Duration,
-}
-
-/// Everything about a group that changes as it runs.
-#[derive(Debug)]
+/// Everything about a group that changes as it runs: its rules' records and the group's
+/// own timings and counters.
+#[derive(Debug, Default)]
 pub(crate) struct GroupRuntime {
     pub state: GroupState,
-    pub stale: Vec<StaleTracker>,
-    pub rules: Vec<RuleRun>,
     pub scratch: Scratch,
     /// Wall time the last iteration started.
     pub last_evaluation: Option<Timestamp>,
@@ -64,70 +50,27 @@ pub(crate) struct GroupRuntime {
 }
 
 impl GroupRuntime {
-    /// A runtime of no rules (what a handle keeps after handing its state on).
-    pub fn empty() -> Self {
-        Self::with_state(GroupState { rules: Vec::new() })
-    }
-
-    pub fn new(def: &GroupDef) -> Self {
-        Self::with_state(def.new_state())
-    }
-
-    /// Fresh counters around `state`, one rule runtime per rule state.
-    fn with_state(state: GroupState) -> Self {
-        let n = state.rules.len();
+    /// Fresh counters around `state`.
+    pub fn new(state: GroupState) -> Self {
         GroupRuntime {
             state,
-            stale: vec![StaleTracker::default(); n],
-            rules: vec![RuleRun::default(); n],
-            scratch: Scratch::default(),
-            last_evaluation: None,
-            last_slot: None,
-            evaluation_time: Duration::ZERO,
-            state_as_of: None,
-            iterations: 0,
-            missed: 0,
-            evaluations: 0,
-            failures: 0,
-            last_samples: 0,
+            ..GroupRuntime::default()
         }
     }
 
-    /// The runtime of `new_def` replacing `old_def` on reload (docs/rule-semantics.md, "Reload"): alert state through
-    /// [`GroupState::carry_over`]; staleness tracking and per-rule timings matched the same
-    /// way (name and labels, first to first); group timings and counters kept. Series of
-    /// old rules without a match get stale markers, appended to `markers`.
+    /// The runtime of `new_def` replacing `old_def` on reload: the rules' records through
+    /// [`GroupState::carry_over`] into `fresh` (the new definition's records), group
+    /// timings and counters kept. Series of old rules without a match get stale markers,
+    /// appended to `markers`.
     pub fn carry_over(
         old_def: &GroupDef,
         old: GroupRuntime,
         new_def: &GroupDef,
+        fresh: GroupState,
         markers: &mut Vec<Sample>,
     ) -> GroupRuntime {
-        let mut by_key: HashMap<(&str, &Labels), Vec<(StaleTracker, RuleRun)>> = HashMap::new();
-        for ((def, tracker), run) in old_def.rules.iter().zip(old.stale).zip(old.rules).rev() {
-            by_key
-                .entry((def.name(), def.labels()))
-                .or_default()
-                .push((tracker, run));
-        }
-        let (stale, rules) = new_def
-            .rules
-            .iter()
-            .map(|def| {
-                by_key
-                    .get_mut(&(def.name(), def.labels()))
-                    .and_then(Vec::pop)
-                    .unwrap_or_default()
-            })
-            .unzip();
-        for (mut tracker, _) in by_key.into_values().flatten() {
-            tracker.retire(markers);
-        }
         GroupRuntime {
-            state: GroupState::carry_over(old_def, old.state, new_def),
-            stale,
-            rules,
-            scratch: old.scratch,
+            state: GroupState::carry_over(old_def, old.state, new_def, fresh, markers),
             ..old
         }
     }
@@ -137,8 +80,6 @@ impl GroupRuntime {
 pub(crate) struct GroupHandle {
     pub def: Arc<GroupDef>,
     pub key: Arc<str>,
-    pub templates: Vec<RuleTemplates>,
-    pub generator_urls: Vec<String>,
     pub rt: Mutex<GroupRuntime>,
     /// `true`: stop after the iteration in flight.
     pub stop: watch::Sender<bool>,
@@ -152,28 +93,10 @@ pub(crate) struct GroupHandle {
 }
 
 impl GroupHandle {
-    pub fn new(def: GroupDef, rt: GroupRuntime, external_url: &str) -> Self {
-        let templates = def
-            .rules
-            .iter()
-            .map(|r| match r {
-                RuleDef::Alerting(a) => RuleTemplates::compile(a),
-                RuleDef::Recording(_) => RuleTemplates::default(),
-            })
-            .collect();
-        let generator_urls = def
-            .rules
-            .iter()
-            .map(|r| match r {
-                RuleDef::Alerting(a) => a.generator_url(external_url),
-                RuleDef::Recording(_) => String::new(),
-            })
-            .collect();
+    pub fn new(def: Arc<GroupDef>, rt: GroupRuntime) -> Self {
         GroupHandle {
             key: def.key().into(),
-            def: Arc::new(def),
-            templates,
-            generator_urls,
+            def,
             rt: Mutex::new(rt),
             stop: watch::channel(false).0,
             finished: watch::channel(false).0,
@@ -186,77 +109,29 @@ impl GroupHandle {
     pub fn request_stop(&self) {
         self.stop.send_replace(true);
     }
-}
 
-/// The outcome of one rule's synchronous step.
-struct RuleOutcome {
-    ok: bool,
-    alerts: Vec<OutgoingAlert>,
-    samples: Vec<Sample>,
-}
-
-impl GroupHandle {
-    /// The state-machine step of rule `i` at `ts` with its query result, under the lock.
-    /// `expander` must not run queries (see `expand`).
+    /// Rule `i`'s step at `ts` with its query result, under the lock (briefly: `expander`
+    /// runs no queries).
     fn eval_rule(
         &self,
         inner: &Inner,
         i: usize,
         ts: Timestamp,
         result: Result<Vec<Sample>, RuleError>,
-        expander: &dyn Expander,
+        expander: &dyn crate::template::Expander,
     ) -> RuleOutcome {
         let mut guard = lock(&self.rt);
         let rt = &mut *guard;
-        let mut out = RuleOutcome {
-            ok: false,
-            alerts: Vec::new(),
-            samples: Vec::new(),
-        };
-        let (Some(def), Some(rule_state)) = (self.def.rules.get(i), rt.state.rules.get_mut(i))
-        else {
-            return out;
-        };
         let result = result.as_deref().map_err(Clone::clone);
-        match (def, rule_state) {
-            (RuleDef::Alerting(rule), RuleState::Alerting(s)) => {
-                let r = rule.eval(s, ts, result, self.def.limit, expander, &mut rt.scratch);
-                out.ok = r.is_ok();
-                if out.ok {
-                    let url = &self.generator_urls[i];
-                    s.send(ts, inner.opts.resend_delay, self.def.interval, |a| {
-                        let state = if a.state == AlertState::Inactive {
-                            OutgoingState::Resolved
-                        } else {
-                            OutgoingState::Firing
-                        };
-                        out.alerts.push(OutgoingAlert {
-                            labels: with_external_labels(&a.labels, &inner.external_labels),
-                            annotations: a.annotations.clone(),
-                            starts_at: a.starts_at().unwrap_or(a.active_at),
-                            ends_at: a.ends_at().unwrap_or(ts),
-                            generator_url: url.clone(),
-                            state,
-                        });
-                    });
-                    rule.alerts_series(s, &mut out.samples);
-                }
-            }
-            (RuleDef::Recording(rule), RuleState::Recording(s)) => {
-                out.ok = rule
-                    .eval(s, ts, result, self.def.limit, &mut out.samples)
-                    .is_ok();
-            }
-            (def, slot) => *slot = def.new_state(),
-        }
-        if out.ok {
-            if let Some(tracker) = rt.stale.get_mut(i) {
-                let mut markers = Vec::new();
-                tracker.update(&out.samples, &mut markers);
-                out.samples.extend(markers);
-            }
-        }
-        out
+        self.def.eval_rule(
+            &mut rt.state,
+            i,
+            ts,
+            result,
+            expander,
+            &inner.eval_options,
+            &mut rt.scratch,
+        )
     }
 }
 
@@ -264,13 +139,12 @@ impl GroupHandle {
 /// queries may block on the datasource; no lock is held.
 async fn render_with_queries(
     inner: &Arc<Inner>,
-    g: &Arc<GroupHandle>,
-    i: usize,
+    templates: Arc<RuleTemplates>,
     name: &str,
     samples: Vec<Sample>,
     ts: Timestamp,
 ) -> Result<(Vec<Sample>, Prerendered), RuleError> {
-    let (inner, g, name) = (Arc::clone(inner), Arc::clone(g), name.to_string());
+    let (inner, name) = (Arc::clone(inner), name.to_string());
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         let context = BridgeContext {
@@ -279,13 +153,13 @@ async fn render_with_queries(
             ts,
         };
         let expander = RuleExpander {
-            templates: &g.templates[i],
+            templates: &templates,
             external_labels: &inner.opts.external_labels,
             external_url: &inner.opts.external_url,
             context: &context,
             last: Default::default(),
         };
-        let rendered = prerender(&g.templates[i], &expander, &name, &samples, ts);
+        let rendered = prerender(&templates, &expander, &name, &samples, ts);
         (samples, rendered)
     })
     .await
@@ -303,20 +177,26 @@ pub(crate) async fn iterate(inner: &Arc<Inner>, g: &Arc<GroupHandle>, ts: Timest
         let rule_wall = inner.clock.now();
         let rule_started = tokio::time::Instant::now();
         let result = inner.querier.instant(g.def.rules[i].expr(), ts).await;
+        let templates = lock(&g.rt)
+            .state
+            .rules
+            .get(i)
+            .map_or_else(Default::default, |r| Arc::clone(&r.templates));
         // Template queries run here, before the step and without its lock.
-        let (result, rendered) = match (&g.def.rules[i], result) {
-            (RuleDef::Alerting(rule), Ok(samples)) if g.templates[i].uses_query => {
-                match render_with_queries(inner, g, i, rule.name(), samples, ts).await {
+        let (result, rendered) = match result {
+            Ok(samples) if templates.uses_query => {
+                let name = g.def.rules[i].name();
+                match render_with_queries(inner, Arc::clone(&templates), name, samples, ts).await {
                     Ok((samples, rendered)) => (Ok(samples), Some(rendered)),
                     Err(e) => (Err(e), None),
                 }
             }
-            (_, result) => (result, None),
+            result => (result, None),
         };
         let outcome = {
             let no_query = NoQuery(ts);
             let plain = RuleExpander {
-                templates: &g.templates[i],
+                templates: &templates,
                 external_labels: &inner.opts.external_labels,
                 external_url: &inner.opts.external_url,
                 context: &no_query,
@@ -333,15 +213,12 @@ pub(crate) async fn iterate(inner: &Arc<Inner>, g: &Arc<GroupHandle>, ts: Timest
                 None => g.eval_rule(inner, i, ts, result, &plain),
             }
         };
-        if !outcome.ok {
+        if !outcome.is_ok() {
             failures += 1;
         }
-        {
-            let mut rt = lock(&g.rt);
-            if let Some(run) = rt.rules.get_mut(i) {
-                run.last_evaluation = Some(rule_wall);
-                run.evaluation_time = rule_started.elapsed();
-            }
+        if let Some(rule) = lock(&g.rt).state.rules.get_mut(i) {
+            rule.last_evaluation = Some(rule_wall);
+            rule.evaluation_time = rule_started.elapsed();
         }
         if !outcome.alerts.is_empty() {
             inner.notifier.send(outcome.alerts);
@@ -382,13 +259,14 @@ async fn inherit(inner: &Inner, g: &GroupHandle) {
     }
     let Some(oldest) = chain.pop() else { return };
     let mut def = Arc::clone(&oldest.def);
-    let mut rt = std::mem::replace(&mut *lock(&oldest.rt), GroupRuntime::empty());
+    let mut rt = std::mem::take(&mut *lock(&oldest.rt));
     let mut markers = Vec::new();
-    for h in chain.iter().rev() {
-        rt = GroupRuntime::carry_over(&def, rt, &h.def, &mut markers);
+    for h in chain.iter().rev().map(Arc::as_ref).chain([g]) {
+        // The records `apply` compiled for `h` (their state a provisional copy).
+        let fresh = std::mem::take(&mut lock(&h.rt).state);
+        rt = GroupRuntime::carry_over(&def, rt, &h.def, fresh, &mut markers);
         def = Arc::clone(&h.def);
     }
-    rt = GroupRuntime::carry_over(&def, rt, &g.def, &mut markers);
     *lock(&g.rt) = rt;
     if !markers.is_empty() {
         inner.outputs.write(&g.key, inner.clock.now(), &markers);
@@ -422,8 +300,8 @@ pub(crate) async fn run_group(inner: Arc<Inner>, g: Arc<GroupHandle>) {
     }
     if g.removed.load(Ordering::Acquire) {
         let mut markers = Vec::new();
-        for tracker in &mut lock(&g.rt).stale {
-            tracker.retire(&mut markers);
+        for rule in &mut lock(&g.rt).state.rules {
+            rule.stale.retire(&mut markers);
         }
         if !markers.is_empty() {
             inner.outputs.write(&g.key, inner.clock.now(), &markers);

@@ -42,7 +42,6 @@
 //! sleeping and assert on exact slot timestamps.
 
 mod apply;
-mod expand;
 mod group;
 mod io;
 pub mod memory;
@@ -63,7 +62,7 @@ use tokio::sync::{watch, Notify, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::alert::AlertState;
-use crate::group::{RuleDef, RuleState};
+use crate::group::{EvalOptions, RuleDef, RuleState};
 use crate::labels::Labels;
 use crate::state::RestorePolicy;
 use crate::status::Health;
@@ -166,7 +165,8 @@ pub(crate) struct ReloadStatus {
 
 pub(crate) struct Inner {
     pub opts: EngineOptions,
-    pub external_labels: Labels,
+    /// The manager-wide part of each rule's step (resend delay, external labels).
+    pub eval_options: EvalOptions,
     pub querier: Querier,
     pub outputs: Arc<dyn Outputs>,
     pub notifier: Arc<dyn AlertNotifier>,
@@ -212,7 +212,11 @@ impl Engine {
         };
         Engine {
             inner: Arc::new(Inner {
-                external_labels: Labels::new(&opts.external_labels),
+                eval_options: EvalOptions {
+                    resend_delay: opts.resend_delay,
+                    alerts_series: true,
+                    external_labels: Labels::new(&opts.external_labels),
+                },
                 opts,
                 querier,
                 outputs,
@@ -309,7 +313,7 @@ impl Engine {
         }
         for h in self.handles() {
             let rt = lock(&h.rt);
-            for rule in &rt.state.rules {
+            for rule in rt.state.rules.iter().map(|r| &r.state) {
                 match rule.status().health {
                     Health::Ok => m.rules_by_health.ok += 1,
                     Health::Err => m.rules_by_health.err += 1,
@@ -350,9 +354,12 @@ fn group_status(h: &GroupHandle) -> GroupStatus {
         .iter()
         .enumerate()
         .map(|(i, def)| {
-            let state = rt.state.rules.get(i);
+            let record = rt.state.rules.get(i);
+            let state = record.map(|r| &r.state);
             let status = state.map(|s| s.status().clone()).unwrap_or_default();
-            let run = rt.rules.get(i).cloned().unwrap_or_default();
+            let (evaluation_time, last_evaluation) = record.map_or((Duration::ZERO, None), |r| {
+                (r.evaluation_time, r.last_evaluation)
+            });
             let (kind, duration, keep, annotations, alerts, rule_state) = match (def, state) {
                 (RuleDef::Alerting(a), s) => {
                     let mut alerts: Vec<AlertStatus> = match s {
@@ -396,8 +403,8 @@ fn group_status(h: &GroupHandle) -> GroupStatus {
                 alerts,
                 health: status.health,
                 last_error: status.last_error.map(|e| e.to_string()),
-                evaluation_time: run.evaluation_time,
-                last_evaluation: run.last_evaluation,
+                evaluation_time,
+                last_evaluation,
                 state: rule_state,
             }
         })

@@ -5,9 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tocsin_query::{Datasource, QueryError};
+use tocsin_template::TemplateContext;
+use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
 
 use crate::error::RuleError;
+use crate::expand::seconds;
 use crate::labels::{Labels, QueryValue, Sample};
 use crate::time::Timestamp;
 
@@ -66,5 +69,36 @@ pub(crate) fn convert(value: tocsin_query::QueryValue) -> QueryValue {
         tocsin_query::QueryValue::String { .. } | tocsin_query::QueryValue::Matrix(_) => {
             QueryValue::Other
         }
+    }
+}
+
+/// Runs template queries on the datasource from a blocking-pool thread.
+pub(crate) struct BridgeContext {
+    pub handle: Handle,
+    pub querier: Querier,
+    pub ts: Timestamp,
+}
+
+impl TemplateContext for BridgeContext {
+    fn query(&self, expr: &str) -> Result<Vec<tocsin_template::Sample>, String> {
+        let samples = self
+            .handle
+            .block_on(self.querier.instant(expr, self.ts))
+            .map_err(|e| e.to_string())?;
+        Ok(samples
+            .into_iter()
+            .map(|s| tocsin_template::Sample {
+                labels: s
+                    .labels
+                    .iter()
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
+                    .collect(),
+                value: s.value,
+            })
+            .collect())
+    }
+
+    fn eval_time(&self) -> f64 {
+        seconds(self.ts)
     }
 }
