@@ -173,6 +173,8 @@ pub(crate) struct Inner {
     pub clock: EngineClock,
     pub groups: Mutex<Groups>,
     pub reload: Mutex<ReloadStatus>,
+    /// Held for a whole `apply`: one reload at a time (the API never takes it).
+    pub reloading: Mutex<()>,
     /// Groups were added or replaced: the run loop spawns their tasks.
     pub changed: Notify,
     /// A group evaluated: the state file is out of date.
@@ -227,6 +229,7 @@ impl Engine {
                 },
                 groups: Mutex::new(Groups::default()),
                 reload: Mutex::new(ReloadStatus::default()),
+                reloading: Mutex::new(()),
                 changed: Notify::new(),
                 dirty: Notify::new(),
                 state_write_failures: Default::default(),

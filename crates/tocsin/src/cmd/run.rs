@@ -274,8 +274,17 @@ async fn serve(args: RunArgs, config: Config, _base: PathBuf) -> anyhow::Result<
     };
     let engine = Engine::new(options, Arc::new(client), engine_outputs, notifier);
 
-    let files = expand_rule_globs(&config.rule_files)?;
-    match engine.apply(&files) {
+    let globs = config.rule_files.clone();
+    let loader = engine.clone();
+    let (files, loaded) = tokio::task::spawn_blocking(move || {
+        expand_rule_globs(&globs).map(|files| {
+            let loaded = loader.apply(&files);
+            (files, loaded)
+        })
+    })
+    .await
+    .context("loading the rule files")??;
+    match loaded {
         Ok(summary) => info!(
             files = files.len(),
             groups = summary.groups,
@@ -354,7 +363,7 @@ async fn reload_on_sighup(state: Arc<WebState>) {
         return;
     };
     while hup.recv().await.is_some() {
-        let _ = state.reload();
+        let _ = state.reload().await;
     }
 }
 
