@@ -16,7 +16,7 @@ use std::time::Duration;
 use tocsin_rules::{RuleGroup, RuleKind};
 
 use crate::alert::{AlertState, AlertingRule, AlertingState, Scratch};
-use crate::error::RuleError;
+use crate::error::{ErrorKind, RuleError};
 use crate::expand::RuleTemplates;
 use crate::labels::{Labels, Sample};
 use crate::outgoing::{with_external_labels, OutgoingAlert, OutgoingState};
@@ -190,7 +190,7 @@ impl GroupDef {
     ) -> RuleOutcome {
         let mut out = RuleOutcome::default();
         let (Some(def), Some(rule)) = (self.rules.get(i), state.rules.get_mut(i)) else {
-            out.error = Some(RuleError::Query("no such rule".into()));
+            out.error = Some(RuleError::query(ErrorKind::Config, "no such rule"));
             return out;
         };
         let outcome = match (def, &mut rule.state) {
@@ -225,8 +225,9 @@ impl GroupDef {
             // A state built for another definition: start that rule afresh.
             (def, slot) => {
                 *slot = def.new_state();
-                Err(RuleError::Query(
-                    "rule state did not match its definition".into(),
+                Err(RuleError::query(
+                    ErrorKind::Config,
+                    "rule state did not match its definition",
                 ))
             }
         };
@@ -403,7 +404,7 @@ mod tests {
         out: &mut Vec<Sample>,
     ) -> Vec<String> {
         let answer = |expr: &str| match expr {
-            "fail" => Err(RuleError::Query("boom".into())),
+            "fail" => Err(RuleError::query(ErrorKind::Server, "boom")),
             _ => Ok(vec![up("a")]),
         };
         run_with(def, state, minute, &EvalOptions::default(), answer, out)
@@ -485,7 +486,7 @@ mod tests {
             .collect();
         assert_eq!(stale, ["a"]);
         out.clear();
-        let failing = |_: &str| Err(RuleError::Query("boom".into()));
+        let failing = |_: &str| Err(RuleError::query(ErrorKind::Server, "boom"));
         run_with(&def, &mut state, 2, &opts, failing, &mut out);
         assert!(out.is_empty(), "a failed evaluation marks nothing stale");
     }

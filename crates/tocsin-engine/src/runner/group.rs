@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::alert::Scratch;
-use crate::error::RuleError;
+use crate::error::{ErrorKind, RuleError};
 use crate::expand::RuleTemplates;
 use crate::expand::{prerender, NoQuery, Prerendered, PrerenderedExpander, RuleExpander};
 use crate::group::{GroupDef, GroupState, RuleOutcome};
@@ -111,7 +111,8 @@ impl GroupHandle {
     }
 
     /// Rule `i`'s step at `ts` with its query result, under the lock (briefly: `expander`
-    /// runs no queries).
+    /// runs no queries). Logs a failure at warn when the rule's error changed (a rule
+    /// failing the same way every evaluation is logged once), and a recovery at info.
     fn eval_rule(
         &self,
         inner: &Inner,
@@ -120,30 +121,54 @@ impl GroupHandle {
         result: Result<Vec<Sample>, RuleError>,
         expander: &dyn crate::template::Expander,
     ) -> RuleOutcome {
-        let mut guard = lock(&self.rt);
-        let rt = &mut *guard;
-        let result = result.as_deref().map_err(Clone::clone);
-        self.def.eval_rule(
-            &mut rt.state,
-            i,
-            ts,
-            result,
-            expander,
-            &inner.eval_options,
-            &mut rt.scratch,
-        )
+        let (outcome, previous) = {
+            let mut guard = lock(&self.rt);
+            let rt = &mut *guard;
+            let previous = rt
+                .state
+                .rules
+                .get(i)
+                .and_then(|r| r.state.status().last_error.clone());
+            let result = result.as_deref().map_err(Clone::clone);
+            let outcome = self.def.eval_rule(
+                &mut rt.state,
+                i,
+                ts,
+                result,
+                expander,
+                &inner.eval_options,
+                &mut rt.scratch,
+            );
+            (outcome, previous)
+        };
+        let rule = self.def.rules.get(i).map_or("", |r| r.name());
+        match (&outcome.error, previous) {
+            (Some(e), previous) if previous.as_ref() != Some(e) => {
+                let kind = match e {
+                    RuleError::Query { kind, .. } => kind.as_str(),
+                    _ => "rule",
+                };
+                tracing::warn!(group = %self.key, rule, index = i, kind, err = %e, "evaluating rule failed");
+            }
+            (None, Some(_)) => {
+                tracing::info!(group = %self.key, rule, index = i, "rule evaluates again");
+            }
+            _ => {}
+        }
+        outcome
     }
 }
 
 /// Renders rule `i`'s templates for `samples` on the blocking pool, where template
 /// queries may block on the datasource; no lock is held.
+/// Also says whether a template query was cancelled.
 async fn render_with_queries(
     inner: &Arc<Inner>,
     templates: Arc<RuleTemplates>,
     name: &str,
     samples: Vec<Sample>,
     ts: Timestamp,
-) -> Result<(Vec<Sample>, Prerendered), RuleError> {
+) -> Result<(Vec<Sample>, Prerendered, bool), RuleError> {
     let (inner, name) = (Arc::clone(inner), name.to_string());
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
@@ -151,6 +176,7 @@ async fn render_with_queries(
             handle,
             querier: inner.querier.clone(),
             ts,
+            canceled: AtomicBool::new(false),
         };
         let expander = RuleExpander {
             templates: &templates,
@@ -160,10 +186,15 @@ async fn render_with_queries(
             last: Default::default(),
         };
         let rendered = prerender(&templates, &expander, &name, &samples, ts);
-        (samples, rendered)
+        (samples, rendered, context.canceled.load(Ordering::Relaxed))
     })
     .await
-    .map_err(|e| RuleError::Query(format!("expanding templates failed: {e}")))
+    .map_err(|e| {
+        RuleError::query(
+            ErrorKind::Server,
+            format!("expanding templates failed: {e}"),
+        )
+    })
 }
 
 /// One iteration of group `g` at slot `ts`: rules in order, each query at `ts`.
@@ -172,11 +203,17 @@ pub(crate) async fn iterate(inner: &Arc<Inner>, g: &Arc<GroupHandle>, ts: Timest
     let started = tokio::time::Instant::now();
     let n = g.def.rules.len();
     let mut failures = 0u64;
+    let mut evaluated = 0u64;
     let mut samples_total = 0usize;
     for i in 0..n {
         let rule_wall = inner.clock.now();
         let rule_started = tokio::time::Instant::now();
         let result = inner.querier.instant(g.def.rules[i].expr(), ts).await;
+        let stopping = || inner.stopping.load(Ordering::Acquire);
+        if result.as_ref().is_err_and(RuleError::is_canceled) && stopping() {
+            // Cancelled at shutdown: this rule keeps its state, the rest are skipped.
+            break;
+        }
         let templates = lock(&g.rt)
             .state
             .rules
@@ -187,7 +224,8 @@ pub(crate) async fn iterate(inner: &Arc<Inner>, g: &Arc<GroupHandle>, ts: Timest
             Ok(samples) if templates.uses_query => {
                 let name = g.def.rules[i].name();
                 match render_with_queries(inner, Arc::clone(&templates), name, samples, ts).await {
-                    Ok((samples, rendered)) => (Ok(samples), Some(rendered)),
+                    Ok((_, _, true)) if stopping() => break, // as above, for a template query
+                    Ok((samples, rendered, _)) => (Ok(samples), Some(rendered)),
                     Err(e) => (Err(e), None),
                 }
             }
@@ -213,6 +251,7 @@ pub(crate) async fn iterate(inner: &Arc<Inner>, g: &Arc<GroupHandle>, ts: Timest
                 None => g.eval_rule(inner, i, ts, result, &plain),
             }
         };
+        evaluated += 1;
         if !outcome.is_ok() {
             failures += 1;
         }
@@ -231,12 +270,15 @@ pub(crate) async fn iterate(inner: &Arc<Inner>, g: &Arc<GroupHandle>, ts: Timest
             }
         }
     }
+    if evaluated == 0 {
+        return;
+    }
     let mut rt = lock(&g.rt);
     rt.last_evaluation = Some(wall);
     rt.last_slot = Some(ts);
     rt.state_as_of = Some(ts);
     rt.evaluation_time = started.elapsed();
-    rt.evaluations += n as u64;
+    rt.evaluations += evaluated;
     rt.failures += failures;
     rt.last_samples = samples_total;
 }

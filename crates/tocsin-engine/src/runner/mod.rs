@@ -18,8 +18,12 @@
 //!   `instant_query(expr, ts)` at the slot time `ts`; groups run concurrently; a semaphore
 //!   of `max_concurrent_queries` permits bounds the queries in flight, and each has
 //!   `query_timeout`. A failed query sets the rule's health to `err` with the server's
-//!   message and changes no alert; the next rule still runs. On shutdown the groups stop
-//!   ticking, finish the iteration in flight, and the state file is written one last time.
+//!   message and changes no alert; the next rule still runs; the rule is logged at warn
+//!   when its error changes (not at every evaluation). On shutdown the groups stop
+//!   ticking, finish the iteration in flight, and the state file is written one last
+//!   time; a query that comes back cancelled then (a datasource shutting down too) leaves
+//!   its rule as it was and is not counted as a failure, and the rest of that iteration
+//!   is skipped.
 //! - After each rule: its output series (recording results, `ALERTS`,
 //!   `ALERTS_FOR_STATE`, stale markers) go to [`Outputs::write`], and the alerts to
 //!   (re)send, with Prometheus's resend rules, to [`AlertNotifier::send`]. Before the next
@@ -52,7 +56,7 @@ mod status;
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -168,6 +172,8 @@ pub(crate) struct Inner {
     /// The manager-wide part of each rule's step (resend delay, external labels).
     pub eval_options: EvalOptions,
     pub querier: Querier,
+    /// Set at shutdown: a query cancelled from now on is no failed evaluation.
+    pub stopping: AtomicBool,
     pub outputs: Arc<dyn Outputs>,
     pub notifier: Arc<dyn AlertNotifier>,
     pub clock: EngineClock,
@@ -221,6 +227,7 @@ impl Engine {
                 },
                 opts,
                 querier,
+                stopping: AtomicBool::new(false),
                 outputs,
                 notifier,
                 clock: EngineClock {
@@ -264,6 +271,7 @@ impl Engine {
         for h in lock(&inner.groups).by_key.values() {
             h.request_stop();
         }
+        inner.stopping.store(true, Ordering::Release);
         while tasks.join_next().await.is_some() {}
         saver_stop.send_replace(true);
         let _ = saver.await;

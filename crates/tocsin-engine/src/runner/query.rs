@@ -1,6 +1,7 @@
 //! Running one instant query for the engine: bounded concurrency, a per-query timeout, and
 //! the answer turned into the engine's samples or a rule error in Prometheus's words.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use tocsin_template::TemplateContext;
 use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
 
-use crate::error::RuleError;
+use crate::error::{ErrorKind, RuleError};
 use crate::expand::seconds;
 use crate::labels::{Labels, QueryValue, Sample};
 use crate::time::Timestamp;
@@ -27,22 +28,24 @@ pub(crate) struct Querier {
 }
 
 impl Querier {
-    /// `expr` at slot `ts`, waiting for a permit first.
+    /// `expr` at slot `ts`, waiting for a permit first. Errors keep the datasource's kind
+    /// ([`ErrorKind`]); our own timeout is [`ErrorKind::Timeout`].
     pub async fn instant(&self, expr: &str, ts: Timestamp) -> Result<Vec<Sample>, RuleError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| RuleError::Query("the engine is shutting down".into()))?;
+        let _permit = self.permits.acquire().await.map_err(|_| {
+            RuleError::query(
+                ErrorKind::Canceled,
+                "query canceled: the engine is stopping",
+            )
+        })?;
         let query = self.ds.instant_query(expr, ts.to_system_time());
         let answer = if self.timeout.is_zero() {
             query.await
         } else {
             tokio::time::timeout(self.timeout, query)
                 .await
-                .map_err(|_| RuleError::Query(QUERY_TIMEOUT_MESSAGE.into()))?
+                .map_err(|_| RuleError::query(ErrorKind::Timeout, QUERY_TIMEOUT_MESSAGE))?
         };
-        let result = answer.map_err(|e| RuleError::Query(error_text(&e)))?;
+        let result = answer.map_err(|e| RuleError::query(e.kind(), error_text(&e)))?;
         convert(result.value).into_samples()
     }
 }
@@ -77,6 +80,8 @@ pub(crate) struct BridgeContext {
     pub handle: Handle,
     pub querier: Querier,
     pub ts: Timestamp,
+    /// Some template query was cancelled.
+    pub canceled: AtomicBool,
 }
 
 impl TemplateContext for BridgeContext {
@@ -84,7 +89,12 @@ impl TemplateContext for BridgeContext {
         let samples = self
             .handle
             .block_on(self.querier.instant(expr, self.ts))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| {
+                if e.is_canceled() {
+                    self.canceled.store(true, Ordering::Relaxed);
+                }
+                e.to_string()
+            })?;
         Ok(samples
             .into_iter()
             .map(|s| tocsin_template::Sample {
