@@ -10,7 +10,7 @@ pub enum RuleError {
     /// The query failed; the text is the datasource's error, reported as is, and `kind`
     /// says what failed (a query cancelled at shutdown is no failed evaluation).
     #[error("{message}")]
-    Query { kind: ErrorKind, message: String },
+    Query { kind: ErrorKind, message: Box<str> },
     #[error("rule result is not a vector or scalar")]
     NotVector,
     #[error("vector contains metrics with the same labelset after applying alert labels")]
@@ -28,7 +28,7 @@ impl RuleError {
     pub fn query(kind: ErrorKind, message: impl Into<String>) -> Self {
         RuleError::Query {
             kind,
-            message: message.into(),
+            message: message.into().into_boxed_str(),
         }
     }
 
