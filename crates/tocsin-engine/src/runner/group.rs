@@ -1,10 +1,12 @@
-//! One group at run time: its handle (definition, compiled templates, state behind a
-//! lock), its task on the slot grid, and one iteration over its rules.
+//! One group at run time: its handle (definition, and the rules' records behind a lock),
+//! its task on the slot grid, and one iteration over its rules, each through the core's
+//! [`GroupDef::eval_rule`].
 //!
-//! The state lock is held only for the synchronous part of a rule (state machine, sends,
-//! series); queries run without it, so the API reads status while a group waits on the
-//! datasource. Template `query` calls too: their templates are rendered before the step,
-//! outside the lock, on the blocking pool (see `expand`).
+//! The lock is held only for the synchronous step of a rule (state machine, sends,
+//! series, stale markers); queries run without it, so the API reads status while a group
+//! waits on the datasource. Template `query` calls too: their templates are rendered
+//! before the step, outside the lock, on the blocking pool (see `crate::expand`). No lock
+//! is ever held across I/O, so the API's async threads never wait on a datasource.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
