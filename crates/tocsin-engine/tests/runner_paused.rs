@@ -95,18 +95,24 @@ fn options() -> EngineOptions {
     }
 }
 
-fn start_with(
+/// An engine on the virtual clock from `at` over `ds`, its rules loaded and running
+/// until the returned sender fires.
+fn spawn_engine(
     opts: EngineOptions,
-    ds: Arc<MemorySource>,
+    ds: Arc<dyn tocsin_query::Datasource>,
     files: &[String],
     at: Timestamp,
-) -> Running {
+) -> (
+    Engine,
+    Arc<Collect>,
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
     let sink = Arc::new(Collect::default());
-    let origin = tokio::time::Instant::now();
     let engine = Engine::with_clock(
         opts,
         Clock::Virtual { start: at },
-        ds.clone(),
+        ds,
         sink.clone(),
         sink.clone(),
     );
@@ -119,6 +125,17 @@ fn start_with(
         })
         .await
     });
+    (engine, sink, tx, task)
+}
+
+fn start_with(
+    opts: EngineOptions,
+    ds: Arc<MemorySource>,
+    files: &[String],
+    at: Timestamp,
+) -> Running {
+    let origin = tokio::time::Instant::now();
+    let (engine, sink, tx, task) = spawn_engine(opts, ds.clone(), files, at);
     Running {
         engine,
         ds,
@@ -528,24 +545,8 @@ impl tocsin_query::Datasource for Slow {
 }
 
 fn start_slow(opts: EngineOptions, ds: Arc<Slow>, files: &[String]) -> Running {
-    let sink = Arc::new(Collect::default());
     let origin = tokio::time::Instant::now();
-    let engine = Engine::with_clock(
-        opts,
-        Clock::Virtual { start: START },
-        ds.clone(),
-        sink.clone(),
-        sink.clone(),
-    );
-    engine.apply(files).expect("rules load");
-    let (tx, rx) = oneshot::channel::<()>();
-    let e = engine.clone();
-    let task = tokio::spawn(async move {
-        e.run(async {
-            let _ = rx.await;
-        })
-        .await
-    });
+    let (engine, sink, tx, task) = spawn_engine(opts, ds.clone(), files, START);
     Running {
         engine,
         ds: ds.inner.clone(),
@@ -649,25 +650,8 @@ async fn a_query_cancelled_at_shutdown_is_no_failed_evaluation() {
         "groups:\n  - name: slow\n    interval: 10s\n    rules:\n      - alert: Slow\n        expr: slow_metric > 0\n",
     );
     let ds = Arc::new(CanceledOnRelease::default());
-    let sink = Arc::new(Collect::default());
-    let engine = Engine::with_clock(
-        options(),
-        Clock::Virtual { start: START },
-        ds.clone(),
-        sink.clone(),
-        sink,
-    );
-    engine
-        .apply(std::slice::from_ref(&path))
-        .expect("rules load");
-    let (tx, rx) = oneshot::channel::<()>();
-    let e = engine.clone();
-    let task = tokio::spawn(async move {
-        e.run(async {
-            let _ = rx.await;
-        })
-        .await
-    });
+    let files = std::slice::from_ref(&path);
+    let (engine, _, tx, task) = spawn_engine(options(), ds.clone(), files, START);
     let first = GroupSchedule::new(&path, "slow", Duration::from_secs(10)).first_evaluation(START);
     let origin_ahead = Duration::from_nanos(first.since(START) as u64) + Duration::from_millis(1);
     tokio::time::sleep(origin_ahead).await;

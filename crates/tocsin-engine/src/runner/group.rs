@@ -161,6 +161,21 @@ impl GroupHandle {
     }
 }
 
+/// The expander of one rule's templates with the engine's external labels and URL.
+fn expander<'a>(
+    inner: &'a Inner,
+    templates: &'a RuleTemplates,
+    context: &'a dyn tocsin_template::TemplateContext,
+) -> RuleExpander<'a> {
+    RuleExpander {
+        templates,
+        external_labels: &inner.opts.external_labels,
+        external_url: &inner.opts.external_url,
+        context,
+        last: Default::default(),
+    }
+}
+
 /// Renders rule `i`'s templates for `samples` on the blocking pool, where template
 /// queries may block on the datasource; no lock is held.
 /// Also says whether a template query was cancelled.
@@ -180,13 +195,7 @@ async fn render_with_queries(
             ts,
             canceled: AtomicBool::new(false),
         };
-        let expander = RuleExpander {
-            templates: &templates,
-            external_labels: &inner.opts.external_labels,
-            external_url: &inner.opts.external_url,
-            context: &context,
-            last: Default::default(),
-        };
+        let expander = expander(&inner, &templates, &context);
         let rendered = prerender(&templates, &expander, &name, &samples, ts);
         (samples, rendered, context.canceled.load(Ordering::Relaxed))
     })
@@ -235,13 +244,7 @@ pub(crate) async fn iterate(inner: &Arc<Inner>, g: &Arc<GroupHandle>, ts: Timest
         };
         let outcome = {
             let no_query = NoQuery(ts);
-            let plain = RuleExpander {
-                templates: &templates,
-                external_labels: &inner.opts.external_labels,
-                external_url: &inner.opts.external_url,
-                context: &no_query,
-                last: Default::default(),
-            };
+            let plain = expander(inner, &templates, &no_query);
             match &rendered {
                 Some(rendered) => {
                     let expander = PrerenderedExpander {
