@@ -100,7 +100,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::alert::{AlertState, AlertingRule};
+    use crate::alert::{AlertState, AlertingRule, Scratch};
     use crate::group::{EvalOptions, GroupDef, GroupState, RuleDef, RuleState};
     use crate::labels::{Labels, Sample};
     use crate::state::{restored_active_at, RestorePolicy};
@@ -142,22 +142,21 @@ mod tests {
             Labels::new([("__name__", "flink_up"), ("job", "wordcount")]),
             0.0,
         );
-        def.eval(
+        let samples = if down { vec![sample] } else { vec![] };
+        let outcome = def.eval_rule(
             state,
+            0,
             Timestamp::from_secs(m * MIN),
-            &mut |_, _| Ok(if down { vec![sample.clone()] } else { vec![] }),
+            Ok(&samples),
             &Verbatim,
-            EvalOptions {
-                alerts_series: false,
-                ..EvalOptions::default()
-            },
-            &mut |_, _| sent.push(m),
-            &mut Vec::new(),
+            &EvalOptions::default(),
+            &mut Scratch::default(),
         );
+        sent.extend(outcome.alerts.iter().map(|_| m));
     }
 
     fn only_alert(state: &GroupState) -> crate::Alert {
-        match &state.rules[0] {
+        match &state.rules[0].state {
             RuleState::Alerting(s) => s.alerts().next().cloned().expect("one alert"),
             RuleState::Recording(_) => panic!("alerting rule"),
         }
@@ -177,7 +176,7 @@ mod tests {
     ) -> GroupState {
         let dir = temp_dir("restart");
         let path = dir.join("state.json");
-        let mut state = def.new_state();
+        let mut state = GroupState::new(def, "");
         for m in 0..=stop {
             step(def, &mut state, m, true, sent);
         }
@@ -186,7 +185,7 @@ mod tests {
         write_atomic(&path, &snap).expect("write");
         let read_back = read(&path).expect("read").expect("present");
         assert_eq!(read_back, snap);
-        let mut fresh = def.new_state();
+        let mut fresh = GroupState::new(def, "");
         read_back.restore(
             [(def, &mut fresh)],
             Timestamp::from_secs(restart * MIN),
@@ -258,7 +257,7 @@ mod tests {
     fn state_older_than_the_outage_tolerance_is_not_restored() {
         let def = def(30);
         let state = restart(&def, 10, 71, &mut Vec::new());
-        match &state.rules[0] {
+        match &state.rules[0].state {
             RuleState::Alerting(s) => assert!(s.is_empty()),
             RuleState::Recording(_) => panic!("alerting rule"),
         }
@@ -290,28 +289,21 @@ mod tests {
     #[test]
     fn non_finite_values_survive_the_state_file() {
         let def = def(0);
-        let mut state = def.new_state();
-        def.eval(
+        let mut state = GroupState::new(&def, "");
+        let samples = [Sample::new(Labels::new([("job", "x")]), f64::INFINITY)];
+        def.eval_rule(
             &mut state,
+            0,
             Timestamp::from_secs(0),
-            &mut |_, _| {
-                Ok(vec![Sample::new(
-                    Labels::new([("job", "x")]),
-                    f64::INFINITY,
-                )])
-            },
+            Ok(&samples),
             &Verbatim,
-            EvalOptions {
-                alerts_series: false,
-                ..EvalOptions::default()
-            },
-            &mut |_, _| {},
-            &mut Vec::new(),
+            &EvalOptions::default(),
+            &mut Scratch::default(),
         );
         let snap = crate::state::Snapshot::capture([(&def, &state, Timestamp::from_secs(0))]);
         let json = serde_json::to_string(&snap).expect("encode");
         let back: crate::state::Snapshot = serde_json::from_str(&json).expect("decode");
-        let mut fresh: GroupState = def.new_state();
+        let mut fresh = GroupState::new(&def, "");
         back.restore(
             [(&def, &mut fresh)],
             Timestamp::from_secs(60),

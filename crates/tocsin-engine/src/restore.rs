@@ -21,7 +21,7 @@ use thiserror::Error;
 use tocsin_query::{Datasource, QueryValue};
 
 use crate::alert::{Alert, AlertState, ALERTS_FOR_STATE_METRIC};
-use crate::group::{GroupDef, RuleDef, RuleState};
+use crate::group::{GroupDef, GroupState, RuleDef, RuleState};
 use crate::labels::Labels;
 use crate::persist::{self, PersistError};
 use crate::state::Snapshot;
@@ -58,10 +58,11 @@ pub async fn restore_from_for_state<D: Datasource + ?Sized>(
     let mut captured = Vec::new();
     let mut done = ForStateRestore::default();
     for def in groups {
-        let mut state = def.new_state();
+        // Templates and generator URLs are not part of a state file.
+        let mut state = GroupState::new(def, "");
         let mut last_seen: Option<Timestamp> = None;
-        for (rule, rule_state) in def.rules.iter().zip(state.rules.iter_mut()) {
-            let (RuleDef::Alerting(r), RuleState::Alerting(s)) = (rule, rule_state) else {
+        for (rule, record) in def.rules.iter().zip(state.rules.iter_mut()) {
+            let (RuleDef::Alerting(r), RuleState::Alerting(s)) = (rule, &mut record.state) else {
                 continue;
             };
             if r.hold_duration().is_zero() {

@@ -62,7 +62,7 @@ pub use client::PrometheusClient;
 pub use config::{Auth, BasicAuth, ClientConfig, RetryPolicy, Secret, SecretSource, TlsConfig};
 pub use datasource::{Datasource, QueryFuture};
 pub use decode::decode_query_response;
-pub use error::{ErrorType, QueryError};
+pub use error::{ErrorKind, ErrorType, QueryError};
 pub use labels::{write_label_set, Iter as LabelIter, LabelSet, LabelSetBuilder};
 pub use range::QueryStats;
 pub use remote_write::{RemoteWriteClient, RemoteWriteConfig, RemoteWriteError};

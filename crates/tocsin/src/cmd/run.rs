@@ -289,11 +289,19 @@ async fn serve(args: RunArgs, config: Config, _base: PathBuf) -> anyhow::Result<
             .inspect_err(|e| warn!(err = %format!("{e:#}"), "not watching for changes"))
             .ok()
     };
-    let files = expand_rule_globs(&config.rule_files)?;
+    let globs = config.rule_files.clone();
+    let files = tokio::task::spawn_blocking(move || expand_rule_globs(&globs))
+        .await
+        .context("expanding the rule globs")??;
     if config.remote_write.is_some() {
         restore_for_timers(&client, &files, state_file.as_deref(), interval, tolerance).await;
     }
-    match engine.apply(&files) {
+    let loader = engine.clone();
+    let load_files = files.clone();
+    let loaded = tokio::task::spawn_blocking(move || loader.apply(&load_files))
+        .await
+        .context("loading the rule files")?;
+    match loaded {
         Ok(summary) => info!(
             files = files.len(),
             groups = summary.groups,
@@ -414,7 +422,7 @@ async fn reload_on_sighup(state: Arc<WebState>, mut changes: Option<crate::watch
                 info!("watched files changed; reloading");
             }
         }
-        let _ = state.reload();
+        let _ = state.reload().await;
     }
 }
 
