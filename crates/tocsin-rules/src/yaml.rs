@@ -111,8 +111,59 @@ impl From<ScanError> for SyntaxError {
 struct Reader<'a> {
     text: &'a str,
     parser: Parser<'a, granit_parser::StrInput<'a>>,
-    anchors: HashMap<usize, Node<'a>>,
+    /// Each anchored node, with the number of nodes in it.
+    anchors: HashMap<usize, (Node<'a>, u64)>,
     peeked: Option<(Event<'a>, Span)>,
+    budget: AliasBudget,
+}
+
+/// yaml.v3's guard against alias bombs ("billion laughs"), counted over the nodes we build.
+///
+/// yaml.v3 counts every node it decodes and, separately, those it reaches through an alias;
+/// once more than 100 came through aliases and more than 1,000 were decoded, the share that
+/// came through aliases may not exceed 99% (up to 400,000 nodes), falling linearly to 10%
+/// (from 4,000,000 nodes on). Aliases are expanded by copying the anchored node, so the
+/// check runs *before* each copy with the counts it would reach: since both ratios only grow
+/// while the copy is walked, that is where yaml.v3's per-node check would first fail too.
+/// The counts cover every node of the first document, where yaml.v3 counts only the nodes
+/// Prometheus's structs visit; the two differ only for aliases in places that are errors
+/// anyway (unknown fields, a mapping where a string belongs).
+#[derive(Default)]
+struct AliasBudget {
+    decoded: u64,
+    aliased: u64,
+}
+
+const EXCESSIVE_ALIASING: &str = "document contains excessive aliasing";
+
+impl AliasBudget {
+    /// Counts a copy of `size` nodes made for an alias, or refuses it.
+    fn alias(&mut self, size: u64) -> Result<(), &'static str> {
+        let decoded = self.decoded + size;
+        let aliased = self.aliased + size;
+        if aliased > 100
+            && decoded > 1000
+            && aliased as f64 / decoded as f64 > allowed_alias_ratio(decoded)
+        {
+            return Err(EXCESSIVE_ALIASING);
+        }
+        self.decoded = decoded;
+        self.aliased = aliased;
+        Ok(())
+    }
+}
+
+/// yaml.v3's `allowedAliasRatio`.
+fn allowed_alias_ratio(decoded: u64) -> f64 {
+    const LOW: u64 = 400_000;
+    const HIGH: u64 = 4_000_000;
+    if decoded <= LOW {
+        0.99
+    } else if decoded >= HIGH {
+        0.10
+    } else {
+        0.99 - 0.89 * ((decoded - LOW) as f64 / (HIGH - LOW) as f64)
+    }
 }
 
 /// What sits at the top of a rule file, before its groups.
@@ -170,6 +221,8 @@ impl<'a> Reader<'a> {
         depth: usize,
     ) -> Result<Node<'a>, SyntaxError> {
         let pos = pos_of(&span);
+        let counted_before = self.budget.decoded;
+        self.budget.decoded += 1;
         if depth > MAX_DEPTH {
             return Err(SyntaxError {
                 pos,
@@ -225,10 +278,15 @@ impl<'a> Reader<'a> {
                 (node, anchor)
             }
             Event::Alias(id) => {
-                let mut node = self.anchors.get(&id).cloned().ok_or_else(|| SyntaxError {
+                let (anchored, size) = self.anchors.get(&id).ok_or_else(|| SyntaxError {
                     pos,
                     message: "unknown anchor".into(),
                 })?;
+                self.budget.alias(*size).map_err(|message| SyntaxError {
+                    pos,
+                    message: message.into(),
+                })?;
+                let mut node = anchored.clone();
                 node.pos = pos;
                 return Ok(node);
             }
@@ -240,7 +298,9 @@ impl<'a> Reader<'a> {
             }
         };
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            // Every node counted since this one began is inside it, aliases expanded.
+            let size = self.budget.decoded - counted_before;
+            self.anchors.insert(anchor, (node.clone(), size));
         }
         Ok(node)
     }
@@ -296,6 +356,7 @@ impl<'a> GroupStream<'a> {
                 parser: Parser::new_from_str(text),
                 anchors: HashMap::new(),
                 peeked: None,
+                budget: AliasBudget::default(),
             },
             other_top_keys: Vec::new(),
             in_groups: false,
@@ -584,5 +645,28 @@ mod tests {
         let text = format!("groups:\n  - {}{}", "[".repeat(200), "]".repeat(200));
         let (mut s, _) = GroupStream::open(&text).expect("open");
         assert!(s.next_group().is_err());
+    }
+
+    #[test]
+    fn alias_bombs_stop_at_yaml_v3s_budget() {
+        let mut text = String::from("groups:\n- name: g\n  x: &a {k: v}\n");
+        let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
+        for pair in names.windows(2) {
+            let items = vec![format!("*{}", pair[0]); 9].join(",");
+            text.push_str(&format!("  {}: &{} [{items}]\n", pair[1], pair[1]));
+        }
+        let (mut s, _) = GroupStream::open(&text).expect("open");
+        let error = s.next_group().expect_err("bomb refused");
+        assert_eq!(error.message, "document contains excessive aliasing");
+    }
+
+    #[test]
+    fn anchors_shared_by_thousands_of_rules_are_within_the_budget() {
+        let mut text = String::from("groups:\n- name: g\n  rules:\n");
+        text.push_str("  - alert: A0\n    expr: up\n    labels: &l {team: sre, severity: page}\n");
+        for i in 1..5000 {
+            text.push_str(&format!("  - alert: A{i}\n    expr: up\n    labels: *l\n"));
+        }
+        assert_eq!(groups(&text).len(), 1);
     }
 }
