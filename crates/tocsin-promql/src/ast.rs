@@ -284,8 +284,17 @@ impl Expr {
             Expr::VectorSelector(_) | Expr::Aggregate { .. } => ValueType::Vector,
             Expr::MatrixSelector { .. } | Expr::Subquery { .. } => ValueType::Matrix,
             Expr::Call { func, .. } => func.return_type,
-            Expr::Binary { lhs, rhs, .. } => {
-                if lhs.value_type() == ValueType::Scalar && rhs.value_type() == ValueType::Scalar {
+            // Scalar only when every operand is: walked along the left spine, so that a
+            // chain of thousands of `or`s needs no recursion per operand.
+            Expr::Binary { .. } => {
+                let mut node = self;
+                while let Expr::Binary { lhs, rhs, .. } = node {
+                    if rhs.value_type() != ValueType::Scalar {
+                        return ValueType::Vector;
+                    }
+                    node = lhs;
+                }
+                if node.value_type() == ValueType::Scalar {
                     ValueType::Scalar
                 } else {
                     ValueType::Vector
@@ -306,14 +315,72 @@ impl Expr {
             | Expr::Aggregate { span, .. }
             | Expr::Paren { span, .. } => *span,
             Expr::VectorSelector(vs) => vs.span,
-            Expr::Binary { lhs, rhs, .. } => Span {
-                start: lhs.span().start,
+            Expr::Binary { rhs, .. } => Span {
+                start: self.leftmost_operand().span().start,
                 end: rhs.span().end,
             },
             Expr::Unary { expr, start, .. } => Span {
                 start: *start,
                 end: expr.span().end,
             },
+        }
+    }
+}
+
+impl Expr {
+    /// The first operand of a chain of binary operations (`a` in `a or b or c`), or the
+    /// expression itself when it is not a binary operation.
+    pub(crate) fn leftmost_operand(&self) -> &Expr {
+        let mut node = self;
+        while let Expr::Binary { lhs, .. } = node {
+            node = lhs;
+        }
+        node
+    }
+
+    /// The binary operations along the left spine, outermost first: `[(a or b) or c, a or b]`
+    /// for `a or b or c`. Empty when the expression is not a binary operation.
+    pub(crate) fn left_spine(&self) -> Vec<&Expr> {
+        let mut spine = Vec::new();
+        let mut node = self;
+        while let Expr::Binary { lhs, .. } = node {
+            spine.push(node);
+            node = lhs;
+        }
+        spine
+    }
+}
+
+/// Dropping a chain of binary operations one link at a time: the derived drop would recurse
+/// once per operand and overflow the stack on a chain of a few hundred thousand `or`s.
+impl Drop for Expr {
+    fn drop(&mut self) {
+        let Expr::Binary { lhs, .. } = self else {
+            return;
+        };
+        if !matches!(**lhs, Expr::Binary { .. }) {
+            return;
+        }
+        let mut next = std::mem::replace(lhs, Box::new(Expr::placeholder()));
+        loop {
+            let Expr::Binary { lhs, .. } = &mut *next else {
+                return;
+            };
+            if !matches!(**lhs, Expr::Binary { .. }) {
+                return;
+            }
+            let inner = std::mem::replace(lhs, Box::new(Expr::placeholder()));
+            // `next` now holds no chain below it, so dropping it recurses no further.
+            drop(std::mem::replace(&mut next, inner));
+        }
+    }
+}
+
+impl Expr {
+    fn placeholder() -> Expr {
+        Expr::Number {
+            value: 0.0,
+            span: Span::default(),
         }
     }
 }

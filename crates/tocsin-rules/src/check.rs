@@ -106,6 +106,10 @@ pub fn check_file(path: &str, options: CheckOptions) -> FileReport {
     }
 }
 
+/// The stack of a checking thread: room for PromQL nested to `tocsin_promql::MAX_DEPTH` even
+/// in an unoptimised build (the default 2 MiB is not).
+const WORKER_STACK: usize = 16 << 20;
+
 /// Checks `paths` in order with `threads` threads in all.
 pub fn check_files(paths: &[String], options: CheckOptions, threads: usize) -> Vec<FileReport> {
     if threads <= 1 {
@@ -124,7 +128,8 @@ pub fn check_files(paths: &[String], options: CheckOptions, threads: usize) -> V
         for _ in 0..threads {
             let job_rx = Arc::clone(&job_rx);
             let done_tx = done_tx.clone();
-            scope.spawn(move || loop {
+            let worker = std::thread::Builder::new().stack_size(WORKER_STACK);
+            let spawned = worker.spawn_scoped(scope, move || loop {
                 let job = match job_rx.lock() {
                     Ok(rx) => rx.recv(),
                     Err(_) => return,
@@ -136,6 +141,8 @@ pub fn check_files(paths: &[String], options: CheckOptions, threads: usize) -> V
                     return;
                 }
             });
+            // As `scope.spawn` does: a thread that cannot start is a panic.
+            spawned.expect("cannot start a checking thread");
         }
         drop(done_tx);
 

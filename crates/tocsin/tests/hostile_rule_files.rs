@@ -104,3 +104,54 @@ fn a_sequence_alias_bomb_is_rejected_in_bounded_memory() {
         ["yaml: document contains excessive aliasing"]
     );
 }
+
+/// A file with one recording rule whose expression is `expr`.
+fn one_rule(dir: &TempDir, name: &str, expr: &str) -> String {
+    let path = dir.path().join(name);
+    let text = format!("groups:\n- name: g\n  rules:\n  - record: r\n    expr: '{expr}'\n");
+    std::fs::write(&path, text).expect("write");
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn long_operator_chains_and_deep_parentheses_get_promtools_verdict() {
+    let dir = TempDir::new("promql-depth").expect("temp dir");
+    let nested = |n: usize| format!("{}up{}", "(".repeat(n), ")".repeat(n));
+    let cases = [
+        ("or_201.yaml", vec!["up"; 201].join(" or ")),
+        ("or_5000.yaml", vec!["up"; 5000].join(" or ")),
+        ("plus_5000.yaml", vec!["1"; 5000].join(" + ")),
+        ("parens_201.yaml", nested(201)),
+        ("parens_900.yaml", nested(900)),
+        ("pow_201.yaml", vec!["up"; 201].join(" ^ ")),
+    ];
+    for (name, expr) in cases {
+        let file = one_rule(&dir, name, &expr);
+        let theirs = promtool(&["check", "rules", &file]);
+        let ours = tocsin_limited(&["check", &file]);
+        assert_eq!(
+            ours.status.code(),
+            theirs.status.code(),
+            "{name}: promtool said {}, tocsin said {}",
+            text(&theirs.stderr),
+            text(&ours.stderr)
+        );
+    }
+}
+
+#[test]
+fn nesting_beyond_the_limit_is_a_clear_error_not_a_crash() {
+    let dir = TempDir::new("promql-depth").expect("temp dir");
+    let file = one_rule(
+        &dir,
+        "parens_100000.yaml",
+        &format!("{}up{}", "(".repeat(100_000), ")".repeat(100_000)),
+    );
+    let out = tocsin_limited(&["check", &file]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("nests too deeply (more than 1000 levels)"),
+        "{}",
+        text(&out.stderr)
+    );
+}
