@@ -179,13 +179,36 @@ pub fn check_files(paths: &[String], options: CheckOptions, threads: usize) -> V
 
 /// A file's text, or the message of a finding about the whole file.
 fn read_text(path: &str) -> Result<String, String> {
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let bytes = std::fs::read(path).map_err(|e| read_error(path, &e))?;
     String::from_utf8(bytes).map_err(|e| {
         format!(
             "yaml: invalid UTF-8 at byte {}",
             e.utf8_error().valid_up_to()
         )
     })
+}
+
+/// A file that cannot be read, as Go's `os.ReadFile` words it in Prometheus's logs and
+/// promtool's output: `open rules/a.yaml: too many levels of symbolic links`, or
+/// `read rules/d.yaml: is a directory`.
+fn read_error(path: &str, e: &std::io::Error) -> String {
+    let op = if e.kind() == std::io::ErrorKind::IsADirectory {
+        "read"
+    } else {
+        "open"
+    };
+    let text = e.to_string();
+    // Rust appends ` (os error N)` to the C library's text; Go prints it in lower case.
+    let text = match text.rfind(" (os error ") {
+        Some(i) => &text[..i],
+        None => &text,
+    };
+    let mut chars = text.chars();
+    let text: String = match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    };
+    format!("{op} {path}: {text}")
 }
 
 /// What the reading thread learns about a file.

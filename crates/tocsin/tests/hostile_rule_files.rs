@@ -155,3 +155,65 @@ fn nesting_beyond_the_limit_is_a_clear_error_not_a_crash() {
         text(&out.stderr)
     );
 }
+
+/// What `promtool check config` says about each rule file of `rule_files: [GLOB]`: the
+/// `FILE: reason` lines, trimmed.
+fn promtool_rule_file_errors(dir: &Path, glob: &str) -> Vec<String> {
+    let config = dir.join("prometheus.yml");
+    std::fs::write(&config, format!("rule_files:\n  - {glob}\n")).expect("write config");
+    let out = promtool(&["check", "config", &config.to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    text(&out.stderr)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && *l != "FAILED:")
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn symlink_loops_and_dangling_links_fail_check_with_prometheus_reasons() {
+    let dir = TempDir::new("symlinks").expect("temp dir");
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).expect("mkdir");
+    std::fs::write(
+        rules.join("a.yaml"),
+        "groups:\n- name: g\n  rules:\n  - record: r\n    expr: up\n",
+    )
+    .expect("write");
+    std::os::unix::fs::symlink(rules.join("loop2.yaml"), rules.join("loop1.yaml")).expect("ln");
+    std::os::unix::fs::symlink(rules.join("loop1.yaml"), rules.join("loop2.yaml")).expect("ln");
+    std::os::unix::fs::symlink(rules.join("missing.yaml"), rules.join("dangling.yaml"))
+        .expect("ln");
+    let glob = format!("{}/*.yaml", rules.display());
+    let expected = promtool_rule_file_errors(dir.path(), &glob);
+    assert_eq!(expected.len(), 3, "{expected:?}");
+
+    for args in [
+        vec!["check", glob.as_str()],
+        vec!["check", &*rules.to_string_lossy()],
+    ] {
+        let args: Vec<String> = args.into_iter().map(str::to_string).collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = tocsin_limited(&args);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        let ours: Vec<String> = text(&out.stderr)
+            .lines()
+            .filter(|l| *l != "  FAILED:")
+            .map(str::to_string)
+            .collect();
+        assert_eq!(ours, expected, "{args:?}");
+    }
+
+    // One looping path named directly: the reason, not "does not exist".
+    let loop1 = rules.join("loop1.yaml").to_string_lossy().into_owned();
+    let out = tocsin_limited(&["check", &loop1]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "{loop1}: open {loop1}: too many levels of symbolic links"
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+}

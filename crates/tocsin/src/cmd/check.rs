@@ -63,7 +63,10 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Files as given, directories as their rule files (sorted, not recursive: Prometheus's
-/// `rule_files` globs are not recursive either), anything else as a glob.
+/// `rule_files` globs are not recursive either), anything else as a glob expanded as
+/// `tocsin run` expands `rule_files`. A symbolic link that leads nowhere (dangling, or a
+/// loop) is checked like any file, so it fails with the reason Prometheus gives when
+/// loading it, rather than being skipped or called missing.
 fn expand_paths(paths: &[String]) -> anyhow::Result<Vec<String>> {
     let mut files = Vec::new();
     for path in paths {
@@ -73,31 +76,35 @@ fn expand_paths(paths: &[String]) -> anyhow::Result<Vec<String>> {
                 .with_context(|| format!("reading directory {path}"))?
                 .filter_map(Result::ok)
                 .map(|e| e.path())
-                .filter(|f| f.is_file())
+                .filter(|f| !f.is_dir())
                 .filter(|f| matches!(f.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
                 .map(|f| f.to_string_lossy().into_owned())
                 .collect();
             found.sort();
             files.extend(found);
-        } else if p.exists() {
+        } else if p.exists() || leads_nowhere(p) {
             files.push(path.clone());
         } else if path.contains(['*', '?', '[']) {
-            let mut matched: Vec<String> = glob::glob(path)
-                .with_context(|| format!("bad glob pattern {path:?}"))?
-                .filter_map(Result::ok)
-                .filter(|f| f.is_file())
-                .map(|f| f.to_string_lossy().into_owned())
-                .collect();
+            let matched = crate::cmd::run::expand_rule_globs(std::slice::from_ref(path))?;
             if matched.is_empty() {
                 bail!("no file matches {path:?}");
             }
-            matched.sort();
             files.extend(matched);
         } else {
             bail!("path {path:?} does not exist");
         }
     }
     Ok(files)
+}
+
+/// A path that is there but cannot be followed: a dangling symbolic link, or one whose
+/// resolution loops (`too many levels of symbolic links`) or is refused.
+fn leads_nowhere(p: &Path) -> bool {
+    match std::fs::metadata(p) {
+        Ok(_) => false,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::symlink_metadata(p).is_ok(),
+        Err(_) => true,
+    }
 }
 
 /// promtool's layout: `Checking F` and `  SUCCESS: N rules found` on stdout; `  FAILED:`
