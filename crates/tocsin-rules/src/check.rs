@@ -98,6 +98,14 @@ pub fn load_file(path: &str) -> Result<(Vec<RuleGroup>, FileReport), FileReport>
     }
 }
 
+/// Checks a file's bytes (UTF-8, or UTF-16 with a byte order mark) on the calling thread.
+pub fn check_bytes(path: &str, bytes: &[u8], options: CheckOptions) -> FileReport {
+    match decode_text(bytes.to_vec()) {
+        Ok(text) => check_text(path, &text, options),
+        Err(message) => FileReport::unreadable(path, message),
+    }
+}
+
 /// Reads `path` and checks it on the calling thread.
 pub fn check_file(path: &str, options: CheckOptions) -> FileReport {
     match read_text(path) {
@@ -180,12 +188,42 @@ pub fn check_files(paths: &[String], options: CheckOptions, threads: usize) -> V
 /// A file's text, or the message of a finding about the whole file.
 fn read_text(path: &str) -> Result<String, String> {
     let bytes = std::fs::read(path).map_err(|e| read_error(path, &e))?;
-    String::from_utf8(bytes).map_err(|e| {
-        format!(
-            "yaml: invalid UTF-8 at byte {}",
-            e.utf8_error().valid_up_to()
-        )
-    })
+    decode_text(bytes)
+}
+
+/// The text of a rule file's bytes, decoded as yaml.v3 decodes them: UTF-16 (little or big
+/// endian) when the file starts with its byte order mark, UTF-8 otherwise. Errors are
+/// yaml.v3's words.
+fn decode_text(bytes: Vec<u8>) -> Result<String, String> {
+    let utf16 = match bytes.get(..2) {
+        Some([0xff, 0xfe]) => Some(u16::from_le_bytes as fn([u8; 2]) -> u16),
+        Some([0xfe, 0xff]) => Some(u16::from_be_bytes as fn([u8; 2]) -> u16),
+        _ => None,
+    };
+    let Some(unit) = utf16 else {
+        return String::from_utf8(bytes).map_err(|e| {
+            format!(
+                "yaml: invalid UTF-8 at byte {}",
+                e.utf8_error().valid_up_to()
+            )
+        });
+    };
+    let body = &bytes[2..];
+    if body.len() % 2 == 1 {
+        return Err("yaml: incomplete UTF-16 character".into());
+    }
+    let units = body.chunks_exact(2).map(|p| unit([p[0], p[1]]));
+    let mut text = String::with_capacity(body.len());
+    for c in char::decode_utf16(units) {
+        match c {
+            Ok(c) => text.push(c),
+            Err(e) if (0xdc00..0xe000).contains(&e.unpaired_surrogate()) => {
+                return Err("yaml: unexpected low surrogate area".into())
+            }
+            Err(_) => return Err("yaml: expected low surrogate area".into()),
+        }
+    }
+    Ok(text)
 }
 
 /// A file that cannot be read, as Go's `os.ReadFile` words it in Prometheus's logs and

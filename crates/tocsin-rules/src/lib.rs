@@ -23,7 +23,9 @@ mod pos;
 mod validate;
 mod yaml;
 
-pub use check::{check_file, check_files, check_text, load_file, CheckOptions, FileReport};
+pub use check::{
+    check_bytes, check_file, check_files, check_text, load_file, CheckOptions, FileReport,
+};
 pub use diag::{Diagnostic, RuleRef, Severity};
 pub use duration::Duration;
 pub use model::{Entry, Rule, RuleGroup, RuleKind, Spanned};
