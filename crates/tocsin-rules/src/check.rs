@@ -9,14 +9,16 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::mpsc::{channel, sync_channel, Receiver};
 use std::sync::{Arc, Mutex};
 
-use crate::decode::{decode_group, type_error, DecodeError, TYPE_FILE, TYPE_GROUP_LIST};
+use crate::decode::{
+    decode_group, repeated_keys, type_error, DecodeError, TYPE_FILE, TYPE_GROUP_LIST,
+};
 use crate::diag::Diagnostic;
 use crate::layout::{self, AckRole};
 use crate::lint::DuplicateRules;
 use crate::model::RuleGroup;
 use crate::pos::Pos;
 use crate::validate::validate_group;
-use crate::yaml::{GroupStream, NodeKind, SyntaxError, TopLevel};
+use crate::yaml::{GroupStream, Node, NodeKind, SyntaxError, TopLevel};
 
 #[derive(Clone, Copy, Debug)]
 pub struct CheckOptions {
@@ -263,6 +265,8 @@ struct Scan {
     lint: Vec<Diagnostic>,
     /// A YAML syntax error ends the file: only it is reported, as promtool does.
     syntax: Option<SyntaxError>,
+    /// The top-level mapping repeats a key: only `top` is reported, as promtool does.
+    undecoded: bool,
 }
 
 /// Reads groups one by one, hands each decodable group to `validate`, and keeps the
@@ -348,7 +352,22 @@ fn scan_groups(
         index += 1;
     }
     stream.finish()?;
-    for (key, _) in std::mem::take(&mut stream.other_top_keys) {
+    let other_keys = std::mem::take(&mut stream.other_top_keys);
+    let mut keys: Vec<&Node> = stream
+        .groups_key
+        .iter()
+        .chain(other_keys.iter().map(|(k, _)| k))
+        .collect();
+    keys.sort_by_key(|k| (k.pos.line, k.pos.col));
+    let mut repeats = Vec::new();
+    if repeated_keys(keys.into_iter(), &mut repeats) {
+        // yaml.v3 decodes nothing of a mapping with a repeated key: these are the only
+        // findings, as in promtool.
+        scan.top = repeats.into_iter().map(decode_diagnostic).collect();
+        scan.undecoded = true;
+        return Ok(());
+    }
+    for (key, _) in other_keys {
         let name = key
             .as_scalar()
             .map(|s| s.value.to_string())
@@ -356,12 +375,6 @@ fn scan_groups(
         scan.top.push(decode_diagnostic(DecodeError {
             pos: key.pos,
             message: format!("field {name} not found in type {TYPE_FILE}"),
-        }));
-    }
-    if let Some((pos, first_line)) = stream.duplicate_groups_key {
-        scan.top.push(decode_diagnostic(DecodeError {
-            pos,
-            message: format!("mapping key \"groups\" already defined at line {first_line}"),
         }));
     }
     scan.lint.extend(duplicates.into_findings());
@@ -378,6 +391,13 @@ fn assemble(path: &str, scan: Scan, mut validated: BTreeMap<usize, Vec<Diagnosti
             path,
             Diagnostic::error(syntax.pos, format!("yaml: {}", syntax.message)),
         );
+    }
+    if scan.undecoded {
+        return FileReport {
+            path: path.to_string(),
+            diagnostics: scan.top,
+            ..FileReport::default()
+        };
     }
     let mut diagnostics = scan.top;
     let mut per_group = scan.per_group;

@@ -97,14 +97,129 @@ pub struct SyntaxError {
     pub message: String,
 }
 
-impl From<ScanError> for SyntaxError {
-    fn from(e: ScanError) -> Self {
+impl SyntaxError {
+    /// A parser error of `text`, in the words yaml.v3 uses for the same mistake.
+    fn from_scan(text: &str, e: &ScanError) -> Self {
         let m = e.marker();
+        let mut pos = Pos::new(m.line(), m.col() + 1);
+        let offset = m.index();
+        let info = e.info();
+        if info.ends_with("found a tab") {
+            // Our parser points at the end of the scalar; the tab is further on.
+            let mut at = pos;
+            for c in text.chars().skip(offset) {
+                if c == '\t' {
+                    pos = at;
+                    break;
+                }
+                at = if c == '\n' {
+                    Pos::new(at.line + 1, 1)
+                } else {
+                    Pos::new(at.line, at.col + 1)
+                };
+            }
+        }
         SyntaxError {
-            pos: Pos::new(m.line(), m.col() + 1),
-            message: e.info(),
+            pos,
+            message: yaml_v3_problem(text, offset, &info),
         }
     }
+}
+
+/// yaml.v3 (a port of libyaml) prints only the problem of a syntax error, after
+/// `line N:`; our parser words some problems differently and prefixes a context
+/// (`while parsing a block mapping, …`). The mistakes people make most are translated;
+/// the rest keep the parser's problem text. `offset` is the character offset of the error.
+fn yaml_v3_problem(text: &str, offset: usize, info: &str) -> String {
+    let problem = match info.split_once(", ") {
+        Some((context, problem)) if context.starts_with("while ") => problem,
+        _ => info,
+    };
+    let rest = || text.chars().skip(offset + 1);
+    // Whether a flow collection opened at `offset` holds anything before the text ends.
+    let has_entries = || {
+        let mut in_comment = false;
+        for c in rest() {
+            match c {
+                '\n' => in_comment = false,
+                '#' => in_comment = true,
+                c if in_comment || c.is_whitespace() => {}
+                ']' | '}' => return false,
+                _ => return true,
+            }
+        }
+        false
+    };
+    match problem {
+        "simple key expected ':'" => "could not find expected ':'".into(),
+        "unclosed quote" => "found unexpected end of stream".into(),
+        "found a tab" => "found a tab character that violates indentation".into(),
+        "tabs disallowed within this context (block indentation)" => {
+            "found character that cannot start any token".into()
+        }
+        "the handle wasn't declared" => "found undefined tag handle".into(),
+        "found unknown anchor" | "unknown anchor" => {
+            let name: String = rest()
+                .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | ']' | '}' | '[' | '{'))
+                .collect();
+            format!("unknown anchor '{name}' referenced")
+        }
+        p if p.starts_with("unclosed bracket '") || p.starts_with("mismatched bracket '") => {
+            let open = p.chars().nth(p.find('\'').map_or(0, |i| i + 1));
+            match open {
+                Some('[') if has_entries() => "did not find expected ',' or ']'".into(),
+                Some('{') if has_entries() => "did not find expected ',' or '}'".into(),
+                _ => "did not find expected node content".into(),
+            }
+        }
+        "illegal placement of ':' indicator" => match open_flow_collection(text, offset) {
+            Some('[') => "did not find expected ',' or ']'".into(),
+            Some(_) => "did not find expected ',' or '}'".into(),
+            None => "mapping values are not allowed in this context".into(),
+        },
+        p if p.starts_with("invalid trailing content after") => {
+            // yaml.v3 reads what follows the closing quote as the next token: a key
+            // (`x: …`) where no mapping may start, or a stray scalar where a key belongs.
+            let line: String = text
+                .chars()
+                .skip(offset)
+                .take_while(|&c| c != '\n')
+                .collect();
+            let line = line.split(" #").next().unwrap_or("").trim_end();
+            if line.contains(": ") || line.ends_with(':') {
+                "mapping values are not allowed in this context".into()
+            } else {
+                "did not find expected key".into()
+            }
+        }
+        p => p.into(),
+    }
+}
+
+/// The bracket of the innermost flow collection still open at character `offset`, quotes
+/// and comments skipped.
+fn open_flow_collection(text: &str, offset: usize) -> Option<char> {
+    let mut open = Vec::new();
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    let mut prev = ' ';
+    for c in text.chars().take(offset) {
+        match (quote, c) {
+            (_, '\n') if comment => comment = false,
+            _ if comment => {}
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '#') if prev.is_whitespace() => comment = true,
+            (None, '[' | '{') => open.push(c),
+            (None, ']' | '}') => {
+                open.pop();
+            }
+            _ => {}
+        }
+        prev = c;
+    }
+    open.pop()
 }
 
 /// Pulls nodes out of the event stream, resolving aliases against the anchors seen so far.
@@ -179,12 +294,12 @@ pub enum TopLevel<'a> {
 /// Streams the items of a rule file's `groups:` sequence one at a time.
 pub struct GroupStream<'a> {
     reader: Reader<'a>,
-    /// Keys of the top-level mapping other than `groups`, with their positions, and the
-    /// values of duplicate `groups` keys: reported as unknown/duplicate fields by the decoder.
+    /// Keys of the top-level mapping other than the first `groups`, with their values:
+    /// unknown fields or repeated keys for the decoder.
     pub other_top_keys: Vec<(Node<'a>, Node<'a>)>,
     in_groups: bool,
-    groups_key_line: Option<usize>,
-    pub duplicate_groups_key: Option<(Pos, usize)>,
+    /// The first `groups` key.
+    pub groups_key: Option<Node<'a>>,
 }
 
 impl<'a> Reader<'a> {
@@ -195,7 +310,7 @@ impl<'a> Reader<'a> {
         match self.parser.next_event() {
             None => Ok(None),
             Some(Ok(ev)) => Ok(Some(ev)),
-            Some(Err(e)) => Err(e.into()),
+            Some(Err(e)) => Err(SyntaxError::from_scan(self.text, &e)),
         }
     }
 
@@ -360,8 +475,7 @@ impl<'a> GroupStream<'a> {
             },
             other_top_keys: Vec::new(),
             in_groups: false,
-            groups_key_line: None,
-            duplicate_groups_key: None,
+            groups_key: None,
         };
         loop {
             let top = match stream.reader.next_event()? {
@@ -394,8 +508,8 @@ impl<'a> GroupStream<'a> {
             }
             let key = self.reader.node_from(ev, span, 1)?;
             let is_groups = matches!(&key.kind, NodeKind::Scalar(s) if s.value == "groups");
-            if is_groups && self.groups_key_line.is_none() {
-                self.groups_key_line = Some(key.pos.line);
+            if is_groups && self.groups_key.is_none() {
+                self.groups_key = Some(key.clone());
                 let next_is_seq = matches!(
                     self.reader.peek()?,
                     Some((Event::SequenceStart(_, 0, _), _))
@@ -413,11 +527,6 @@ impl<'a> GroupStream<'a> {
                     pos: map_pos,
                     kind: NodeKind::Map(vec![(key, value)]),
                 }));
-            }
-            if is_groups {
-                if let Some(first) = self.groups_key_line {
-                    self.duplicate_groups_key.get_or_insert((key.pos, first));
-                }
             }
             let value = self.reader.read_node(1)?;
             self.other_top_keys.push((key, value));
@@ -456,11 +565,6 @@ impl<'a> GroupStream<'a> {
                 Event::MappingEnd => return Ok(()),
                 ev => {
                     let key = self.reader.node_from(ev, span, 1)?;
-                    if matches!(&key.kind, NodeKind::Scalar(s) if s.value == "groups") {
-                        if let Some(first) = self.groups_key_line {
-                            self.duplicate_groups_key.get_or_insert((key.pos, first));
-                        }
-                    }
                     let value = self.reader.read_node(1)?;
                     self.other_top_keys.push((key, value));
                 }
