@@ -384,3 +384,47 @@ impl Expr {
         }
     }
 }
+
+impl Expr {
+    /// The vector selectors of the expression, in text order, found without recursion.
+    pub fn selectors(&self) -> Vec<&VectorSelector> {
+        let mut out = Vec::new();
+        let mut stack = vec![self];
+        while let Some(e) = stack.pop() {
+            match e {
+                Expr::Number { .. } | Expr::String { .. } => {}
+                Expr::VectorSelector(vs) => out.push(vs),
+                Expr::MatrixSelector { selector: x, .. }
+                | Expr::Subquery { expr: x, .. }
+                | Expr::Unary { expr: x, .. }
+                | Expr::Paren { expr: x, .. } => stack.push(x),
+                Expr::Call { args, .. } => stack.extend(args.iter().rev()),
+                Expr::Aggregate { expr, param, .. } => {
+                    stack.push(expr);
+                    if let Some(p) = param {
+                        stack.push(p);
+                    }
+                }
+                Expr::Binary { lhs, rhs, .. } => {
+                    stack.push(rhs);
+                    stack.push(lhs);
+                }
+            }
+        }
+        out
+    }
+}
+
+impl VectorSelector {
+    /// The metric name the selector asks for: written before the braces or as an equality
+    /// `__name__` matcher.
+    pub fn metric_name(&self) -> Option<&str> {
+        if !self.name.is_empty() {
+            return Some(&self.name);
+        }
+        self.matchers
+            .iter()
+            .find(|m| m.name == "__name__" && m.op == MatchOp::Equal)
+            .map(|m| m.value.as_str())
+    }
+}

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use crate::decode::{
     decode_group, repeated_keys, type_error, DecodeError, TYPE_FILE, TYPE_GROUP_LIST,
 };
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, RuleRef};
 use crate::layout::{self, AckRole};
 use crate::lint::DuplicateRules;
 use crate::model::RuleGroup;
@@ -26,6 +26,9 @@ pub struct CheckOptions {
     pub lint_duplicates: bool,
     /// Also warn where the Flink-on-ACK pod's rule globs would skip or misfile rules.
     pub ack_layout: bool,
+    /// Note what each file records and which recording-rule-like series its rules read,
+    /// for [`missing_recordings`].
+    pub dependencies: bool,
 }
 
 impl Default for CheckOptions {
@@ -33,7 +36,51 @@ impl Default for CheckOptions {
         CheckOptions {
             lint_duplicates: true,
             ack_layout: false,
+            dependencies: false,
         }
+    }
+}
+
+/// A rule reading a series named like a recording rule's output (`level:metric:op`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeriesRead {
+    /// The rule's `expr`.
+    pub pos: Pos,
+    pub rule: RuleRef,
+    pub metric: String,
+}
+
+/// Warns (`rules/missing-recording`) about every rule reading a series named like a
+/// recording rule (`level:metric:op`) that no rule of `reports` records: across files, as
+/// Prometheus loads them together. Needs reports checked with `dependencies` on.
+pub fn missing_recordings(reports: &mut [FileReport]) {
+    let recorded: HashSet<String> = reports
+        .iter()
+        .flat_map(|r| r.dependencies.records.iter().cloned())
+        .collect();
+    for report in reports.iter_mut() {
+        let mut found = Vec::new();
+        for read in &report.dependencies.reads {
+            if recorded.contains(&read.metric) {
+                continue;
+            }
+            let check = crate::diag::checks::MISSING_RECORDING;
+            if report.is_disabled(check, Some(read.pos)) {
+                continue;
+            }
+            found.push(
+                Diagnostic::warning(
+                    check,
+                    Some(read.pos),
+                    format!(
+                        "reads {}, named like a recording rule's output, which no checked file records",
+                        read.metric
+                    ),
+                )
+                .in_rule(read.rule.clone()),
+            );
+        }
+        report.diagnostics.extend(found);
     }
 }
 
@@ -47,6 +94,74 @@ pub struct FileReport {
     pub recording_rules: usize,
     /// In file order; lint warnings last.
     pub diagnostics: Vec<Diagnostic>,
+    /// The checks `# tocsin disable <check>` comments turn off, and where.
+    pub disabled: Vec<Disabled>,
+    /// With [`CheckOptions::dependencies`]: what the file records and reads.
+    pub dependencies: Box<Dependencies>,
+}
+
+/// What a file's rules record, and the recording-rule-like series they read.
+#[derive(Clone, Debug, Default)]
+pub struct Dependencies {
+    /// The names the file's recording rules record.
+    pub records: Vec<String>,
+    /// The series named like recording rules (`level:metric:op`) its rules read.
+    pub reads: Vec<SeriesRead>,
+}
+
+/// A `# tocsin disable <check>` comment: inside a rule (or on the comment lines right
+/// above it) it turns the check off for that rule, lines `from..to`; elsewhere for the
+/// whole file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Disabled {
+    pub check: String,
+    pub lines: std::ops::Range<usize>,
+}
+
+impl FileReport {
+    /// Whether a finding of `check` at `pos` (`None`: about the whole file) is turned off.
+    pub fn is_disabled(&self, check: &str, pos: Option<Pos>) -> bool {
+        self.disabled.iter().any(|d| {
+            d.check == check
+                && match pos {
+                    Some(p) => d.lines.contains(&p.line),
+                    None => d.lines == WHOLE_FILE,
+                }
+        })
+    }
+}
+
+const WHOLE_FILE: std::ops::Range<usize> = 0..usize::MAX;
+
+/// The `# tocsin disable <check>` comments of `text`, given the first lines of its rules
+/// (sorted).
+fn disable_comments(text: &str, rule_lines: &[usize]) -> Vec<Disabled> {
+    let lines: Vec<&str> = text.lines().collect();
+    let is_comment = |l: &str| l.trim_start().starts_with('#');
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let line_no = i + 1;
+        let Some(hash) = line.find('#') else { continue };
+        let Some(rest) = line[hash + 1..].trim().strip_prefix("tocsin disable ") else {
+            continue;
+        };
+        let check = rest.split_whitespace().next().unwrap_or("").to_string();
+        let next = rule_lines.partition_point(|&s| s <= line_no);
+        // Directly above a rule: only comment lines between the comment and the rule.
+        let above = rule_lines.get(next).filter(|&&s| {
+            (line_no + 1..s).all(|n| lines.get(n - 1).is_some_and(|l| is_comment(l)))
+        });
+        let rule = match above {
+            Some(_) => Some(next),
+            None => next.checked_sub(1),
+        };
+        let lines = match rule {
+            Some(r) => rule_lines[r]..rule_lines.get(r + 1).copied().unwrap_or(usize::MAX),
+            None => WHOLE_FILE,
+        };
+        out.push(Disabled { check, lines });
+    }
+    out
 }
 
 impl FileReport {
@@ -267,6 +382,11 @@ struct Scan {
     syntax: Option<SyntaxError>,
     /// The top-level mapping repeats a key: only `top` is reported, as promtool does.
     undecoded: bool,
+    /// The first line of every rule, in file order.
+    rule_lines: Vec<usize>,
+    /// `# tocsin disable` comments.
+    disabled: Vec<Disabled>,
+    dependencies: Dependencies,
 }
 
 /// Reads groups one by one, hands each decodable group to `validate`, and keeps the
@@ -282,9 +402,16 @@ fn scan(
     if let Err(e) = scan_groups(text, options, role.flatten(), &mut scan, &mut validate) {
         scan.syntax = Some(e);
     }
+    if text.contains("tocsin disable ") {
+        scan.rule_lines.sort_unstable();
+        scan.disabled = disable_comments(text, &scan.rule_lines);
+    }
     if role == Some(None) {
         let message = layout::not_loaded_message(path, scan.alerting_rules, scan.recording_rules);
-        scan.lint.insert(0, Diagnostic::warning(None, message));
+        scan.lint.insert(
+            0,
+            Diagnostic::warning(crate::diag::checks::LAYOUT_NOT_LOADED, None, message),
+        );
     }
     scan
 }
@@ -331,7 +458,11 @@ fn scan_groups(
         }
         scan.groups += 1;
         scan.rules += group.rules.len();
-        for rule in &group.rules {
+        for (i, rule) in group.rules.iter().enumerate() {
+            scan.rule_lines.push(rule.pos.line);
+            if options.dependencies {
+                note_dependencies(scan, &group, i, rule);
+            }
             match rule.kind() {
                 crate::model::RuleKind::Alerting => scan.alerting_rules += 1,
                 crate::model::RuleKind::Recording => scan.recording_rules += 1,
@@ -381,6 +512,41 @@ fn scan_groups(
     Ok(())
 }
 
+/// What `rule` (the `index`th of `group`) records, and the recording-rule-like series its
+/// expression reads.
+fn note_dependencies(scan: &mut Scan, group: &RuleGroup, index: usize, rule: &crate::model::Rule) {
+    if rule.kind() == crate::model::RuleKind::Recording {
+        scan.dependencies
+            .records
+            .push(rule.record_name().to_string());
+    }
+    let Some(expr) = &rule.expr else { return };
+    // Only names with a colon look like recording rules; most expressions have none.
+    if !expr.value.contains(':') {
+        return;
+    }
+    let Ok(parsed) = tocsin_promql::parse(&expr.value) else {
+        return;
+    };
+    let mut seen = HashSet::new();
+    for selector in parsed.selectors() {
+        let Some(metric) = selector.metric_name() else {
+            continue;
+        };
+        if metric.contains(':') && seen.insert(metric.to_string()) {
+            scan.dependencies.reads.push(SeriesRead {
+                pos: expr.pos,
+                rule: RuleRef {
+                    group: group.name.value.clone(),
+                    index: index + 1,
+                    name: rule.name().to_string(),
+                },
+                metric: metric.to_string(),
+            });
+        }
+    }
+}
+
 fn decode_diagnostic(e: DecodeError) -> Diagnostic {
     Diagnostic::error(e.pos, e.message)
 }
@@ -406,12 +572,22 @@ fn assemble(path: &str, scan: Scan, mut validated: BTreeMap<usize, Vec<Diagnosti
         diagnostics.extend(validated.remove(&index).unwrap_or_default());
     }
     diagnostics.extend(scan.lint);
-    FileReport {
+    let mut report = FileReport {
         path: path.to_string(),
         groups: scan.groups,
         rules: scan.rules,
         alerting_rules: scan.alerting_rules,
         recording_rules: scan.recording_rules,
         diagnostics,
+        disabled: scan.disabled,
+        dependencies: Box::new(scan.dependencies),
+    };
+    if !report.disabled.is_empty() {
+        let findings = std::mem::take(&mut report.diagnostics);
+        report.diagnostics = findings
+            .into_iter()
+            .filter(|d| !d.check.is_some_and(|c| report.is_disabled(c, d.pos)))
+            .collect();
     }
+    report
 }

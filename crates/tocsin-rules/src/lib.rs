@@ -24,9 +24,10 @@ mod validate;
 mod yaml;
 
 pub use check::{
-    check_bytes, check_file, check_files, check_text, load_file, CheckOptions, FileReport,
+    check_bytes, check_file, check_files, check_text, load_file, missing_recordings, CheckOptions,
+    Disabled, FileReport, SeriesRead,
 };
-pub use diag::{Diagnostic, RuleRef, Severity};
+pub use diag::{checks, Diagnostic, RuleRef, Severity};
 pub use duration::Duration;
 pub use model::{Entry, Rule, RuleGroup, RuleKind, Spanned};
 pub use names::{is_valid_label_name, is_valid_metric_name};
