@@ -13,6 +13,16 @@ pub enum ValueType {
 }
 
 impl ValueType {
+    /// The type of a binary operation whose sides have types `lhs` and `rhs`: scalar only
+    /// when both are.
+    pub(crate) fn of_binary(lhs: ValueType, rhs: ValueType) -> ValueType {
+        if lhs == ValueType::Scalar && rhs == ValueType::Scalar {
+            ValueType::Scalar
+        } else {
+            ValueType::Vector
+        }
+    }
+
     /// Prometheus's internal name (`vector`, `matrix`, ...).
     pub fn name(self) -> &'static str {
         match self {
@@ -294,11 +304,7 @@ impl Expr {
                     }
                     node = lhs;
                 }
-                if node.value_type() == ValueType::Scalar {
-                    ValueType::Scalar
-                } else {
-                    ValueType::Vector
-                }
+                ValueType::of_binary(node.value_type(), ValueType::Scalar)
             }
             Expr::Unary { expr, .. } | Expr::Paren { expr, .. } => expr.value_type(),
         }

@@ -125,11 +125,7 @@ impl Checker<'_> {
             };
             let rt = self.check(rhs)?;
             self.check_binary(*op, lhs, rhs, (lt, rt), *return_bool, matching, node)?;
-            lt = if lt == ValueType::Scalar && rt == ValueType::Scalar {
-                ValueType::Scalar
-            } else {
-                ValueType::Vector
-            };
+            lt = ValueType::of_binary(lt, rt);
         }
         Ok(lt)
     }

@@ -105,11 +105,7 @@ fn write_chain(f: &mut Formatter<'_>, e: &Expr) -> fmt::Result {
             write_matching(f, matching)?;
         }
         write!(f, " {rhs}")?;
-        lt = if lt == ValueType::Scalar && rt == ValueType::Scalar {
-            ValueType::Scalar
-        } else {
-            ValueType::Vector
-        };
+        lt = ValueType::of_binary(lt, rt);
     }
     Ok(())
 }
