@@ -149,7 +149,8 @@ fn disable_comments(text: &str, rule_lines: &[usize]) -> Vec<Disabled> {
         let next = rule_lines.partition_point(|&s| s <= line_no);
         // Directly above a rule: only comment lines between the comment and the rule.
         let above = rule_lines.get(next).filter(|&&s| {
-            (line_no + 1..s).all(|n| lines.get(n - 1).is_some_and(|l| is_comment(l)))
+            is_comment(line)
+                && (line_no + 1..s).all(|n| lines.get(n - 1).is_some_and(|l| is_comment(l)))
         });
         let rule = match above {
             Some(_) => Some(next),
@@ -522,7 +523,7 @@ fn note_dependencies(scan: &mut Scan, group: &RuleGroup, index: usize, rule: &cr
     }
     let Some(expr) = &rule.expr else { return };
     // Only names with a colon look like recording rules; most expressions have none.
-    if !expr.value.contains(':') {
+    if !may_name_a_recording(&expr.value) {
         return;
     }
     let Ok(parsed) = tocsin_promql::parse(&expr.value) else {
@@ -545,6 +546,38 @@ fn note_dependencies(scan: &mut Scan, group: &RuleGroup, index: usize, rule: &cr
             });
         }
     }
+}
+
+/// Whether `expr` may hold a name like `job:metric:op`: a colon between word characters
+/// outside quotes. A cheap filter before parsing (`instance!~".*:9100"` does not count).
+fn may_name_a_recording(expr: &str) -> bool {
+    let bytes = expr.as_bytes();
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut quote = None;
+    let mut escaped = false;
+    for (i, &b) in bytes.iter().enumerate() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' && q != b'`' {
+                    escaped = true;
+                } else if b == q {
+                    quote = None;
+                }
+            }
+            None if matches!(b, b'"' | b'\'' | b'`') => quote = Some(b),
+            None if b == b':' => {
+                let before = i > 0 && word(bytes[i - 1]);
+                let after = bytes.get(i + 1).is_some_and(|&n| word(n) || n == b':');
+                if before && after {
+                    return true;
+                }
+            }
+            None => {}
+        }
+    }
+    false
 }
 
 fn decode_diagnostic(e: DecodeError) -> Diagnostic {
@@ -590,4 +623,41 @@ fn assemble(path: &str, scan: Scan, mut validated: BTreeMap<usize, Vec<Diagnosti
             .collect();
     }
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recording_names_are_told_from_colons_in_strings() {
+        assert!(may_name_a_recording("job:flink_records:rate5m < 1"));
+        assert!(may_name_a_recording("sum(a) / on(x) b:c"));
+        assert!(!may_name_a_recording(r#"up{instance!~".*:9100"} == 0"#));
+        assert!(!may_name_a_recording(r#"up{a="x\":y"}"#));
+        assert!(!may_name_a_recording("rate(x[5m])"));
+    }
+
+    #[test]
+    fn disable_comments_cover_their_rule_or_the_file() {
+        let text = "# tocsin disable a/file\ngroups:\n- name: g\n  rules:\n  # tocsin disable b/above\n  - record: x\n    expr: y # tocsin disable c/inside\n  - record: z\n    expr: w\n";
+        let d = disable_comments(text, &[6, 8]);
+        assert_eq!(
+            d,
+            [
+                Disabled {
+                    check: "a/file".into(),
+                    lines: WHOLE_FILE
+                },
+                Disabled {
+                    check: "b/above".into(),
+                    lines: 6..8
+                },
+                Disabled {
+                    check: "c/inside".into(),
+                    lines: 6..8
+                },
+            ]
+        );
+    }
 }
