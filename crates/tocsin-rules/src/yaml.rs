@@ -465,6 +465,7 @@ fn pos_of(span: &Span) -> Pos {
 impl<'a> GroupStream<'a> {
     /// Starts reading `text`; returns what the top level holds.
     pub fn open(text: &'a str) -> Result<(Self, TopLevel<'a>), SyntaxError> {
+        let text = before_document_end(text);
         let mut stream = GroupStream {
             reader: Reader {
                 text,
@@ -576,12 +577,31 @@ impl<'a> GroupStream<'a> {
     /// Later documents are ignored, as Prometheus ignores them.
     pub fn finish(&mut self) -> Result<(), SyntaxError> {
         loop {
-            match self.reader.next_event()? {
-                None | Some((Event::StreamEnd, _)) | Some((Event::DocumentEnd, _)) => return Ok(()),
-                Some(_) => continue,
+            match self.reader.next_event() {
+                Ok(None | Some((Event::StreamEnd, _)) | Some((Event::DocumentEnd, _))) => {
+                    return Ok(())
+                }
+                Ok(Some(_)) => continue,
+                Err(e) => return Err(e),
             }
         }
     }
+}
+
+/// The text up to the first document end marker (`...` at the start of a line): yaml.v3
+/// reads the first document only and never looks at what follows the marker on its line,
+/// where our parser would reject any text.
+fn before_document_end(text: &str) -> &str {
+    let mut start = 0;
+    for line in text.split_inclusive('\n') {
+        if let Some(rest) = line.strip_prefix("...") {
+            if rest.starts_with([' ', '\t', '\r', '\n']) || rest.is_empty() {
+                return &text[..start];
+            }
+        }
+        start += line.len();
+    }
+    text
 }
 
 /// Resolves the tag of a scalar the way yaml.v3 does for the types rule files use.
