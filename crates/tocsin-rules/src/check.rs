@@ -330,16 +330,28 @@ fn decode_text(bytes: Vec<u8>) -> Result<String, String> {
     if body.len() % 2 == 1 {
         return Err("yaml: incomplete UTF-16 character".into());
     }
-    let units = body.chunks_exact(2).map(|p| unit([p[0], p[1]]));
+    let units: Vec<u16> = body.chunks_exact(2).map(|p| unit([p[0], p[1]])).collect();
     let mut text = String::with_capacity(body.len());
-    for c in char::decode_utf16(units) {
-        match c {
-            Ok(c) => text.push(c),
-            Err(e) if (0xdc00..0xe000).contains(&e.unpaired_surrogate()) => {
-                return Err("yaml: unexpected low surrogate area".into())
+    let mut i = 0;
+    while i < units.len() {
+        let u = u32::from(units[i]);
+        let c = match u {
+            0xd800..=0xdbff => {
+                let Some(&low) = units.get(i + 1) else {
+                    return Err("yaml: incomplete UTF-16 surrogate pair".into());
+                };
+                let low = u32::from(low);
+                if !(0xdc00..=0xdfff).contains(&low) {
+                    return Err("yaml: expected low surrogate area".into());
+                }
+                i += 1;
+                0x10000 + ((u - 0xd800) << 10) + (low - 0xdc00)
             }
-            Err(_) => return Err("yaml: expected low surrogate area".into()),
-        }
+            0xdc00..=0xdfff => return Err("yaml: unexpected low surrogate area".into()),
+            _ => u,
+        };
+        text.push(char::from_u32(c).unwrap_or(char::REPLACEMENT_CHARACTER));
+        i += 1;
     }
     Ok(text)
 }

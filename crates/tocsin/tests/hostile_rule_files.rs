@@ -215,7 +215,7 @@ fn utf16_rule_files_with_a_byte_order_mark_get_promtools_verdict_and_message() {
             .collect::<Vec<u8>>()
     };
     let with = |bom: &[u8], body: Vec<u8>, tail: &[u8]| [bom, &body, tail].concat();
-    let cases: [(&str, Vec<u8>); 6] = [
+    let cases: [(&str, Vec<u8>); 8] = [
         ("le.yaml", with(&[0xff, 0xfe], le(good), &[])),
         ("be.yaml", with(&[0xfe, 0xff], be(good), &[])),
         (
@@ -227,6 +227,14 @@ fn utf16_rule_files_with_a_byte_order_mark_get_promtools_verdict_and_message() {
         (
             "le_lone_surrogate.yaml",
             with(&[0xff, 0xfe], le(good), &[0x00, 0xd8, b'a', 0]),
+        ),
+        (
+            "le_lone_low_surrogate.yaml",
+            with(&[0xff, 0xfe], le(good), &[0x00, 0xdc, b'a', 0]),
+        ),
+        (
+            "le_cut_surrogate_pair.yaml",
+            with(&[0xff, 0xfe], le(good), &[0x00, 0xd8]),
         ),
     ];
     for (name, bytes) in cases {
