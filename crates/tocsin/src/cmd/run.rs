@@ -140,14 +140,16 @@ fn absolute(base: &Path, glob: &str) -> String {
 }
 
 /// Expands the rule globs: lexical order per pattern, a pattern matching nothing is not an
-/// error (as in Prometheus).
+/// error (as in Prometheus). Every match is kept, as Go's `filepath.Glob` keeps it: a
+/// dangling symbolic link, a link loop or a directory then fails loading the rule set with
+/// the reason (`open rules/a.yaml: too many levels of symbolic links`), as in Prometheus,
+/// instead of being skipped.
 pub fn expand_rule_globs(globs: &[String]) -> anyhow::Result<Vec<String>> {
     let mut files = Vec::new();
     for pattern in globs {
         let mut matched: Vec<String> = glob::glob(pattern)
             .with_context(|| format!("bad rule_files pattern {pattern:?}"))?
             .filter_map(Result::ok)
-            .filter(|p| p.is_file())
             .map(|p| p.to_string_lossy().into_owned())
             .collect();
         matched.sort();
