@@ -91,6 +91,7 @@ fn settings(args: &RunArgs) -> anyhow::Result<(Config, PathBuf)> {
                     bearer_token_file: None,
                     bearer_token_env: None,
                     tls: Default::default(),
+                    max_response_size: None,
                 })
             }
         }
@@ -172,6 +173,9 @@ fn client_config(ds: &config::Datasource) -> anyhow::Result<ClientConfig> {
     c.tls.cert_file = ds.tls.cert_file.clone();
     c.tls.key_file = ds.tls.key_file.clone();
     c.tls.insecure_skip_verify = ds.tls.insecure_skip_verify;
+    if let Some(max) = ds.max_response_size {
+        c.max_response_size = max;
+    }
     Ok(c)
 }
 
