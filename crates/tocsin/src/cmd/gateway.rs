@@ -119,7 +119,7 @@ const TEXT: &str = "text/plain; charset=utf-8";
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
     let path = req.uri().path().to_owned();
     if let Some(receiver) = gateway::receiver_of(&path) {
-        return gateway::handle(Some(&state.gateway), receiver, req).await;
+        return gateway::handle(Some(&state.gateway), &receiver, req).await;
     }
     match (req.method(), path.as_str()) {
         (&Method::GET, "/metrics") => {

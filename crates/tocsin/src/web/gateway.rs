@@ -14,11 +14,16 @@ use crate::notify::GatewayHandle;
 const MAX_BODY_BYTES: usize = 16 << 20;
 const TEXT: &str = "text/plain; charset=utf-8";
 
-/// The receiver named by a gateway path, or `None` when `path` is not one.
-pub fn receiver_of(path: &str) -> Option<&str> {
-    path.strip_prefix("/dingtalk/")?
+/// The receiver named by a gateway path, percent-decoded (Alertmanager sends the URL as
+/// configured, so `钉钉 值班` arrives as `%E9%92%89…`), or `None` when `path` is not one:
+/// not of the form `/dingtalk/<segment>/send`, or a segment that decodes to nothing, to a
+/// `/` (which would name no receiver and could only confuse) or to invalid UTF-8.
+pub fn receiver_of(path: &str) -> Option<String> {
+    let segment = path
+        .strip_prefix("/dingtalk/")?
         .strip_suffix("/send")
-        .filter(|r| !r.is_empty() && !r.contains('/'))
+        .filter(|r| !r.is_empty() && !r.contains('/'))?;
+    crate::query_string::decode_path_segment(segment).filter(|r| !r.is_empty() && !r.contains('/'))
 }
 
 /// Handles a request whose path is a gateway path; `gateway` is `None` when no `notify:`
@@ -69,9 +74,18 @@ mod tests {
     #[test]
     fn gateway_paths_name_one_receiver() {
         assert_eq!(
-            receiver_of("/dingtalk/flink-oncall/send"),
+            receiver_of("/dingtalk/flink-oncall/send").as_deref(),
             Some("flink-oncall")
         );
+        assert_eq!(receiver_of("/dingtalk/%72%31/send").as_deref(), Some("r1"));
+        assert_eq!(
+            receiver_of("/dingtalk/%E9%92%89%E9%92%89%20%E5%80%BC%E7%8F%AD/send").as_deref(),
+            Some("钉钉 值班")
+        );
+        // A decoded slash names no receiver.
+        assert_eq!(receiver_of("/dingtalk/a%2Fb/send"), None);
+        assert_eq!(receiver_of("/dingtalk/%2f/send"), None);
+        assert_eq!(receiver_of("/dingtalk/%FF/send"), None);
         assert_eq!(receiver_of("/dingtalk//send"), None);
         assert_eq!(receiver_of("/dingtalk/a/b/send"), None);
         assert_eq!(receiver_of("/dingtalk/a/sendx"), None);

@@ -110,7 +110,7 @@ pub async fn handle(state: Arc<WebState>, req: Request<Incoming>) -> Reply {
     let query = req.uri().query().unwrap_or("").to_owned();
     if let Some(receiver) = gateway::receiver_of(&path) {
         let handle = state.notify.as_ref().map(|(h, _)| h);
-        return gateway::handle(handle, receiver, req).await;
+        return gateway::handle(handle, &receiver, req).await;
     }
     match (req.method(), path.as_str()) {
         (&Method::GET, "/api/v1/rules") => match api::rules(&state.engine, &query) {
