@@ -33,6 +33,14 @@ pub struct GatewayArgs {
     /// Directory for the notification outbox (overrides state.dir).
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
+    /// Most HTTP connections served at once; more wait to be accepted (as Prometheus's).
+    #[arg(long = "web.max-connections", value_name = "N", default_value_t = 512)]
+    max_connections: usize,
+    /// Time for a request's headers (and a gateway post's body) to arrive; keep-alive
+    /// connections idle this long are closed (as Prometheus's).
+    #[arg(long = "web.read-timeout", value_name = "DURATION", default_value = "5m",
+          value_parser = crate::http::parse_duration_flag)]
+    read_timeout: std::time::Duration,
     #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Logfmt)]
     log_format: LogFormat,
     #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info)]
@@ -58,16 +66,21 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(serve(config))?;
+    let limits = crate::http::Limits {
+        max_connections: args.max_connections,
+        read_timeout: args.read_timeout,
+    };
+    runtime.block_on(serve(config, limits))?;
     Ok(ExitCode::SUCCESS)
 }
 
 struct State {
     gateway: GatewayHandle,
     status: Arc<Mutex<NotifyStatus>>,
+    read_timeout: Duration,
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(config: Config, limits: crate::http::Limits) -> anyhow::Result<()> {
     let Some(notify_config) = &config.notify else {
         bail!("no notify: section");
     };
@@ -89,6 +102,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.web.listen_address))?;
     info!(address = %listener.local_addr()?, "listening");
     let state = Arc::new(State {
+        read_timeout: limits.read_timeout,
         gateway: started.gateway,
         status: started.status,
     });
@@ -99,6 +113,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     crate::http::serve(
         "tocsin gateway",
         listener,
+        limits,
         handler,
         crate::http::shutdown_signal(),
     )
@@ -119,7 +134,7 @@ const TEXT: &str = "text/plain; charset=utf-8";
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
     let path = req.uri().path().to_owned();
     if let Some(receiver) = gateway::receiver_of(&path) {
-        return gateway::handle(Some(&state.gateway), &receiver, req).await;
+        return gateway::handle(Some(&state.gateway), &receiver, state.read_timeout, req).await;
     }
     match (req.method(), path.as_str()) {
         (&Method::GET, "/metrics") => {

@@ -3,6 +3,8 @@
 //! notification is in the outbox, so anything refused or lost before that is retried by
 //! Alertmanager itself.
 
+use std::time::Duration;
+
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
@@ -31,6 +33,7 @@ pub fn receiver_of(path: &str) -> Option<String> {
 pub async fn handle(
     gateway: Option<&GatewayHandle>,
     receiver: &str,
+    read_timeout: Duration,
     req: Request<Incoming>,
 ) -> Reply {
     if req.method() != Method::POST {
@@ -43,19 +46,33 @@ pub async fn handle(
             "no notify: section is configured, so there are no DingTalk receivers\n",
         );
     };
-    let body = match Limited::new(req.into_body(), MAX_BODY_BYTES)
-        .collect()
-        .await
-    {
-        Ok(collected) => collected.to_bytes().to_vec(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+    let too_large = || {
+        reply(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            TEXT,
+            format!("payload over {MAX_BODY_BYTES} bytes\n"),
+        )
+    };
+    // A Content-Length over the limit is refused before a byte of the body is read.
+    if hyper::body::Body::size_hint(req.body()).lower() > MAX_BODY_BYTES as u64 {
+        return too_large();
+    }
+    // Bounded in size (counted as it arrives) and in time (a body trickled in slowly).
+    let read = tokio::time::timeout(
+        read_timeout,
+        Limited::new(req.into_body(), MAX_BODY_BYTES).collect(),
+    );
+    let body = match read.await {
+        Err(_) => {
             return reply(
-                StatusCode::PAYLOAD_TOO_LARGE,
+                StatusCode::REQUEST_TIMEOUT,
                 TEXT,
-                format!("payload over {MAX_BODY_BYTES} bytes\n"),
+                format!("the body did not arrive within {read_timeout:?}\n"),
             )
         }
-        Err(_) => return reply(StatusCode::BAD_REQUEST, TEXT, "cannot read the body\n"),
+        Ok(Ok(collected)) => collected.to_bytes().to_vec(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
+        Ok(Err(_)) => return reply(StatusCode::BAD_REQUEST, TEXT, "cannot read the body\n"),
     };
     match gateway.post(receiver, body).await {
         Ok(()) => reply(StatusCode::OK, TEXT, "OK\n"),
