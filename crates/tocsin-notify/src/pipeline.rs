@@ -333,7 +333,11 @@ impl Pipeline {
     /// re-post) is skipped.
     /// When the outbox write fails, the notification comes back (with what it absorbed)
     /// so that the caller can keep it.
-    fn enqueue(&mut self, u: Unstored, now: Timestamp) -> Result<(), (PipelineError, Unstored)> {
+    fn enqueue(
+        &mut self,
+        u: Unstored,
+        now: Timestamp,
+    ) -> Result<(), Box<(PipelineError, Unstored)>> {
         let Unstored {
             lane: lane_name,
             notification: mut n,
@@ -362,7 +366,7 @@ impl Pipeline {
                     dedup,
                     superseded,
                 };
-                return Err((e, u));
+                return Err(Box::new((e, u)));
             }
         };
         for old in superseded {
@@ -415,7 +419,8 @@ impl Pipeline {
             dedup: GATEWAY_DEDUP,
             superseded: Vec::new(),
         };
-        self.enqueue(u, now).map_err(|(e, u)| {
+        self.enqueue(u, now).map_err(|failed| {
+            let (e, u) = *failed;
             // Refused: Alertmanager posts it again. But what it absorbed was taken with an
             // OK earlier and must not be lost with it.
             if !u.superseded.is_empty() {
@@ -447,7 +452,8 @@ impl Pipeline {
             }
         }
         while let Some(u) = self.unstored.pop_front() {
-            if let Err((e, u)) = self.enqueue(u, now) {
+            if let Err(failed) = self.enqueue(u, now) {
+                let (e, u) = *failed;
                 self.unstored.push_front(u);
                 return Err(e);
             }

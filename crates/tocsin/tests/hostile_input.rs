@@ -10,7 +10,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
-use common::{wait_until, Daemon};
+use common::Daemon;
 use tocsin_testkit::{http_get, http_post, TempDir};
 
 /// A server on loopback that answers every request with a 200 head and then a chunked
