@@ -9,9 +9,12 @@
 //!   every secret (raw, percent-encoded in either hex case, `+` for space, JSON escapes,
 //!   base64 and base64url at any alignment) from text that came from a remote answer
 //!   before that text goes into a log line or an error.
+//! - [`percent_decode`] is its one percent-decoder (URL userinfo, query strings, paths).
 
 mod body;
+mod percent;
 mod redact;
 
 pub use body::{read_capped, read_prefix, BodyError};
+pub use percent::percent_decode;
 pub use redact::{redact, REDACTED};

@@ -10,6 +10,8 @@
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use base64::Engine;
 
+use crate::percent::hex_pair;
+
 /// What a secret is replaced by.
 pub const REDACTED: &str = "***";
 
@@ -126,25 +128,14 @@ fn units_at(text: &[u8], i: usize, want: u8) -> [Option<usize>; 2] {
     let literal = (rest.first() == Some(&want)).then_some(1);
     let escaped = match rest {
         [b'+', ..] if want == b' ' => Some(1),
-        [b'%', h, l, ..] if byte(*h, *l) == Some(want) => Some(3),
+        [b'%', h, l, ..] if hex_pair(*h, *l) == Some(want) => Some(3),
         [b'\\', b'/', ..] if want == b'/' => Some(2),
-        [b'\\', b'u', b'0', b'0', h, l, ..] if want < 0x80 && byte(*h, *l) == Some(want) => Some(6),
+        [b'\\', b'u', b'0', b'0', h, l, ..] if want < 0x80 && hex_pair(*h, *l) == Some(want) => {
+            Some(6)
+        }
         _ => None,
     };
     [literal, escaped]
-}
-
-fn byte(h: u8, l: u8) -> Option<u8> {
-    Some(hex(h)? << 4 | hex(l)?)
-}
-
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! are decoded as DingTalk's servers (and Go's `url.ParseQuery`) do: `%XX` escapes and `+`
 //! for space (so an unencoded `+` in a signature breaks it); used by the sink and by
 //! `/api/v1/rules?type=`. A path segment is decoded as Go's `url.PathUnescape` does: `%XX`
-//! only, `+` stays `+`; used for the gateway's receiver names.
+//! only, `+` stays `+`; used for the gateway's receiver names. Both decode with the
+//! workspace's one decoder, `tocsin_wire::percent_decode`.
 
 /// The first value of `name` in `query`, decoded.
 pub fn param(query: &str, name: &str) -> Option<String> {
@@ -18,44 +19,11 @@ pub fn param(query: &str, name: &str) -> Option<String> {
 /// One path segment with its `%XX` escapes decoded; `None` when the result is not UTF-8
 /// (no receiver can be named by it).
 pub fn decode_path_segment(s: &str) -> Option<String> {
-    String::from_utf8(unescape(s, false)).ok()
+    String::from_utf8(tocsin_wire::percent_decode(s, false)).ok()
 }
 
 fn decode(s: &str) -> String {
-    String::from_utf8_lossy(&unescape(s, true)).into_owned()
-}
-
-/// `%XX` escapes decoded (a `%` not followed by two hex digits is kept), and `+` as a
-/// space when `plus_is_space`.
-fn unescape(s: &str, plus_is_space: bool) -> Vec<u8> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' if plus_is_space => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    out
-}
-
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
+    String::from_utf8_lossy(&tocsin_wire::percent_decode(s, true)).into_owned()
 }
 
 #[cfg(test)]
