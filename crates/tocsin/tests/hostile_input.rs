@@ -211,9 +211,9 @@ fn accept_failures_are_logged_in_the_configured_format_and_served_again_after() 
     });
 }
 
-/// Every probe at once against one `tocsin run` whose address space is limited to 4 GiB
-/// (its idle size is about 1.2 GiB of mostly reserved address space): a datasource and a
-/// robot that stream endless answers, webhook posts far over the limit (announced and
+/// Every probe against one `tocsin run` whose address space is limited to 4 GiB (its idle
+/// size is about 1.2 GiB of mostly reserved address space): a datasource and a robot that
+/// stream endless answers, 64 simultaneous webhook posts far over the limit (announced and
 /// streamed), and 600 idle connections against a cap of 512. Before the fixes the
 /// datasource alone took 1.5 GB in 5 s and the process died at the limit.
 #[test]
@@ -276,13 +276,14 @@ fn hostile_probes_leave_tocsin_alive_healthy_and_within_bounded_memory() {
         || daemon.log_text().contains("larger than 65536 bytes"),
     );
 
-    // Webhook posts over the 16 MiB limit: announced by Content-Length (refused before the
-    // body is read), and streamed without a length (refused once 16 MiB have arrived).
+    // 64 webhook posts over the 16 MiB limit at once: announced by Content-Length (refused
+    // before the body is read), and streamed without a length (refused once 16 MiB have
+    // arrived; at most 8 bodies are read at a time, so 48 of them cannot add up to 768 MiB).
     let mut refused = Vec::new();
     let mut posts = Vec::new();
-    for i in 0..8 {
+    for i in 0..64 {
         let mut s = connect(&daemon.url);
-        if i % 2 == 0 {
+        if i % 4 == 0 {
             s.write_all(
                 b"POST /dingtalk/robot/send HTTP/1.1\r\nHost: x\r\n\
                   Content-Type: application/json\r\nContent-Length: 1073741824\r\n\r\n",
@@ -332,7 +333,8 @@ fn hostile_probes_leave_tocsin_alive_healthy_and_within_bounded_memory() {
     );
     assert!(daemon.try_wait().is_none(), "{}", daemon.log_text());
     // Peak resident memory: the answer limits (64 MiB per query, 64 KiB per robot
-    // answer, 16 MiB per webhook post in flight) and the connection cap, with room.
+    // answer, 16 MiB per webhook body, 8 bodies at a time) and the connection cap, with
+    // room.
     let peak_kb = daemon.proc_status_kb("VmHWM").expect("VmHWM");
     eprintln!("tocsin run's peak RSS under the probes: {peak_kb} kB");
     assert!(

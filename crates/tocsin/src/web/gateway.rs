@@ -14,6 +14,11 @@ use crate::notify::GatewayHandle;
 
 /// Alertmanager posts at most a group's alerts; this leaves room for thousands.
 const MAX_BODY_BYTES: usize = 16 << 20;
+
+/// Bodies read at once. Each may hold up to [`MAX_BODY_BYTES`], so without this bound the
+/// connection cap alone (512 × 16 MiB) would allow gigabytes; further posts wait their
+/// turn (within the read timeout). Alertmanager sends one post per group at a time.
+static BODIES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(8);
 const TEXT: &str = "text/plain; charset=utf-8";
 
 /// The receiver named by a gateway path, percent-decoded (Alertmanager sends the URL as
@@ -57,22 +62,27 @@ pub async fn handle(
     if hyper::body::Body::size_hint(req.body()).lower() > MAX_BODY_BYTES as u64 {
         return too_large();
     }
-    // Bounded in size (counted as it arrives) and in time (a body trickled in slowly).
-    let read = tokio::time::timeout(
-        read_timeout,
-        Limited::new(req.into_body(), MAX_BODY_BYTES).collect(),
-    );
-    let body = match read.await {
-        Err(_) => {
-            return reply(
-                StatusCode::REQUEST_TIMEOUT,
-                TEXT,
-                format!("the body did not arrive within {read_timeout:?}\n"),
-            )
-        }
-        Ok(Ok(collected)) => collected.to_bytes().to_vec(),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
-        Ok(Err(_)) => return reply(StatusCode::BAD_REQUEST, TEXT, "cannot read the body\n"),
+    // Bounded in size (counted as it arrives), in number (`BODIES`) and in time (a body
+    // trickled in slowly, or a long wait for a turn).
+    // The turn is held until the body is stored.
+    let read = tokio::time::timeout(read_timeout, async {
+        let turn = BODIES.acquire().await;
+        let body = Limited::new(req.into_body(), MAX_BODY_BYTES)
+            .collect()
+            .await;
+        (turn, body)
+    });
+    let Ok((_turn, body)) = read.await else {
+        return reply(
+            StatusCode::REQUEST_TIMEOUT,
+            TEXT,
+            format!("the body did not arrive within {read_timeout:?}\n"),
+        );
+    };
+    let body = match body {
+        Ok(collected) => collected.to_bytes().to_vec(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
+        Err(_) => return reply(StatusCode::BAD_REQUEST, TEXT, "cannot read the body\n"),
     };
     match gateway.post(receiver, body).await {
         Ok(()) => reply(StatusCode::OK, TEXT, "OK\n"),
