@@ -250,6 +250,26 @@ impl Outbox {
         };
         let raw = serde_json::to_vec(&entry).map_err(|e| OutboxError::Encode(e.to_string()))?;
         let size = raw.len() as u64;
+        let tmp = self.dir.join(format!(".tmp-{seq}"));
+        let path = self.path(seq);
+        let io = |p: &Path| {
+            let p = p.to_path_buf();
+            move |source| OutboxError::Io { path: p, source }
+        };
+        let written = (|| {
+            let mut f = File::create(&tmp).map_err(io(&tmp))?;
+            f.write_all(&raw).map_err(io(&tmp))?;
+            f.sync_all().map_err(io(&tmp))?;
+            fs::rename(&tmp, &path).map_err(io(&path))
+        })();
+        if let Err(e) = written {
+            // A full disk: what was written of it goes, and nothing older is evicted for
+            // an entry that was not stored.
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+        sync_dir(&self.dir);
+        // Only once the new entry is on disk do the oldest make room for it.
         let mut evicted = Vec::new();
         while !self.entries.is_empty()
             && (self.entries.len() + 1 > self.options.max_messages
@@ -271,19 +291,6 @@ impl Outbox {
                 "outbox full: oldest undelivered notifications dropped"
             );
         }
-        let tmp = self.dir.join(format!(".tmp-{seq}"));
-        let path = self.path(seq);
-        let io = |p: &Path| {
-            let p = p.to_path_buf();
-            move |source| OutboxError::Io { path: p, source }
-        };
-        {
-            let mut f = File::create(&tmp).map_err(io(&tmp))?;
-            f.write_all(&raw).map_err(io(&tmp))?;
-            f.sync_all().map_err(io(&tmp))?;
-        }
-        fs::rename(&tmp, &path).map_err(io(&path))?;
-        sync_dir(&self.dir);
         self.entries.insert(
             seq,
             Meta {
@@ -572,5 +579,31 @@ mod tests {
             o.append("t", &n("g2", "x")),
             Err(OutboxError::Exhausted)
         ));
+    }
+
+    #[test]
+    fn a_failed_append_evicts_nothing() {
+        let dir = TempDir::new("outbox").unwrap();
+        let opts = OutboxOptions {
+            max_messages: 2,
+            max_bytes: u64::MAX,
+        };
+        let (mut o, _) = Outbox::open(dir.path(), opts).unwrap();
+        o.append("t", &n("g0", "x")).unwrap();
+        o.append("t", &n("g1", "x")).unwrap();
+        // The directory cannot take a file (a full disk, as far as append can tell).
+        let away = dir.path().with_extension("away");
+        fs::rename(dir.path(), &away).unwrap();
+        fs::write(dir.path(), b"").unwrap();
+        assert!(matches!(
+            o.append("t", &n("g2", "x")),
+            Err(OutboxError::Io { .. })
+        ));
+        fs::remove_file(dir.path()).unwrap();
+        fs::rename(&away, dir.path()).unwrap();
+        assert_eq!(o.usage().0, 2, "an entry was evicted for one never stored");
+        assert_eq!(o.overflowed(), 0);
+        let e = o.append("t", &n("g2", "x")).unwrap();
+        assert_eq!(e.evicted, [1]);
     }
 }
