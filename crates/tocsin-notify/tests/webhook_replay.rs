@@ -48,3 +48,26 @@ fn every_payload_alertmanager_posted_decodes_with_its_alerts() {
     }
     assert!(seen >= 3, "only {seen} payloads in {dir}");
 }
+
+/// Inputs the fuzzer found that once panicked the decoder (and with it the notification
+/// task, so that nothing was sent any more): each is refused with an error now.
+#[test]
+fn fuzz_findings_are_refused_without_a_panic() {
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/fuzz/webhook_regressions"
+    );
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).expect("testdata/fuzz/webhook_regressions") {
+        let path = entry.expect("entry").path();
+        let body = std::fs::read(&path).expect("read");
+        let result = decode(
+            "钉钉 值班",
+            &body,
+            Timestamp::from_millis(1_796_400_000_000),
+        );
+        assert!(result.is_err(), "{}: {result:?}", path.display());
+        seen += 1;
+    }
+    assert!(seen >= 1, "no inputs in {dir}");
+}
