@@ -3,6 +3,12 @@
 //! Writing goes to a temporary file in the same directory, which is flushed to disk
 //! (`fsync`) and then renamed over the state file, and the directory is synced, so a crash
 //! leaves either the old file or the new one, never a torn one.
+//!
+//! A state file this tocsin cannot read (damaged, or written by a newer version after a
+//! downgrade) is renamed aside when it is read, before anything can overwrite it: to
+//! `<name>.v<N>` for another version (move it back after upgrading again), to
+//! `<name>.corrupt` otherwise, with `.1`, `.2`... added rather than replacing an earlier
+//! copy. Unreadable outbox entries are kept the same way.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -20,14 +26,53 @@ pub enum PersistError {
         #[source]
         source: io::Error,
     },
-    #[error("{path}: not a tocsin state file: {source}")]
+    #[error("{path}: not a tocsin state file: {source}{}", kept_note(.kept_as))]
     Decode {
         path: PathBuf,
         #[source]
         source: serde_json::Error,
+        /// Where the unreadable file was moved (`None`: it could not be moved).
+        kept_as: Option<PathBuf>,
     },
-    #[error("{path}: state file version {found}, this tocsin reads version {SNAPSHOT_VERSION}")]
-    Version { path: PathBuf, found: u32 },
+    #[error("{path}: state file version {found}, this tocsin reads version {SNAPSHOT_VERSION}{}",
+        kept_note(.kept_as))]
+    Version {
+        path: PathBuf,
+        found: u32,
+        /// Where the file was moved (`None`: it could not be moved).
+        kept_as: Option<PathBuf>,
+    },
+}
+
+fn kept_note(kept_as: &Option<PathBuf>) -> String {
+    match kept_as {
+        Some(p) => format!("; the file is kept as {}", p.display()),
+        None => String::new(),
+    }
+}
+
+/// Renames `path` to `<path>.<suffix>` (or `.<suffix>.1`, `.2`... when taken), so that the
+/// next write cannot destroy it. `None` (and a warning) when it cannot be moved.
+fn set_aside(path: &Path, suffix: &str) -> Option<PathBuf> {
+    let name = path.file_name()?.to_string_lossy().into_owned();
+    let target = (0..1000)
+        .map(|i| match i {
+            0 => path.with_file_name(format!("{name}.{suffix}")),
+            i => path.with_file_name(format!("{name}.{suffix}.{i}")),
+        })
+        .find(|p| !p.exists())?;
+    match fs::rename(path, &target) {
+        Ok(()) => {
+            tracing::warn!(path = %path.display(), kept_as = %target.display(),
+                "unreadable state file set aside");
+            Some(target)
+        }
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e,
+                "cannot set the unreadable state file aside");
+            None
+        }
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> PersistError + '_ {
@@ -42,6 +87,7 @@ pub fn write_atomic(path: &Path, snapshot: &Snapshot) -> Result<(), PersistError
     let bytes = serde_json::to_vec(snapshot).map_err(|source| PersistError::Decode {
         path: path.to_path_buf(),
         source,
+        kept_as: None,
     })?;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -74,25 +120,36 @@ pub fn write_atomic(path: &Path, snapshot: &Snapshot) -> Result<(), PersistError
     Ok(())
 }
 
-/// Reads the state file; `Ok(None)` when there is none yet.
+/// Reads the state file; `Ok(None)` when there is none yet. A file of another version or
+/// that does not decode is set aside (see the module doc) and reported as an error.
 pub fn read(path: &Path) -> Result<Option<Snapshot>, PersistError> {
     let bytes = match fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_err(path)(e)),
     };
-    let snapshot: Snapshot =
-        serde_json::from_slice(&bytes).map_err(|source| PersistError::Decode {
+    // The version first: a newer file may not decode as this version's layout at all.
+    #[derive(serde::Deserialize)]
+    struct Version {
+        version: u32,
+    }
+    if let Ok(Version { version }) = serde_json::from_slice::<Version>(&bytes) {
+        if version != SNAPSHOT_VERSION {
+            return Err(PersistError::Version {
+                path: path.to_path_buf(),
+                found: version,
+                kept_as: set_aside(path, &format!("v{version}")),
+            });
+        }
+    }
+    match serde_json::from_slice::<Snapshot>(&bytes) {
+        Ok(snapshot) => Ok(Some(snapshot)),
+        Err(source) => Err(PersistError::Decode {
             path: path.to_path_buf(),
             source,
-        })?;
-    if snapshot.version != SNAPSHOT_VERSION {
-        return Err(PersistError::Version {
-            path: path.to_path_buf(),
-            found: snapshot.version,
-        });
+            kept_as: set_aside(path, "corrupt"),
+        }),
     }
-    Ok(Some(snapshot))
 }
 
 #[cfg(test)]
@@ -283,6 +340,43 @@ mod tests {
         fs::write(&bad, b"{not json").expect("write");
         let err = read(&bad).expect_err("garbage");
         assert!(err.to_string().contains("not a tocsin state file"), "{err}");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_newer_or_damaged_state_file_is_kept_aside_before_the_next_write() {
+        let dir = temp_dir("aside");
+        let current = Snapshot {
+            version: SNAPSHOT_VERSION,
+            groups: Vec::new(),
+        };
+        let path = dir.join("alerts.json");
+        let newer = br#"{"version":2,"groups":[{"a":"layout this version does not know"}]}"#;
+        fs::write(&path, newer).expect("write");
+        let err = read(&path).expect_err("a newer version");
+        assert!(
+            matches!(err, PersistError::Version { found: 2, .. }),
+            "{err}"
+        );
+        let kept = dir.join("alerts.json.v2");
+        assert!(
+            err.to_string()
+                .ends_with(&format!("; the file is kept as {}", kept.display())),
+            "{err}"
+        );
+        write_atomic(&path, &current).expect("write");
+        assert_eq!(fs::read(&kept).expect("kept"), newer);
+
+        // Damaged twice: both copies kept.
+        for round in ["", ".1"] {
+            fs::write(&path, b"{\"version\":1,\"groups\":[tor").expect("write");
+            let err = read(&path).expect_err("damaged");
+            assert!(matches!(err, PersistError::Decode { .. }), "{err}");
+            let kept = dir.join(format!("alerts.json.corrupt{round}"));
+            assert!(kept.exists(), "{err}");
+            write_atomic(&path, &current).expect("write");
+        }
+        assert!(read(&path).expect("readable").is_some());
         let _ = fs::remove_dir_all(&dir);
     }
 

@@ -113,6 +113,14 @@ pub enum QueryError {
         /// The cause chain.
         message: String,
     },
+    /// The answer was larger than `max_response_size`; reading stopped at the limit.
+    #[error("the answer from {endpoint} is larger than max_response_size ({limit} bytes)")]
+    TooLarge {
+        /// The endpoint.
+        endpoint: String,
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// The answer was not the JSON expected.
     #[error("cannot decode the answer from {endpoint}: {message}")]
     Decode {
@@ -197,6 +205,8 @@ impl QueryError {
             QueryError::Timeout { .. } => ErrorKind::Timeout,
             QueryError::Transport { .. } => ErrorKind::Transport,
             QueryError::Decode { .. } => ErrorKind::Decode,
+            // An answer past the size cap is unusable as it is, as one that does not decode.
+            QueryError::TooLarge { .. } => ErrorKind::Decode,
             QueryError::Config(_) | QueryError::Credentials(_) => ErrorKind::Config,
         }
     }
@@ -218,15 +228,18 @@ impl QueryError {
     }
 
     /// Whether another attempt may succeed: connection failures, timeouts, transport
-    /// errors and 5xx answers. Never 4xx (`bad_data`, `execution`), decode, configuration
-    /// or credential errors.
+    /// errors and 5xx answers. Never 4xx (`bad_data`, `execution`), decode, too-large,
+    /// configuration or credential errors.
     pub fn is_retryable(&self) -> bool {
         match self {
             QueryError::Connect { .. }
             | QueryError::Timeout { .. }
             | QueryError::Transport { .. } => true,
             QueryError::Api { status, .. } | QueryError::Http { status, .. } => *status >= 500,
-            QueryError::Decode { .. } | QueryError::Config(_) | QueryError::Credentials(_) => false,
+            QueryError::Decode { .. }
+            | QueryError::TooLarge { .. }
+            | QueryError::Config(_)
+            | QueryError::Credentials(_) => false,
         }
     }
 }

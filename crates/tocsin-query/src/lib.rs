@@ -59,7 +59,10 @@ pub use api::{
     RuleKind,
 };
 pub use client::PrometheusClient;
-pub use config::{Auth, BasicAuth, ClientConfig, RetryPolicy, Secret, SecretSource, TlsConfig};
+pub use config::{
+    Auth, BasicAuth, ClientConfig, RetryPolicy, Secret, SecretSource, TlsConfig,
+    DEFAULT_MAX_RESPONSE_SIZE,
+};
 pub use datasource::{Datasource, QueryFuture};
 pub use decode::decode_query_response;
 pub use error::{ErrorKind, ErrorType, QueryError};

@@ -48,6 +48,14 @@ pub struct GatewayArgs {
     /// Do not watch the config file; reload only on SIGHUP.
     #[arg(long)]
     no_watch: bool,
+    /// Most HTTP connections served at once; more wait to be accepted (as Prometheus's).
+    #[arg(long = "web.max-connections", value_name = "N", default_value_t = 512)]
+    max_connections: usize,
+    /// Time for a request's headers (and a gateway post's body) to arrive; keep-alive
+    /// connections idle this long are closed (as Prometheus's).
+    #[arg(long = "web.read-timeout", value_name = "DURATION", default_value = "5m",
+          value_parser = crate::http::parse_duration_flag)]
+    read_timeout: std::time::Duration,
     #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Logfmt)]
     log_format: LogFormat,
     #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info)]
@@ -225,6 +233,10 @@ impl State {
 }
 
 async fn serve(args: GatewayArgs, config: Config) -> anyhow::Result<()> {
+    let limits = crate::http::Limits {
+        max_connections: args.max_connections,
+        read_timeout: args.read_timeout,
+    };
     if let Some(dir) = &config.state.dir {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating the state directory {}", dir.display()))?;
@@ -259,6 +271,7 @@ async fn serve(args: GatewayArgs, config: Config) -> anyhow::Result<()> {
     crate::http::serve(
         "tocsin gateway",
         listener,
+        limits,
         handler,
         crate::http::shutdown_signal(),
     )
@@ -298,6 +311,7 @@ const TEXT: &str = "text/plain; charset=utf-8";
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
     let path = req.uri().path().to_owned();
     if let Some(receiver) = gateway::receiver_of(&path) {
+        let read_timeout = state.args.read_timeout;
         let Some(handle) = state.running(|r| r.gateway.clone()) else {
             return reply(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -305,7 +319,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
                 "reloading the receivers; retry\n",
             );
         };
-        return gateway::handle(Some(&handle), receiver, req).await;
+        return gateway::handle(Some(&handle), &receiver, read_timeout, req).await;
     }
     match (req.method(), path.as_str()) {
         (&Method::GET, "/metrics") => {

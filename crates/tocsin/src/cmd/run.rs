@@ -52,6 +52,14 @@ pub struct RunArgs {
     /// or POST /-/reload.
     #[arg(long)]
     no_watch: bool,
+    /// Most HTTP connections served at once; more wait to be accepted (as Prometheus's).
+    #[arg(long = "web.max-connections", value_name = "N", default_value_t = 512)]
+    max_connections: usize,
+    /// Time for a request's headers (and a gateway post's body) to arrive; keep-alive
+    /// connections idle this long are closed (as Prometheus's).
+    #[arg(long = "web.read-timeout", value_name = "DURATION", default_value = "5m",
+          value_parser = crate::http::parse_duration_flag)]
+    read_timeout: std::time::Duration,
     #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Logfmt)]
     log_format: LogFormat,
     #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info)]
@@ -95,6 +103,7 @@ fn settings(args: &RunArgs) -> anyhow::Result<(Config, PathBuf)> {
                     bearer_token_file: None,
                     bearer_token_env: None,
                     tls: Default::default(),
+                    max_response_size: None,
                 })
             }
         }
@@ -178,6 +187,9 @@ fn client_config(ds: &config::Datasource) -> anyhow::Result<ClientConfig> {
     c.tls.cert_file = ds.tls.cert_file.clone();
     c.tls.key_file = ds.tls.key_file.clone();
     c.tls.insecure_skip_verify = ds.tls.insecure_skip_verify;
+    if let Some(max) = ds.max_response_size {
+        c.max_response_size = max;
+    }
     Ok(c)
 }
 
@@ -332,6 +344,7 @@ async fn serve(args: RunArgs, config: Config, _base: PathBuf) -> anyhow::Result<
         config.rule_files.clone(),
         args.enable_lifecycle,
         notify_web,
+        args.read_timeout,
     ));
     let reload_state = state.clone();
     let sighup_task = tokio::spawn(async move { reload_on_sighup(reload_state, changes).await });
@@ -353,7 +366,11 @@ async fn serve(args: RunArgs, config: Config, _base: PathBuf) -> anyhow::Result<
         let state = state.clone();
         move |req| web::handle(state.clone(), req)
     };
-    crate::http::serve("tocsin run", listener, handler, shutdown).await;
+    let limits = crate::http::Limits {
+        max_connections: args.max_connections,
+        read_timeout: args.read_timeout,
+    };
+    crate::http::serve("tocsin run", listener, limits, handler, shutdown).await;
     info!("shutting down");
     let _ = stop_tx.send(true);
     if let Err(e) = engine_task.await {

@@ -26,6 +26,8 @@ pub struct WebState {
     rule_globs: Vec<String>,
     lifecycle: bool,
     reload_failures: AtomicU64,
+    /// `--web.read-timeout`, for gateway bodies.
+    read_timeout: std::time::Duration,
     /// The notification task, when `notify:` is configured.
     notify: Option<(GatewayHandle, Arc<Mutex<NotifyStatus>>)>,
 }
@@ -37,6 +39,7 @@ impl WebState {
         rule_globs: Vec<String>,
         lifecycle: bool,
         notify: Option<(GatewayHandle, Arc<Mutex<NotifyStatus>>)>,
+        read_timeout: std::time::Duration,
     ) -> Self {
         WebState {
             engine,
@@ -44,6 +47,7 @@ impl WebState {
             rule_globs,
             lifecycle,
             reload_failures: AtomicU64::new(0),
+            read_timeout,
             notify,
         }
     }
@@ -121,7 +125,7 @@ pub async fn handle(state: Arc<WebState>, req: Request<Incoming>) -> Reply {
     let query = req.uri().query().unwrap_or("").to_owned();
     if let Some(receiver) = gateway::receiver_of(&path) {
         let handle = state.notify.as_ref().map(|(h, _)| h);
-        return gateway::handle(handle, receiver, req).await;
+        return gateway::handle(handle, &receiver, state.read_timeout, req).await;
     }
     match (req.method(), path.as_str()) {
         (&Method::GET, "/api/v1/rules") => match api::rules(&state.engine, &query) {

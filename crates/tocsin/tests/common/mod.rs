@@ -44,9 +44,29 @@ impl Daemon {
     }
 
     pub fn start_with_env(args: &[String], log: PathBuf, env: &[(&str, &str)]) -> Daemon {
+        Daemon::start_under(&[], args, log, env)
+    }
+
+    /// Starts `tocsin run` through `wrapper` (say `prlimit --as=N --`), which must exec it
+    /// so that the process is tocsin's own.
+    pub fn start_under(
+        wrapper: &[&str],
+        args: &[String],
+        log: PathBuf,
+        env: &[(&str, &str)],
+    ) -> Daemon {
         let port = free_port();
         let file = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_tocsin"))
+        let tocsin = env!("CARGO_BIN_EXE_tocsin");
+        let mut command = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(tocsin);
+                c
+            }
+            None => Command::new(tocsin),
+        };
+        let child = command
             .arg("run")
             .args(args)
             .arg(format!("--listen=127.0.0.1:{port}"))
@@ -74,6 +94,15 @@ impl Daemon {
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// A `kB` line of `/proc/<pid>/status` (`VmHWM`: peak resident memory).
+    pub fn proc_status_kb(&self, field: &str) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
     }
 
     /// The firing/pending alerts `/api/v1/alerts` lists.
