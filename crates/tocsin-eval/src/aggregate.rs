@@ -4,9 +4,8 @@
 use crate::engine::Sample;
 use crate::functions::quantile;
 use crate::gosort;
-use crate::labels::{is_valid_label_name, Labels};
+use crate::labels::{is_valid_label_name, FxHashMap, Labels};
 use crate::EvalError;
-use std::collections::HashMap;
 use tocsin_promql::AggregateOp;
 
 struct Group {
@@ -81,7 +80,7 @@ pub(crate) fn aggregate(
             grouping.sort();
         }
     }
-    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut index: FxHashMap<Labels, usize> = FxHashMap::default();
     let mut groups: Vec<Group> = Vec::new();
     for s in vec {
         let mut metric = s.metric.clone();

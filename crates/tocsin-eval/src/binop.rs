@@ -3,9 +3,8 @@
 //! between a vector and a scalar, between scalars, and the set operators.
 
 use crate::engine::Sample;
-use crate::labels::Labels;
+use crate::labels::{FxHashMap, FxHashSet, Labels};
 use crate::EvalError;
-use std::collections::{HashMap, HashSet};
 use tocsin_promql::{BinaryOp, Cardinality, VectorMatching};
 
 /// Go's `math.Pow`, `math.Mod` and `math.Atan2` agree with Rust's on the special cases.
@@ -78,7 +77,7 @@ pub(crate) fn vector_and(lhs: &[Sample], rhs: &[Sample], m: &VectorMatching) -> 
     if lhs.is_empty() || rhs.is_empty() {
         return Vec::new();
     }
-    let right: HashSet<Labels> = rhs.iter().map(|s| signature(&s.metric, m)).collect();
+    let right: FxHashSet<Labels> = rhs.iter().map(|s| signature(&s.metric, m)).collect();
     lhs.iter()
         .filter(|s| right.contains(&signature(&s.metric, m)))
         .cloned()
@@ -92,7 +91,7 @@ pub(crate) fn vector_or(lhs: &[Sample], rhs: &[Sample], m: &VectorMatching) -> V
     if rhs.is_empty() {
         return lhs.to_vec();
     }
-    let left: HashSet<Labels> = lhs.iter().map(|s| signature(&s.metric, m)).collect();
+    let left: FxHashSet<Labels> = lhs.iter().map(|s| signature(&s.metric, m)).collect();
     let mut out = lhs.to_vec();
     out.extend(
         rhs.iter()
@@ -106,7 +105,7 @@ pub(crate) fn vector_unless(lhs: &[Sample], rhs: &[Sample], m: &VectorMatching) 
     if lhs.is_empty() || rhs.is_empty() {
         return lhs.to_vec();
     }
-    let right: HashSet<Labels> = rhs.iter().map(|s| signature(&s.metric, m)).collect();
+    let right: FxHashSet<Labels> = rhs.iter().map(|s| signature(&s.metric, m)).collect();
     lhs.iter()
         .filter(|s| !right.contains(&signature(&s.metric, m)))
         .cloned()
@@ -146,7 +145,7 @@ pub(crate) fn vector_binop(
     }
     let one_to_many = m.card == Cardinality::OneToMany;
     let (lhs, rhs) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
-    let mut right: HashMap<Labels, &Sample> = HashMap::with_capacity(rhs.len());
+    let mut right: FxHashMap<Labels, &Sample> = FxHashMap::default();
     for rs in rhs {
         let sig = signature(&rs.metric, m);
         if let Some(dup) = right.get(&sig) {
@@ -160,7 +159,7 @@ pub(crate) fn vector_binop(
         }
         right.insert(sig, rs);
     }
-    let mut matched: HashMap<Labels, Option<HashSet<Labels>>> = HashMap::new();
+    let mut matched: FxHashMap<Labels, Option<FxHashSet<Labels>>> = FxHashMap::default();
     let mut out = Vec::new();
     for ls in lhs {
         let sig = signature(&ls.metric, m);
@@ -192,8 +191,8 @@ pub(crate) fn vector_binop(
         } else {
             let set = matched
                 .entry(sig)
-                .or_insert_with(|| Some(HashSet::new()))
-                .get_or_insert_with(HashSet::new);
+                .or_insert_with(|| Some(FxHashSet::default()))
+                .get_or_insert_with(FxHashSet::default);
             if !set.insert(metric.clone()) {
                 return Err(EvalError::new(
                     "multiple matches for labels: grouping labels must ensure unique matches",

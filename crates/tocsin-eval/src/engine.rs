@@ -7,7 +7,7 @@ use crate::binop::{
     scalar_binop, vector_and, vector_binop, vector_or, vector_scalar_binop, vector_unless,
 };
 use crate::functions::{self, FuncState, RangeArgs};
-use crate::labels::{Labels, METRIC_NAME};
+use crate::labels::{FxHashMap, FxHashSet, Labels, METRIC_NAME};
 use crate::storage::{is_stale_nan, Point, Storage, StoredSeries};
 use crate::EvalError;
 use regex::Regex;
@@ -150,7 +150,7 @@ pub(crate) fn same_labelset_error() -> EvalError {
 }
 
 fn has_duplicate<'a>(metrics: impl Iterator<Item = &'a Labels>) -> bool {
-    let mut seen = HashSet::new();
+    let mut seen = FxHashSet::default();
     for m in metrics {
         if !seen.insert(m) {
             return true;
@@ -507,7 +507,7 @@ impl<'a> Evaluator<'a> {
         let mut vectors: Vec<Vector> = vec![Vec::new(); mats.len()];
         let instant = self.start == self.end;
         let mut out: Matrix = Vec::new();
-        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut index: FxHashMap<Labels, usize> = FxHashMap::default();
         let steps: Vec<i64> = self.steps().collect();
         for ts in steps {
             for (i, mat) in mats.iter().enumerate() {
@@ -694,7 +694,11 @@ impl<'a> Evaluator<'a> {
                 points,
             }]);
         }
-        if has_duplicate(out.iter().map(|s| &s.metric)) {
+        // Distinct stored series sharing one name stay distinct without it.
+        let one_name = sources
+            .windows(2)
+            .all(|w| w[0].metric().get(METRIC_NAME) == w[1].metric().get(METRIC_NAME));
+        if !one_name && has_duplicate(out.iter().map(|s| &s.metric)) {
             return Err(same_labelset_error());
         }
         Ok(out)

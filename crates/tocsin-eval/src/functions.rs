@@ -4,7 +4,7 @@
 
 use crate::engine::{Sample, Vector};
 use crate::gosort;
-use crate::labels::{is_valid_label_name, Labels, METRIC_NAME};
+use crate::labels::{is_valid_label_name, FxHashMap, Labels, METRIC_NAME};
 use crate::storage::Point;
 use crate::EvalError;
 use regex::Regex;
@@ -369,7 +369,7 @@ fn label_join(vec: &[Sample], args: &[Expr]) -> Result<Vector, EvalError> {
 /// `funcHistogramQuantile` over classic buckets: series grouped by all labels but `le`,
 /// output without `le` and `__name__`.
 fn histogram_quantile(q: f64, vec: &[Sample]) -> Vector {
-    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut index: FxHashMap<Labels, usize> = FxHashMap::default();
     let mut groups: Vec<(Labels, Vec<(f64, f64)>)> = Vec::new();
     for s in vec {
         let Some(upper) = parse_go_float(s.metric.get("le")) else {

@@ -1,7 +1,7 @@
 //! The in-memory series store the evaluator reads: samples per label set, in time order,
 //! with Prometheus's staleness markers kept as stored values.
 
-use crate::labels::{Labels, METRIC_NAME};
+use crate::labels::{FxHashMap, Labels, METRIC_NAME};
 use crate::StorageError;
 use std::collections::HashMap;
 
@@ -38,7 +38,7 @@ pub struct StoredSeries {
 #[derive(Debug, Default, Clone)]
 pub struct Storage {
     series: Vec<StoredSeries>,
-    by_labels: HashMap<Labels, usize>,
+    by_labels: FxHashMap<Labels, usize>,
     /// Indices of all series, sorted by label set.
     sorted: Vec<usize>,
     /// Indices per metric name, sorted by label set.

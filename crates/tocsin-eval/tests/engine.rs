@@ -20,7 +20,9 @@ fn store(step: i64, lines: &[&str]) -> Storage {
 
 fn instant(s: &Storage, q: &str, t: i64) -> Result<Value, String> {
     let e = tocsin_promql::parse(q).unwrap();
-    Engine::default().instant(s, &e, t).map_err(|e| e.to_string())
+    Engine::default()
+        .instant(s, &e, t)
+        .map_err(|e| e.to_string())
 }
 
 fn vector(s: &Storage, q: &str, t: i64) -> Vec<(String, f64)> {
@@ -53,7 +55,11 @@ fn duplicate_series_on_the_one_side_is_reported_with_prometheus_words() {
 fn one_to_one_with_several_matches_asks_for_group_left() {
     let s = store(
         60_000,
-        &[r#"a{job="x", i="1"} 1"#, r#"a{job="x", i="2"} 1"#, r#"b{job="x"} 1"#],
+        &[
+            r#"a{job="x", i="1"} 1"#,
+            r#"a{job="x", i="2"} 1"#,
+            r#"b{job="x"} 1"#,
+        ],
     );
     assert_eq!(
         instant(&s, "a + on(job) b", 0).unwrap_err(),
@@ -79,8 +85,15 @@ fn dropping_the_name_may_collide_and_fails_as_prometheus_does() {
 fn staleness_marker_ends_a_series_and_lookback_is_five_minutes() {
     let s = store(60_000, &[r#"up{job="x"} 1 1 stale"#, r#"old{job="y"} 1"#]);
     assert_eq!(vector(&s, "up", 60_000).len(), 1);
-    assert!(vector(&s, "up", 120_000).is_empty(), "stale marker hides the series");
-    assert_eq!(vector(&s, "old", 300_000).len(), 1, "5m lookback includes t-5m");
+    assert!(
+        vector(&s, "up", 120_000).is_empty(),
+        "stale marker hides the series"
+    );
+    assert_eq!(
+        vector(&s, "old", 300_000).len(),
+        1,
+        "5m lookback includes t-5m"
+    );
     assert!(vector(&s, "old", 300_001).is_empty());
     // Range functions skip the marker but see the earlier samples.
     assert_eq!(vector(&s, "count_over_time(up[5m])", 180_000)[0].1, 2.0);
