@@ -16,13 +16,43 @@ pub struct SeriesDesc {
     pub values: Vec<Option<f64>>,
 }
 
-/// A series description that does not parse; `Display` is the reason.
+/// A series description that does not parse: the byte offset in the input where it went
+/// wrong and the reason (`Display`), worded as Prometheus's lexer where it matters.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct SeriesDescError(pub String);
+#[error("{message}")]
+pub struct SeriesDescError {
+    pub offset: usize,
+    pub message: String,
+}
+
+impl SeriesDescError {
+    /// As Prometheus's `ParseErr` prints it for a one-line input: `1:COL: parse error: MSG`.
+    pub fn prometheus_text(&self) -> String {
+        format!("1:{}: parse error: {}", self.offset + 1, self.message)
+    }
+}
 
 fn err<T>(msg: impl Into<String>) -> Result<T, SeriesDescError> {
-    Err(SeriesDescError(msg.into()))
+    err_at(0, msg)
+}
+
+fn err_at<T>(offset: usize, msg: impl Into<String>) -> Result<T, SeriesDescError> {
+    Err(SeriesDescError {
+        offset,
+        message: msg.into(),
+    })
+}
+
+/// The lexer's error for a character it does not expect inside braces (Go's `%q` of it).
+fn unexpected_in_braces<T>(input: &str, i: usize) -> Result<T, SeriesDescError> {
+    let c = input[i..].chars().next().unwrap_or(' ');
+    let quoted = match c {
+        '\'' => r"'\''".to_owned(),
+        '\\' => r"'\\'".to_owned(),
+        c if c.is_ascii_graphic() || c == ' ' => format!("'{c}'"),
+        c => format!("'\\u{:04x}'", c as u32),
+    };
+    err_at(i, format!("unexpected character inside braces: {quoted}"))
 }
 
 /// Parses `metric{labels} values...`.
@@ -62,7 +92,7 @@ pub fn parse_metric(input: &str) -> Result<(Labels, &str), SeriesDescError> {
                 i += 1;
             }
             if i >= bytes.len() {
-                return err("unexpected end of input inside braces");
+                return err_at(i, "unexpected end of input inside braces");
             }
             if bytes[i] == b'}' {
                 i += 1;
@@ -74,10 +104,7 @@ pub fn parse_metric(input: &str) -> Result<(Labels, &str), SeriesDescError> {
             }
             let name = &input[start..i];
             if name.is_empty() || name.as_bytes()[0].is_ascii_digit() {
-                return err(format!(
-                    "unexpected character inside braces: {:?}",
-                    &input[start..]
-                ));
+                return unexpected_in_braces(input, start);
             }
             while i < bytes.len() && bytes[i].is_ascii_whitespace() {
                 i += 1;
@@ -113,7 +140,15 @@ pub fn parse_metric(input: &str) -> Result<(Labels, &str), SeriesDescError> {
             match bytes.get(i) {
                 Some(b',') => i += 1,
                 Some(b'}') => {}
-                _ => return err("expected \",\" or \"}\" after a label"),
+                Some(c) if !c.is_ascii_alphabetic() && *c != b'_' => {
+                    return unexpected_in_braces(input, i)
+                }
+                _ => {
+                    return err_at(
+                        i,
+                        "unexpected identifier in label matching, expected \",\" or \"}\"",
+                    )
+                }
             }
         }
     }

@@ -4,3 +4,4 @@ pub mod check;
 pub mod gateway;
 pub mod run;
 pub mod sink;
+pub mod test_rules;
