@@ -321,6 +321,10 @@ impl TemplateContext for EvalContext<'_> {
     fn eval_time(&self) -> f64 {
         self.ts_ms as f64 / 1000.0
     }
+
+    fn has_external_url(&self) -> bool {
+        false
+    }
 }
 
 /// An instant query as promtool's `query` helper: a vector, or a scalar as one sample

@@ -1,0 +1,356 @@
+//! `tocsin test rules` against the real `promtool test rules` on generated unit tests: for
+//! every rule file of the real-world corpus (testdata/corpus, CC BY 4.0) and of
+//! testdata/rules/good, a test file with random input series for the metrics its rules
+//! select and deliberately empty expectations, so that both tools print every alert that
+//! fires and every sample each rule expression returns. stdout, stderr and exit status must
+//! agree; numbers are compared to 10 significant digits (promtool's own float sums vary in
+//! the last bits), nothing else loosely.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use tocsin_promql::{Expr, MatchOp};
+use tocsin_testkit::{rule_files, TempDir};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// xorshift64*: deterministic input series per file.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Metric names with the label values their selectors ask for by equality (or by a
+/// regex whose first alternative is a plain word).
+fn selectors(e: &Expr, out: &mut BTreeMap<String, BTreeMap<String, String>>) {
+    match e {
+        Expr::VectorSelector(vs) => {
+            let mut name = vs.name.clone();
+            let mut labels = BTreeMap::new();
+            for m in &vs.matchers {
+                let value = match m.op {
+                    MatchOp::Equal => m.value.clone(),
+                    MatchOp::Regex => {
+                        let first = m.value.split('|').next().unwrap_or("");
+                        if first.is_empty()
+                            || !first
+                                .chars()
+                                .all(|c| c.is_ascii_alphanumeric() || "_-:".contains(c))
+                        {
+                            continue;
+                        }
+                        first.to_owned()
+                    }
+                    _ => continue,
+                };
+                if m.name == "__name__" {
+                    name = value;
+                } else {
+                    labels.insert(m.name.clone(), value);
+                }
+            }
+            if !name.is_empty() {
+                out.entry(name).or_default().extend(labels);
+            }
+        }
+        Expr::MatrixSelector { selector, .. } => selectors(selector, out),
+        Expr::Subquery { expr, .. } | Expr::Unary { expr, .. } | Expr::Paren { expr, .. } => {
+            selectors(expr, out)
+        }
+        Expr::Call { args, .. } => args.iter().for_each(|a| selectors(a, out)),
+        Expr::Aggregate { expr, param, .. } => {
+            selectors(expr, out);
+            if let Some(p) = param {
+                selectors(p, out);
+            }
+        }
+        Expr::Binary { lhs, rhs, .. } => {
+            selectors(lhs, out);
+            selectors(rhs, out);
+        }
+        Expr::Number { .. } | Expr::String { .. } => {}
+    }
+}
+
+fn series_line(name: &str, labels: &BTreeMap<String, String>) -> String {
+    let body: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+    format!("{name}{{{}}}", body.join(", "))
+}
+
+/// Random values in expanding notation over 31 steps.
+fn values(rng: &mut Rng, counter: bool) -> String {
+    if counter {
+        let start = rng.below(1000);
+        let step = rng.below(50);
+        return match rng.below(4) {
+            0 => format!("{start}+{step}x15 0+{step}x15"),
+            1 => format!("{start}+{step}x10 _x5 {}+{step}x15", start + 11 * step),
+            _ => format!("{start}+{step}x30"),
+        };
+    }
+    match rng.below(7) {
+        0 => "0x30".to_owned(),
+        1 => "1x30".to_owned(),
+        2 => format!("{}x10 0x20", rng.below(100)),
+        3 => format!("{}-{}x30", rng.below(100_000), rng.below(1000)),
+        4 => format!("0x10 {}x10 stale", rng.below(100)),
+        5 => format!(
+            "{}.{}+{}.5x30",
+            rng.below(100),
+            rng.below(10),
+            rng.below(10)
+        ),
+        _ => {
+            let mut v = String::new();
+            for _ in 0..31 {
+                let _ = write!(v, "{} ", rng.below(200) as f64 / 4.0);
+            }
+            v
+        }
+    }
+}
+
+/// A unit-test file for `rule_file` (given relative to `dir`), or `None` when the rule file
+/// does not load.
+fn unit_test_for(rule_file: &Path, name: &str, seed: u64) -> Option<String> {
+    let (groups, _) = tocsin_rules::load_file(&rule_file.to_string_lossy()).ok()?;
+    let mut wanted: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut alerts = Vec::new();
+    let mut exprs = Vec::new();
+    for g in &groups {
+        for r in &g.rules {
+            if let Ok(e) = tocsin_promql::parse(r.expr_text()) {
+                selectors(&e, &mut wanted);
+            }
+            exprs.push(r.expr_text().to_owned());
+            if let tocsin_rules::RuleKind::Alerting = r.kind() {
+                alerts.push(r.name().to_owned());
+            }
+        }
+    }
+    let mut rng = Rng(seed | 1);
+    let mut input = String::new();
+    for (metric, labels) in &wanted {
+        let counter = ["_total", "_count", "_sum", "_bucket", "_seconds"]
+            .iter()
+            .any(|s| metric.ends_with(s));
+        for instance in ["a", "b"] {
+            let mut l = labels.clone();
+            l.entry("instance".to_owned())
+                .or_insert_with(|| format!("host-{instance}:9100"));
+            l.entry("job".to_owned())
+                .or_insert_with(|| "node".to_owned());
+            if metric.ends_with("_bucket") {
+                let base = rng.below(100);
+                for (i, le) in ["0.1", "0.5", "1", "+Inf"].iter().enumerate() {
+                    let mut lb = l.clone();
+                    lb.insert("le".to_owned(), (*le).to_owned());
+                    let _ = writeln!(
+                        input,
+                        "      - series: '{}'\n        values: '{}+{}x30'",
+                        series_line(metric, &lb),
+                        base * (i as u64 + 1),
+                        i + 1
+                    );
+                }
+                continue;
+            }
+            let _ = writeln!(
+                input,
+                "      - series: '{}'\n        values: '{}'",
+                series_line(metric, &l),
+                values(&mut rng, counter)
+            );
+        }
+    }
+    let mut t = format!(
+        "rule_files:\n  - {name}\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    name: generated\n    input_series:\n{input}"
+    );
+    if input.is_empty() {
+        t.push_str("      []\n");
+    }
+    t.push_str("    alert_rule_test:\n");
+    if alerts.is_empty() {
+        t.push_str("      []\n");
+    }
+    alerts.sort();
+    alerts.dedup();
+    for a in &alerts {
+        for at in ["5m", "16m", "30m"] {
+            let _ = writeln!(
+                t,
+                "      - eval_time: {at}\n        alertname: {}\n        exp_alerts: []",
+                serde_json::to_string(a).ok()?
+            );
+        }
+    }
+    t.push_str("    promql_expr_test:\n");
+    if exprs.is_empty() {
+        t.push_str("      []\n");
+    }
+    for e in &exprs {
+        for at in ["10m", "30m"] {
+            let _ = writeln!(
+                t,
+                "      - expr: {}\n        eval_time: {at}\n        exp_samples: []",
+                serde_json::to_string(e).ok()?
+            );
+        }
+    }
+    Some(t)
+}
+
+/// Numbers with more than 10 significant digits rounded to 10 (`1.2345678901234E+02`,
+/// `0.30000000000000004`), and the two series of a many-to-many error in a fixed order.
+fn normalize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let starts_number = bytes[i].is_ascii_digit()
+            && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_'));
+        if !starts_number {
+            out.push(bytes[i] as char);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && (bytes[i].is_ascii_digit() || bytes[i] == b'.') {
+            i += 1;
+        }
+        if i < bytes.len() && (bytes[i] == b'E' || bytes[i] == b'e') {
+            let mut j = i + 1;
+            if j < bytes.len() && (bytes[j] == b'+' || bytes[j] == b'-') {
+                j += 1;
+            }
+            if j < bytes.len() && bytes[j].is_ascii_digit() {
+                i = j;
+                while i < bytes.len() && bytes[i].is_ascii_digit() {
+                    i += 1;
+                }
+            }
+        }
+        let token = &text[start..i];
+        let digits = token
+            .split(['E', 'e'])
+            .next()
+            .unwrap_or("")
+            .chars()
+            .filter(char::is_ascii_digit)
+            .count();
+        match token.parse::<f64>() {
+            Ok(v) if digits > 10 && v != 0.0 => {
+                let _ = write!(out, "{v:.9e}");
+            }
+            _ => out.push_str(token),
+        }
+    }
+    out.lines()
+        .map(|line| {
+            let (Some(open), Some(close)) = (line.find(": [{"), line.find("}];")) else {
+                return line.to_owned();
+            };
+            let inner = &line[open + 3..close + 1];
+            let Some((left, right)) = inner.split_once("}, {") else {
+                return line.to_owned();
+            };
+            let mut pair = [format!("{left}}}"), format!("{{{right}")];
+            pair.sort();
+            format!(
+                "{}[{}, {}]{}",
+                &line[..open + 2],
+                pair[0],
+                pair[1],
+                &line[close + 2..]
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn run(program: &str, file: &str, dir: &Path) -> Output {
+    Command::new(program)
+        .args(["test", "rules", file])
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run {program}: {e}. promtool comes with Debian's prometheus package: \
+                 apt-get install -y --no-install-recommends prometheus"
+            )
+        })
+}
+
+#[test]
+fn test_rules_matches_promtool_on_generated_tests_for_the_corpus() {
+    let tmp = TempDir::new("tocsin-test-rules-diff").expect("temp dir");
+    let mut sources = rule_files(&repo().join("testdata/corpus/awesome-prometheus-alerts"));
+    sources.extend(rule_files(&repo().join("testdata/rules/good")));
+    let mut cases = Vec::new();
+    for (i, src) in sources.iter().enumerate() {
+        let rule_name = format!("rules-{i}.yml");
+        std::fs::copy(src, tmp.path().join(&rule_name)).expect("copy rule file");
+        let Some(test) = unit_test_for(src, &rule_name, 0x9e37_79b9 + i as u64) else {
+            continue;
+        };
+        let test_name = format!("test-{i}.yml");
+        std::fs::write(tmp.path().join(&test_name), test).expect("write test file");
+        cases.push((src.clone(), test_name));
+    }
+    assert!(cases.len() > 100, "generated {} unit tests", cases.len());
+    let tocsin = env!("CARGO_BIN_EXE_tocsin");
+    let (mut printed, mut differences) = (0usize, Vec::new());
+    for (src, test) in &cases {
+        let theirs = run("promtool", test, tmp.path());
+        let ours = run(tocsin, test, tmp.path());
+        let (te, oe) = (
+            String::from_utf8_lossy(&theirs.stderr),
+            String::from_utf8_lossy(&ours.stderr),
+        );
+        printed += te.matches("got:").count();
+        if theirs.status.code() != ours.status.code()
+            || theirs.stdout != ours.stdout
+            || normalize(&te) != normalize(&oe)
+        {
+            let diff: Vec<String> = normalize(&te)
+                .lines()
+                .zip(normalize(&oe).lines())
+                .filter(|(a, b)| a != b)
+                .take(6)
+                .map(|(a, b)| format!("  promtool: {a}\n  tocsin:   {b}"))
+                .collect();
+            differences.push(format!(
+                "{} ({test}): exit {:?} vs {:?}, {} vs {} stderr lines\n{}",
+                src.display(),
+                theirs.status.code(),
+                ours.status.code(),
+                te.lines().count(),
+                oe.lines().count(),
+                diff.join("\n")
+            ));
+        }
+    }
+    println!(
+        "{} of {} generated unit tests agree; promtool printed {printed} got: blocks",
+        cases.len() - differences.len(),
+        cases.len()
+    );
+    assert!(
+        printed > 100,
+        "the generated tests exercise rules: {printed}"
+    );
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}
