@@ -217,44 +217,88 @@ fn go_f64_to_i64(x: f64) -> i64 {
     }
 }
 
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+/// Go's `time.Unix(secs, 0).UTC()` broken down as `time.Time` does it: seconds since the
+/// absolute zero year as a wrapping `uint64` (so even `int64(NaN)` gives Go's answer), then
+/// 400/100/4/1-year cycles (`absDate` of Go's `time` package).
+struct GoDate {
+    abs: u64,
+    year: i64,
+    /// 0-based day of the year.
+    yday: u64,
+}
+
+const UNIX_TO_ABSOLUTE: i64 = 9_223_372_028_715_321_600;
+const ABSOLUTE_ZERO_YEAR: i64 = -292_277_022_399;
+
+fn go_date(secs: i64) -> GoDate {
+    let abs = secs.wrapping_add(UNIX_TO_ABSOLUTE) as u64;
+    let mut d = abs / 86_400;
+    let mut n = d / 146_097;
+    let mut y = 400 * n;
+    d -= 146_097 * n;
+    n = d / 36_524;
+    n -= n >> 2;
+    y += 100 * n;
+    d -= 36_524 * n;
+    n = d / 1461;
+    y += 4 * n;
+    d -= 1461 * n;
+    n = d / 365;
+    n -= n >> 2;
+    y += n;
+    d -= 365 * n;
+    GoDate {
+        abs,
+        year: (y as i64).wrapping_add(ABSOLUTE_ZERO_YEAR),
+        yday: d,
+    }
 }
 
 fn is_leap(y: i64) -> bool {
     y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
 }
 
+/// Month (1-12) and day of month from a 0-based day of the year.
+fn month_day(year: i64, yday: u64) -> (u64, u64) {
+    const BEFORE: [u64; 13] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365];
+    let mut day = yday;
+    if is_leap(year) {
+        if day == 31 + 29 - 1 {
+            return (2, 29);
+        }
+        if day > 31 + 29 - 1 {
+            day -= 1;
+        }
+    }
+    let mut month = (day / 31) as usize;
+    let end = BEFORE[month + 1];
+    let begin = if day >= end {
+        month += 1;
+        end
+    } else {
+        BEFORE[month]
+    };
+    (month as u64 + 1, day - begin + 1)
+}
+
 fn date_part(name: &str, secs: i64) -> f64 {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    const CUM: [u32; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
-    let leap = is_leap(y);
+    let g = go_date(secs);
+    let (month, day) = month_day(g.year, g.yday);
     (match name {
-        "days_in_month" => match m {
-            2 if leap => 29,
+        "days_in_month" => match month {
+            2 if is_leap(g.year) => 29,
             2 => 28,
             4 | 6 | 9 | 11 => 30,
             _ => 31,
         },
-        "day_of_month" => d as i64,
-        "day_of_week" => (days + 4).rem_euclid(7),
-        "day_of_year" => (CUM[(m - 1) as usize] + d + u32::from(leap && m > 2)) as i64,
-        "hour" => rem / 3600,
-        "minute" => rem % 3600 / 60,
-        "month" => m as i64,
-        _ => y,
+        "day_of_month" => day as i64,
+        // Weekday(((abs + Monday*86400) % 604800) / 86400)
+        "day_of_week" => ((g.abs.wrapping_add(86_400) % 604_800) / 86_400) as i64,
+        "day_of_year" => g.yday as i64 + 1,
+        "hour" => (g.abs % 86_400 / 3600) as i64,
+        "minute" => (g.abs % 3600 / 60) as i64,
+        "month" => month as i64,
+        _ => g.year,
     }) as f64
 }
 

@@ -139,3 +139,16 @@ fn holt_winters_rejects_factors_outside_zero_one() {
         "invalid smoothing factor. Expected: 0 < sf < 1, got: 1.000000"
     );
 }
+
+#[test]
+fn date_functions_of_values_beyond_int64_follow_go_time_arithmetic() {
+    // Go converts such floats to the minimum int64 and its time package wraps; values
+    // as promtool 2.42 prints them.
+    let s = Storage::new();
+    let v = |q: &str| vector(&s, q, 0)[0].1;
+    assert_eq!(v("minute(vector(1e300))"), 30.0);
+    assert_eq!(v("year(vector(1e300))"), 292277026596.0);
+    assert_eq!(v("day_of_week(vector(-1e19))"), 0.0);
+    assert_eq!(v("month(vector(0/0))"), 12.0);
+    assert_eq!(v("day_of_year(vector(951782400))"), 60.0, "2000-02-29");
+}
