@@ -28,8 +28,68 @@ struct UnitTestFile {
     evaluation_interval: Option<String>,
     #[serde(default)]
     group_eval_order: Vec<String>,
+    /// Decoded and run one group at a time by [`TestsSeed`], so a file of thousands of
+    /// groups never sits in memory decoded; this pass only checks it is present or not.
     #[serde(default)]
-    tests: Vec<TestGroup>,
+    tests: Option<serde::de::IgnoredAny>,
+}
+
+/// The file again, skipping all but `tests`, whose groups go to `run` as they decode.
+struct FileSeed<F>(F);
+
+/// The `tests` sequence, each group handed to the callback as soon as it is decoded.
+struct TestsSeed<'f, F>(&'f mut F);
+
+impl<'de, F: FnMut(TestGroup)> serde::de::DeserializeSeed<'de> for FileSeed<F> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(mut self, d: D) -> Result<(), D::Error> {
+        struct V<'f, F>(&'f mut F);
+        impl<'de, F: FnMut(TestGroup)> serde::de::Visitor<'de> for V<'_, F> {
+            type Value = ();
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a unit-test file")
+            }
+            fn visit_unit<E>(self) -> Result<(), E> {
+                Ok(())
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "tests" {
+                        map.next_value_seed(TestsSeed(&mut *self.0))?;
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                Ok(())
+            }
+        }
+        d.deserialize_any(V(&mut self.0))
+    }
+}
+
+impl<'de, F: FnMut(TestGroup)> serde::de::DeserializeSeed<'de> for TestsSeed<'_, F> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        struct V<'f, F>(&'f mut F);
+        impl<'de, F: FnMut(TestGroup)> serde::de::Visitor<'de> for V<'_, F> {
+            type Value = ();
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a sequence of test groups")
+            }
+            fn visit_unit<E>(self) -> Result<(), E> {
+                Ok(())
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+                while let Some(group) = seq.next_element::<TestGroup>()? {
+                    (self.0)(group);
+                }
+                Ok(())
+            }
+        }
+        d.deserialize_any(V(self.0))
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -462,15 +522,25 @@ pub fn run_file(filename: &str, run: Option<&regex::Regex>) -> FileOutcome {
             return outcome;
         }
     }
-    for tg in &file.tests {
-        if let Some(re) = run {
-            if !re.is_match(&tg.name) {
-                continue;
-            }
-        }
-        outcome
-            .errors
-            .extend(run_group(tg, eval_interval, &order, &rule_files));
+    if file.tests.is_none() {
+        return outcome;
+    }
+    let mut group_errors = Vec::new();
+    let decoded = serde_saphyr::with_deserializer_from_str(&text, |d| {
+        serde::de::DeserializeSeed::deserialize(
+            FileSeed(|tg: TestGroup| {
+                if run.is_some_and(|re| !re.is_match(&tg.name)) {
+                    return;
+                }
+                group_errors.extend(run_group(&tg, eval_interval, &order, &rule_files));
+            }),
+            d,
+        )
+    });
+    match decoded {
+        // Like promtool, a file that does not decode runs nothing: only the YAML error.
+        Err(e) => outcome.errors.push(yaml_error(&e)),
+        Ok(()) => outcome.errors.extend(group_errors),
     }
     outcome
 }
