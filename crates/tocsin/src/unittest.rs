@@ -472,10 +472,9 @@ pub fn run_file(filename: &str, run: Option<&regex::Regex>) -> FileOutcome {
     let text = match std::fs::read_to_string(filename) {
         Ok(t) => t,
         Err(e) => {
-            outcome.errors.push(format!(
-                "open {filename}: {}",
-                crate::unittest::io_error_text(&e)
-            ));
+            outcome
+                .errors
+                .push(format!("open {filename}: {}", io_error_text(&e)));
             return outcome;
         }
     };

@@ -9,7 +9,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod promtool_output;
+use promtool_output::{order_many_to_many_pair, run_in};
 
 use tocsin_promql::{Expr, MatchOp};
 use tocsin_testkit::{rule_files, TempDir};
@@ -259,40 +262,11 @@ fn normalize(text: &str) -> String {
             _ => out.push_str(token),
         }
     }
-    out.lines()
-        .map(|line| {
-            let (Some(open), Some(close)) = (line.find(": [{"), line.find("}];")) else {
-                return line.to_owned();
-            };
-            let inner = &line[open + 3..close + 1];
-            let Some((left, right)) = inner.split_once("}, {") else {
-                return line.to_owned();
-            };
-            let mut pair = [format!("{left}}}"), format!("{{{right}")];
-            pair.sort();
-            format!(
-                "{}[{}, {}]{}",
-                &line[..open + 2],
-                pair[0],
-                pair[1],
-                &line[close + 2..]
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    order_many_to_many_pair(&out)
 }
 
 fn run(program: &str, file: &str, dir: &Path) -> Output {
-    Command::new(program)
-        .args(["test", "rules", file])
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run {program}: {e}. promtool comes with Debian's prometheus package: \
-                 apt-get install -y --no-install-recommends prometheus"
-            )
-        })
+    run_in(program, &["test", "rules", file], dir)
 }
 
 #[test]

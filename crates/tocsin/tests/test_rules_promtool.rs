@@ -4,49 +4,13 @@
 //! tests, broken test files, broken rule files, broken input series and failing queries.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod promtool_output;
+use promtool_output::{order_many_to_many_pair as normalize, run_in as run};
 
 fn unittest_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/promtool-unittest")
-}
-
-fn run(program: &str, args: &[&str], dir: &Path) -> Output {
-    Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run {program}: {e}. promtool comes with Debian's prometheus package: \
-                 apt-get install -y --no-install-recommends prometheus"
-            )
-        })
-}
-
-/// promtool names the two series of a many-to-many error in the order its TSDB created
-/// them, which follows Go's random map order; compare them as a set.
-fn normalize(text: &str) -> String {
-    text.lines()
-        .map(|line| {
-            let (Some(open), Some(close)) = (line.find(": [{"), line.find("}];")) else {
-                return line.to_owned();
-            };
-            let inner = &line[open + 3..close + 1];
-            let Some((left, right)) = inner.split_once("}, {") else {
-                return line.to_owned();
-            };
-            let mut pair = [format!("{left}}}"), format!("{{{right}")];
-            pair.sort();
-            format!(
-                "{}[{}, {}]{}",
-                &line[..open + 2],
-                pair[0],
-                pair[1],
-                &line[close + 2..]
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[test]
