@@ -1,10 +1,18 @@
-//! `tocsin test rules` against the real `promtool test rules` on generated unit tests: for
-//! every rule file of the real-world corpus (testdata/corpus, CC BY 4.0) and of
-//! testdata/rules/good, a test file with random input series for the metrics its rules
-//! select and deliberately empty expectations, so that both tools print every alert that
-//! fires and every sample each rule expression returns. stdout, stderr and exit status must
-//! agree; numbers are compared to 10 significant digits (promtool's own float sums vary in
-//! the last bits), nothing else loosely.
+//! Differential tests of `tocsin test rules` and of the evaluator (tocsin-eval) against
+//! Prometheus 2.42. Numbers are compared to 10 significant digits (promtool's own float
+//! sums vary in the last bits with its random series order), nothing else loosely.
+//!
+//! - `test_rules_matches_promtool_on_generated_tests_for_the_corpus`: for every rule file of
+//!   the real-world corpus (testdata/corpus, CC BY 4.0) and of testdata/rules/good, a unit
+//!   test with random input series for the metrics its rules select and deliberately empty
+//!   expectations, so that `promtool test rules` and `tocsin test rules` print every alert
+//!   that fires and every sample each rule expression returns; stdout, stderr and exit
+//!   status must agree.
+//! - `evaluator_matches_promtool_on_random_expressions`: random type-correct expressions
+//!   over random counters and gauges, each a `promql_expr_test` with empty expectations.
+//! - `evaluator_matches_a_real_prometheus_on_random_expressions`: the same grammar against a
+//!   running Prometheus (data remote-written with explicit timestamps), instant query by
+//!   instant query through its HTTP API.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -359,6 +367,13 @@ fn mask_duplicate_group(text: &str) -> String {
 /// Random PromQL over a small data set, type-correct by construction.
 struct ExprGen {
     rng: Rng,
+    /// The `@` time the generator pins selectors at (Unix seconds).
+    at: i64,
+    /// How `time()` is written: relative to the data's start when that is recent, so that
+    /// sums stay well-conditioned (Prometheus orders subquery results by Go's random map
+    /// order, and with values near 1.8e9 the variance of a handful of them then varies
+    /// from run to run in the 9th digit).
+    time: String,
 }
 
 impl ExprGen {
@@ -379,7 +394,7 @@ impl ExprGen {
     fn modifiers(&mut self) -> String {
         match self.rng.below(8) {
             0 => " offset 2m".to_owned(),
-            1 => " @ 600".to_owned(),
+            1 => format!(" @ {}", self.at),
             2 => " offset -1m".to_owned(),
             _ => String::new(),
         }
@@ -408,7 +423,7 @@ impl ExprGen {
     fn scalar(&mut self, depth: u32) -> String {
         match self.rng.below(if depth == 0 { 2 } else { 5 }) {
             0 => self.pick(&["0.5", "2", "-1", "10", "0.9"]).to_owned(),
-            1 => "time()".to_owned(),
+            1 => self.time.clone(),
             2 => format!("scalar({})", self.vector(depth - 1)),
             3 => format!(
                 "({} {} {})",
@@ -579,6 +594,8 @@ fn evaluator_matches_promtool_on_random_expressions() {
         }
     }
     let mut generator = ExprGen {
+        at: 600,
+        time: "time()".to_owned(),
         rng: Rng(0xfeed_beef_0042),
     };
     let mut cases = String::new();
@@ -629,5 +646,219 @@ fn evaluator_matches_promtool_on_random_expressions() {
         tl.len(),
         ol.len(),
         differing.join("\n")
+    );
+}
+
+/// `application/x-www-form-urlencoded` value encoding.
+fn form_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// A result as both sides are compared: sorted `labels value` lines, or the error.
+fn prometheus_answer(body: &serde_json::Value) -> Result<Vec<String>, String> {
+    if body["status"] != "success" {
+        // The API prefixes parse errors with the parameter they are about.
+        let e = body["error"].as_str().unwrap_or("");
+        return Err(e
+            .strip_prefix("invalid parameter \"query\": ")
+            .unwrap_or(e)
+            .to_owned());
+    }
+    let value = |v: &serde_json::Value| v[1].as_str().unwrap_or("").to_owned();
+    let data = &body["data"];
+    let mut lines: Vec<String> = match data["resultType"].as_str() {
+        Some("scalar") => vec![format!("{{}} {}", value(&data["result"]))],
+        _ => data["result"]
+            .as_array()
+            .map(|a| a.as_slice())
+            .unwrap_or(&[])
+            .iter()
+            .map(|s| {
+                let labels: BTreeMap<String, String> =
+                    serde_json::from_value(s["metric"].clone()).unwrap_or_default();
+                let body: Vec<String> = labels
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", serde_json::to_string(v).unwrap_or_default()))
+                    .collect();
+                format!("{{{}}} {}", body.join(", "), value(&s["value"]))
+            })
+            .collect(),
+    };
+    lines.sort();
+    Ok(lines)
+}
+
+fn eval_answer(
+    engine: &tocsin_eval::Engine,
+    store: &tocsin_eval::Storage,
+    expr: &str,
+    t_ms: i64,
+) -> Result<Vec<String>, String> {
+    let e = tocsin_promql::parse(expr).map_err(|e| e.to_string())?;
+    // The API's strconv.FormatFloat(v, 'f', -1, 64).
+    let go = |v: f64| {
+        if v.is_nan() {
+            "NaN".to_owned()
+        } else if v.is_infinite() {
+            if v > 0.0 { "+Inf" } else { "-Inf" }.to_owned()
+        } else {
+            format!("{v}")
+        }
+    };
+    let fmt_labels = |l: &tocsin_eval::Labels| {
+        let body: Vec<String> = l
+            .iter()
+            .map(|(k, v)| format!("{k}={}", serde_json::to_string(v).unwrap_or_default()))
+            .collect();
+        format!("{{{}}}", body.join(", "))
+    };
+    let mut lines = match engine.instant(store, &e, t_ms).map_err(|e| e.to_string())? {
+        tocsin_eval::Value::Scalar { v, .. } => vec![format!("{{}} {}", go(v))],
+        tocsin_eval::Value::Vector(v) => v
+            .iter()
+            .map(|s| format!("{} {}", fmt_labels(&s.metric), go(s.v)))
+            .collect(),
+        other => return Err(format!("unexpected result {other:?}")),
+    };
+    lines.sort();
+    Ok(lines)
+}
+
+#[test]
+fn evaluator_matches_a_real_prometheus_on_random_expressions() {
+    use tocsin_query::remote_write::{compress, encode_write_request, WriteSample};
+    use tocsin_query::LabelSet;
+    use tocsin_testkit::{http_get, http_request, Prometheus, PrometheusOptions};
+
+    // Subqueries without a step use the global evaluation interval: 1m on both sides.
+    let prom = Prometheus::start(PrometheusOptions {
+        remote_write_receiver: true,
+        evaluation_interval: std::time::Duration::from_secs(60),
+        ..Default::default()
+    });
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as i64;
+    // 41 minutes of minutely samples ending a minute ago, on a minute boundary.
+    let base = (now_ms / 60_000 - 42) * 60_000;
+    let mut rng = Rng(0xc0ff_ee00_1234);
+    let mut store = tocsin_eval::Storage::new();
+    let mut writes: Vec<WriteSample> = Vec::new();
+    for a in ["x", "y", "z"] {
+        for b in ["1", "2"] {
+            let (start, step) = (rng.below(100) as f64, rng.below(20) as f64);
+            let mut gauge = Vec::new();
+            for i in 0..41 {
+                gauge.push(match rng.below(12) {
+                    0 => None,
+                    1 if i > 30 => Some(tocsin_eval::stale_nan()),
+                    _ => Some(rng.below(1 << 20) as f64 / 64.0 - 10.0),
+                });
+            }
+            let counter: Vec<Option<f64>> = (0..41)
+                .map(|i| {
+                    Some(if i <= 20 {
+                        start + step * i as f64
+                    } else {
+                        step * (i - 21) as f64
+                    })
+                })
+                .collect();
+            for (name, values) in [("counter_total", counter), ("gauge", gauge)] {
+                let labels =
+                    tocsin_eval::Labels::from_pairs([("__name__", name), ("a", a), ("b", b)]);
+                let set: LabelSet = [("__name__", name), ("a", a), ("b", b)]
+                    .into_iter()
+                    .collect();
+                for (i, v) in values.iter().enumerate() {
+                    let Some(v) = *v else { continue };
+                    let t = base + i as i64 * 60_000;
+                    store.append(&labels, t, v).expect("in-order samples");
+                    writes.push((set.clone(), v, t));
+                }
+            }
+        }
+    }
+    // One request per series keeps every series' samples in order.
+    let url = format!("{}/api/v1/write", prom.url());
+    let body = compress(&encode_write_request(&writes)).expect("snappy");
+    let resp = http_request(
+        "POST",
+        &url,
+        &[
+            ("Content-Type", "application/x-protobuf"),
+            ("Content-Encoding", "snappy"),
+            ("X-Prometheus-Remote-Write-Version", "0.1.0"),
+        ],
+        &body,
+    )
+    .expect("remote write");
+    assert_eq!(resp.status, 204, "remote write: {}", resp.text());
+
+    let engine = tocsin_eval::Engine::default();
+    let mut generator = ExprGen {
+        at: base / 1000 + 600,
+        time: format!("(time() - {})", base / 1000),
+        rng: Rng(0xabad_1dea_5eed),
+    };
+    let n = 2000;
+    let (mut nonempty, mut differences) = (0, Vec::new());
+    for i in 0..n {
+        let depth = 1 + (i % 3) as u32;
+        let expr = if i % 7 == 0 {
+            generator.scalar(depth)
+        } else {
+            generator.vector(depth)
+        };
+        let t_ms = base + [600_000, 1_050_000, 2_100_000][i % 3];
+        let (status, text) = http_get(&format!(
+            "{}/api/v1/query?query={}&time={}",
+            prom.url(),
+            form_encode(&expr),
+            t_ms as f64 / 1000.0
+        ));
+        let body: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("query answer ({status}) is JSON: {e}: {text}"));
+        let theirs = prometheus_answer(&body);
+        let ours = eval_answer(&engine, &store, &expr, t_ms);
+        if matches!(&theirs, Ok(v) if !v.is_empty()) {
+            nonempty += 1;
+        }
+        let norm = |r: &Result<Vec<String>, String>| match r {
+            Ok(v) => normalize(&v.join("\n")),
+            Err(e) => format!("error: {}", mask_duplicate_group(&normalize(e))),
+        };
+        if norm(&theirs) != norm(&ours) {
+            differences.push(format!(
+                "{expr} at {t_ms}:\n  prometheus: {}\n  tocsin:     {}",
+                norm(&theirs),
+                norm(&ours)
+            ));
+        }
+    }
+    println!("{n} random expressions against Prometheus; {nonempty} returned samples");
+    assert!(
+        nonempty > n / 2,
+        "most expressions return samples: {nonempty}"
+    );
+    assert!(
+        differences.is_empty(),
+        "{} differ:\n{}",
+        differences.len(),
+        differences
+            .iter()
+            .take(5)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
