@@ -37,7 +37,9 @@ pub use error::{ParseError, Position};
 pub use functions::Function;
 pub use parser::MAX_DEPTH;
 pub use printer::{format_duration, go_float};
-pub use strutil::{parse_model_duration, quote as go_quote, DURATION_UNITS};
+pub use strutil::{
+    parse_model_duration, parse_number, quote as go_quote, unquote as go_unquote, DURATION_UNITS,
+};
 
 /// Parses and type-checks one PromQL expression as Prometheus 2.42's
 /// `parser.ParseExpr` does.

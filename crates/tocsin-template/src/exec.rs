@@ -36,6 +36,12 @@ pub trait TemplateContext {
     fn eval_time(&self) -> f64 {
         0.0
     }
+    /// Whether Prometheus has a parsed external URL for `pathPrefix`. promtool's unit tests
+    /// give rules none (a nil `*url.URL`), so there `pathPrefix` fails as Go's nil
+    /// dereference does.
+    fn has_external_url(&self) -> bool {
+        true
+    }
 }
 
 pub(crate) enum Flow {

@@ -10,6 +10,7 @@ mod query_string;
 mod remote;
 mod sink;
 mod timefmt;
+mod unittest;
 mod watch;
 mod web;
 
@@ -43,6 +44,8 @@ enum Command {
     Gateway(cmd::gateway::GatewayArgs),
     /// Run a stand-in receiver (`tocsin sink dingtalk`) for tests, demos and load tests.
     Sink(cmd::sink::SinkArgs),
+    /// Run rule unit tests offline, as `promtool test rules` does (exit 0 passed, 1 failed).
+    Test(cmd::test_rules::TestArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(args),
         Command::Gateway(args) => cmd::gateway::run(args),
         Command::Sink(args) => cmd::sink::run(args),
+        Command::Test(args) => cmd::test_rules::run(args),
     };
     match result {
         Ok(code) => code,

@@ -552,6 +552,9 @@ where
             }
             Value::Time(time::float_to_time(v)?)
         }
+        PathPrefix if !s.ctx.has_external_url() => {
+            return msg("runtime error: invalid memory address or nil pointer dereference")
+        }
         PathPrefix => Value::Str(Cow::Owned(prometheus::path_prefix(&s.data.external_url))),
         ExternalUrl => Value::Str(Cow::Owned(s.data.external_url.clone())),
         ParseDuration => Value::Float(prometheus::parse_duration(&take_str(&mut a[0]))?),

@@ -5,3 +5,4 @@ pub mod diff;
 pub mod gateway;
 pub mod run;
 pub mod sink;
+pub mod test_rules;
