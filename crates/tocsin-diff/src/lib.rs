@@ -20,6 +20,7 @@
 
 pub mod backtest;
 pub mod compare;
+pub mod live;
 pub mod load;
 pub mod render;
 pub mod report;
