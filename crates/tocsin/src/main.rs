@@ -8,6 +8,7 @@ mod logging;
 mod notify;
 mod query_string;
 mod remote;
+mod shadow;
 mod sink;
 mod timefmt;
 mod web;
