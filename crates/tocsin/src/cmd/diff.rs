@@ -1,5 +1,6 @@
-//! `tocsin diff`: backtest two rule sets over a Prometheus's history and compare them alert
-//! by alert (docs/diff.md). Flags and output here; the work is in `tocsin-diff`.
+//! `tocsin diff`: backtest two rule sets over a Prometheus's history, or evaluate them live
+//! (`--live`), and compare them alert by alert (docs/diff.md). Flags and output here; the
+//! work is in `tocsin-diff`.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
