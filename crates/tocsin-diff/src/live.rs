@@ -443,7 +443,6 @@ impl<'a> ServerSide<'a> {
                     continue;
                 }
                 let o = &mut self.observed[i];
-                o.cost.requests += 1;
                 let mut snap = Snapshot::new();
                 let mut firing = Vec::new();
                 for alert in &a.alerts {

@@ -4,6 +4,11 @@
 //! and 0.1 on `d` until 9 s after the feed started, 0.9 after — so that an alert becomes
 //! active while `tocsin diff --live` watches, and its activeAt is compared too.
 //!
+//! Samples are timestamped on a 500 ms grid placed 250 ms away from the group's slots
+//! (computed as Prometheus computes them), so that a sample never lands just before a slot:
+//! Prometheus (evaluating right at the slot) and `tocsin diff` (querying the same slot a
+//! little later) then see the same samples, including at the slot where `d` changes.
+//!
 //! Nothing here measures time: each run lasts what `--live` says and the assertions are on
 //! the report only.
 
@@ -15,6 +20,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use diff_support::{remote_write_to, run_tocsin, Outcome};
+use tocsin_engine::GroupSchedule;
 use tocsin_query::LabelSet;
 use tocsin_testkit::{Prometheus, PrometheusOptions, TempDir};
 
@@ -64,19 +70,25 @@ impl Live {
         let rules = dir.path().join("deployed.yaml");
         std::fs::write(&rules, RULES).expect("write rules");
         let prom = Prometheus::start(PrometheusOptions {
-            rule_files: vec![rules],
+            rule_files: vec![rules.clone()],
             remote_write_receiver: true,
             ..Default::default()
         });
         let stop = Arc::new(AtomicBool::new(false));
-        let url_prom = PromUrl(prom.url());
+        let phase = GroupSchedule::new(&rules.display().to_string(), "live", Duration::from_secs(2))
+            .offset()
+            .as_millis() as i64;
+        let feed_to = Feed {
+            url: prom.url(),
+            grid_phase_ms: (phase + 250).rem_euclid(500),
+        };
         let flag = stop.clone();
         // The first batch before anyone evaluates with it in mind.
         let started = now_ms();
-        write_now(&url_prom, started);
+        write_now(&feed_to, started);
         let feed = std::thread::spawn(move || {
             while !flag.load(Ordering::Relaxed) {
-                write_now(&url_prom, started);
+                write_now(&feed_to, started);
                 std::thread::sleep(Duration::from_millis(500));
             }
         });
@@ -107,12 +119,17 @@ impl Live {
     }
 }
 
-/// The base URL the feed writes to (the feed thread cannot borrow the `Prometheus`).
-#[derive(Clone)]
-struct PromUrl(String);
+/// Where the feed writes (the feed thread cannot borrow the `Prometheus`) and the phase of
+/// its 500 ms timestamp grid.
+struct Feed {
+    url: String,
+    grid_phase_ms: i64,
+}
 
-fn write_now(url: &PromUrl, started: i64) {
-    let ts = now_ms();
+fn write_now(feed: &Feed, started: i64) {
+    // The latest grid point: 250 ms from every slot of the group.
+    let now = now_ms();
+    let ts = now - (now - feed.grid_phase_ms).rem_euclid(500);
     let d = if ts - started >= 9_000 { 0.9 } else { 0.1 };
     let samples: Vec<(LabelSet, f64, i64)> = [("a", 0.9), ("b", 0.5), ("c", 0.1), ("d", d)]
         .into_iter()
@@ -127,7 +144,7 @@ fn write_now(url: &PromUrl, started: i64) {
             (labels, v, ts)
         })
         .collect();
-    remote_write_to(&url.0, &samples);
+    remote_write_to(&feed.url, &samples);
 }
 
 #[test]
