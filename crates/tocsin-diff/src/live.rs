@@ -38,6 +38,7 @@ use crate::backtest::{AlertReplay, AlertSide, BacktestOptions, Cost, Grid, Progr
 use crate::compare::{assemble, check_selectors, pair_rules, PairReplay};
 use crate::load::{fmt_duration, Compiled, RuleEntry, RuleSet};
 use crate::report::{label_map_of, rfc3339, LiveReport, Regression, Report, StateMismatch};
+use crate::DiffError;
 
 /// What the candidate is compared with.
 pub enum Baseline {
@@ -374,6 +375,9 @@ struct ServerSide<'a> {
     groups: HashMap<(String, String), (GroupSchedule, i64, Vec<usize>)>,
     observed: Vec<Observed>,
     slots: u64,
+    /// Polls that failed, and the first error.
+    failed_polls: u64,
+    first_error: Option<String>,
 }
 
 impl<'a> ServerSide<'a> {
@@ -409,13 +413,20 @@ impl<'a> ServerSide<'a> {
             groups,
             observed,
             slots: 0,
+            failed_polls: 0,
+            first_error: None,
         }
     }
 
     /// Records every group that evaluated a new slot since the last poll.
     async fn poll(&mut self, client: &PrometheusClient, start: Timestamp, record_from: Timestamp) {
-        let Ok(groups) = client.rules(None).await else {
-            return;
+        let groups = match client.rules(None).await {
+            Ok(groups) => groups,
+            Err(e) => {
+                self.failed_polls += 1;
+                self.first_error.get_or_insert_with(|| e.to_string());
+                return;
+            }
         };
         for g in groups {
             let Some((schedule, last, rules)) =
@@ -482,20 +493,21 @@ pub async fn diff_live(
     allow_added: usize,
     allow_removed: usize,
     progress: Arc<dyn Progress>,
-) -> Result<Report, QueryError> {
+) -> Result<Report, DiffError> {
+    let datasource = |e: QueryError| DiffError::Usage(format!("--datasource: {e}"));
     let names: Vec<String> = {
         let mut n: Vec<String> = new.rules.iter().map(|r| r.group.clone()).collect();
         n.dedup();
         n
     };
-    let server_groups = client.rules(None).await?;
+    let server_groups = client.rules(None).await.map_err(datasource)?;
     let server_file: HashMap<String, String> = server_groups
         .iter()
         .map(|g| (g.name.clone(), g.file.clone()))
         .collect();
     let (old, left_out, from_server) = match baseline {
         Baseline::Prometheus => {
-            let (set, left_out) = server_rule_set(client, &names).await?;
+            let (set, left_out) = server_rule_set(client, &names).await.map_err(datasource)?;
             (set, left_out, true)
         }
         Baseline::Rules(set) => (set, Vec::new(), false),
@@ -575,6 +587,18 @@ pub async fn diff_live(
         s.poll(client, start, record_from).await;
     }
 
+    if let Some(s) = &server {
+        // Compared with nothing, every alert of the candidate would look added.
+        if s.slots == 0 && !old.rules.is_empty() {
+            return Err(DiffError::Usage(format!(
+                "the server's rule groups were never seen evaluating after the warm-up ({} failed polls of /api/v1/rules{})",
+                s.failed_polls,
+                s.first_error
+                    .as_deref()
+                    .map_or(String::new(), |e| format!(", first: {e}"))
+            )));
+        }
+    }
     let (slots_new, new_obs) = (new_live.slots, new_live.finish());
     let (slots_old, old_obs) = match (old_live, server) {
         (Some(o), _) => (o.slots, o.finish()),

@@ -38,13 +38,13 @@ pub struct DiffArgs {
     #[arg(long, value_name = "PATH", num_args = 1.., required = true)]
     new: Vec<String>,
     /// How far back to replay (Prometheus duration).
-    #[arg(long, default_value = "7d")]
+    #[arg(long, default_value = "7d", conflicts_with = "live")]
     range: String,
     /// End of the window: `now`, Unix seconds, or RFC 3339 (`2026-01-02T15:04:05Z`).
-    #[arg(long, default_value = "now")]
+    #[arg(long, default_value = "now", conflicts_with = "live")]
     end: String,
     /// Evaluation step for every rule (default: each group's interval).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "live")]
     step: Option<String>,
     /// The interval of groups that set none (Prometheus's global evaluation_interval).
     #[arg(long, default_value = "1m")]
@@ -232,7 +232,7 @@ pub fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
                 counter.clone(),
             )
             .await
-            .map_err(|e| anyhow!("--datasource: {e}"));
+            .map_err(|e| anyhow!("{e}"));
             ticker.abort();
             finish_progress(&counter, "seconds");
             report
