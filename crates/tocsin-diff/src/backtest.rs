@@ -170,7 +170,7 @@ impl Progress for Counter {
 pub(crate) type ChunkResult = Result<Vec<Vec<Sample>>, String>;
 
 /// The error text a rule would report: the server's own message when it answered.
-fn error_text(e: &QueryError) -> String {
+pub(crate) fn error_text(e: &QueryError) -> String {
     match e {
         QueryError::Api { message, .. } => message.clone(),
         other => other.to_string(),

@@ -354,10 +354,7 @@ async fn instant(
     let answer = client
         .instant_query(expr, ts.to_system_time())
         .await
-        .map_err(|e| match e {
-            QueryError::Api { message, .. } => message,
-            other => other.to_string(),
-        })?;
+        .map_err(|e| crate::backtest::error_text(&e))?;
     let samples = answer
         .value
         .into_samples()
