@@ -1,7 +1,8 @@
 //! `tocsin run --shadow` next to a real Prometheus 2.42 whose remote-write receiver is the
 //! configured `remote_write`: the shadow writes nothing to it and labels what `/metrics`
 //! exposes `shadow="true"`; the same daemon without `--shadow` does write (the control that
-//! shows the check can fail).
+//! shows the check can fail). A webhook receiver (a request recorder) hears nothing from a
+//! shadow, and with `--shadow-notify` hears alerts labelled `shadow="true"`.
 
 mod common;
 
@@ -10,7 +11,9 @@ use std::time::Duration;
 
 use common::Daemon;
 use serde_json::Value;
-use tocsin_testkit::{http_get, http_post, Prometheus, PrometheusOptions, TempDir};
+use tocsin_testkit::{
+    http_get, http_post, CannedResponse, Prometheus, PrometheusOptions, Recorder, TempDir,
+};
 
 const RULES: &str = r#"groups:
   - name: shadow
@@ -50,10 +53,15 @@ fn exposed(daemon: &Daemon, name: &str) -> Vec<String> {
 }
 
 fn start(dir: &Path, prom: &Prometheus, extra: &[&str], log: &str) -> Daemon {
+    start_with(dir, prom, "", extra, log)
+}
+
+/// [`start`] with `more` appended to the config file.
+fn start_with(dir: &Path, prom: &Prometheus, more: &str, extra: &[&str], log: &str) -> Daemon {
     let config = dir.join("tocsin.yml");
     std::fs::write(
         &config,
-        format!("remote_write:\n  url: {}/api/v1/write\n", prom.url()),
+        format!("remote_write:\n  url: {}/api/v1/write\n{more}", prom.url()),
     )
     .expect("write config");
     let rules = dir.join("rules.yaml");
@@ -136,4 +144,54 @@ fn a_shadow_never_remote_writes_and_labels_its_exposed_series_shadow_true() {
         },
     );
     assert_eq!(written[0]["metric"].get("shadow"), None, "{written:#?}");
+}
+
+/// A `notify:` section sending every alert to a webhook at `url`.
+fn webhook(url: &str) -> String {
+    format!(
+        "notify:\n  route:\n    receiver: hook\n    group_wait: 1s\n  receivers:\n    - name: hook\n      webhook:\n        url: {url}/hook\n"
+    )
+}
+
+#[test]
+fn a_shadow_notifies_nobody_unless_asked_and_then_labels_the_alerts_shadow_true() {
+    let prom = Prometheus::start(PrometheusOptions {
+        remote_write_receiver: true,
+        ..Default::default()
+    });
+    let dir = TempDir::new("tocsin-shadow-notify").expect("temp dir");
+    let hook = Recorder::start(CannedResponse::json("{}"));
+
+    let quiet = start_with(
+        dir.path(),
+        &prom,
+        &webhook(&hook.url()),
+        &["--shadow"],
+        "quiet.log",
+    );
+    quiet.wait_for(
+        "the notification the shadow logs instead of sending",
+        Duration::from_secs(30),
+        || quiet.log_text().contains("dry run: notification not sent"),
+    );
+    assert_eq!(hook.requests().len(), 0, "a shadow notified the webhook");
+    drop(quiet);
+
+    let loud = start_with(
+        dir.path(),
+        &prom,
+        &webhook(&hook.url()),
+        &["--shadow", "--shadow-notify"],
+        "loud.log",
+    );
+    loud.wait_for(
+        "the webhook to be notified",
+        Duration::from_secs(30),
+        || !hook.requests().is_empty(),
+    );
+    let request = &hook.requests()[0];
+    let body: Value = serde_json::from_slice(&request.body).expect("webhook JSON");
+    let alert = &body["alerts"][0];
+    assert_eq!(alert["labels"]["alertname"], "AlwaysOn", "{body:#}");
+    assert_eq!(alert["labels"]["shadow"], "true", "{body:#}");
 }
