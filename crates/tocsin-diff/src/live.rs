@@ -492,11 +492,13 @@ pub async fn diff_live(
     progress: Arc<dyn Progress>,
 ) -> Result<Report, DiffError> {
     let datasource = |e: QueryError| DiffError::Usage(format!("--datasource: {e}"));
-    let names: Vec<String> = {
-        let mut n: Vec<String> = new.rules.iter().map(|r| r.group.clone()).collect();
-        n.dedup();
-        n
-    };
+    let names: Vec<String> = new
+        .rules
+        .iter()
+        .map(|r| r.group.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let server_groups = client.rules(None).await.map_err(datasource)?;
     let server_file: HashMap<String, String> = server_groups
         .iter()
