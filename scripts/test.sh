@@ -1,22 +1,35 @@
 #!/usr/bin/env bash
-# The test command: installs the real servers the tests start (Debian's prometheus and
-# prometheus-alertmanager) and chromium (it renders `tocsin diff --html` reports in a test)
-# when they are missing, then runs every test binary of the
-# workspace — all of them, even when one fails — and ends with a summary: passed and
-# failed tests per test binary, cargo's exit code, and a last line `N passed, N failed`.
-# The script exits with cargo's exit code. Arguments go to `cargo test`. The packages are
-# installed without leaving their system services running (see scripts/install-packages.sh).
+# The test command: installs what the tests run when it is missing (Debian's prometheus and
+# prometheus-alertmanager, chromium for the `tocsin diff --html` test, systemd for
+# systemd-analyze, curl), validates deploy/kubernetes, then runs every test binary of the
+# workspace — all of them, even when one fails — and ends with a summary: passed and failed
+# tests per test binary, cargo's exit code, and a last line `N passed, N failed`. The script
+# exits with cargo's exit code. Arguments go to `cargo test`. The packages are installed
+# without leaving their system services running (see scripts/install-packages.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# command → the Debian package that brings it
+declare -A package=(
+  [prometheus]=prometheus [promtool]=prometheus
+  [prometheus-alertmanager]=prometheus-alertmanager [amtool]=prometheus-alertmanager
+  [systemd-analyze]=systemd [curl]=curl [chromium]=chromium
+)
 missing=()
-for bin in prometheus promtool prometheus-alertmanager amtool chromium; do
-  command -v "$bin" >/dev/null 2>&1 || missing+=("$bin")
+for bin in "${!package[@]}"; do
+  command -v "$bin" >/dev/null 2>&1 || missing+=("${package[$bin]}")
 done
 if ((${#missing[@]})); then
-  echo "scripts/test.sh: installing prometheus, prometheus-alertmanager and chromium (missing: ${missing[*]})"
-  bash scripts/install-packages.sh prometheus prometheus-alertmanager chromium
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  echo "scripts/test.sh: installing ${missing[*]}"
+  bash scripts/install-packages.sh "${missing[@]}"
 fi
+
+# The Kubernetes overlays render and validate (installs kubectl kustomize and
+# kubernetes-validate when missing).
+# A failure here is reported at the end; the tests still run.
+k8s_status=0
+bash deploy/kubernetes/validate.sh || k8s_status=$?
 
 log=$(mktemp -t tocsin-test.XXXXXX)
 trap 'rm -f "$log"' EXIT
@@ -77,4 +90,8 @@ awk -v status="$status" '
     printf "%d test binaries reported, %d without a result; cargo test exit code %d\n", binaries, no_result, status
     printf "%d passed, %d failed\n", passed, failed
   }' "$log"
+if [ "$k8s_status" -ne 0 ]; then
+  echo "scripts/test.sh: deploy/kubernetes/validate.sh failed (exit $k8s_status)"
+  [ "$status" -eq 0 ] && status=$k8s_status
+fi
 exit "$status"

@@ -32,7 +32,7 @@ use tocsin_engine::{
     AlertState, AlertingRule, AlertingState, ExpandError, Expander, Labels, RecordingRule,
     RuleError, RuleStatus, Sample, Scratch, TemplateData, Timestamp,
 };
-use tocsin_query::{PrometheusClient, QueryError, QueryValue};
+use tocsin_query::{ErrorKind, PrometheusClient, QueryError, QueryValue};
 use tocsin_template::{parse_alert_template, AlertTemplateData, Template, TemplateContext};
 
 /// Prometheus's limit on points per series in one range query.
@@ -437,7 +437,7 @@ impl AlertSide {
 
     /// Evaluates one slot with its query result and records who fires.
     pub fn step(&mut self, ts: Timestamp, result: Result<&[Sample], &str>) {
-        let result = result.map_err(|e| RuleError::Query(e.to_string()));
+        let result = result.map_err(|e| RuleError::query(ErrorKind::BadQuery, e));
         let outcome = self.rule.eval(
             &mut self.state,
             ts,
@@ -527,7 +527,7 @@ impl RecordSide {
     pub fn step(&mut self, ts: Timestamp, result: Result<&[Sample], &str>) {
         self.evaluations += 1;
         self.out.clear();
-        let result = result.map_err(|e| RuleError::Query(e.to_string()));
+        let result = result.map_err(|e| RuleError::query(ErrorKind::BadQuery, e));
         match self
             .rule
             .eval(&mut self.status, ts, result, self.limit, &mut self.out)

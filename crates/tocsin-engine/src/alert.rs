@@ -454,6 +454,7 @@ impl AlertingRule {
                 }
                 _ => {
                     let labels = Labels::from_encoded_with(&buf[c.start..c.end], c.fingerprint);
+                    tracing::debug!(alertname = %self.name, labels = %labels, "alert pending");
                     state.active.insert(
                         c.fingerprint,
                         Alert {
@@ -493,12 +494,16 @@ impl AlertingRule {
                         .resolved_at
                         .is_some_and(|resolved| ts.since(resolved) > retention);
                 if delete {
+                    if alert.state == AlertState::Pending {
+                        tracing::debug!(alertname = %self.name, labels = %alert.labels, "alert inactive (was pending)");
+                    }
                     return false;
                 }
                 if !keep_firing {
                     if alert.state != AlertState::Inactive {
                         alert.state = AlertState::Inactive;
                         alert.resolved_at = Some(ts);
+                        tracing::debug!(alertname = %self.name, labels = %alert.labels, "alert inactive (resolved)");
                     }
                     return true;
                 }
@@ -507,6 +512,7 @@ impl AlertingRule {
             if alert.state == AlertState::Pending && ts.since(alert.active_at) >= hold {
                 alert.state = AlertState::Firing;
                 alert.fired_at = Some(ts);
+                tracing::debug!(alertname = %self.name, labels = %alert.labels, "alert firing");
             }
             true
         });

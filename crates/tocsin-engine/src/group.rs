@@ -1,9 +1,13 @@
-//! A rule group: its compiled rules, their state, one synchronous evaluation step, and the
-//! state carried over a reload (Prometheus 2.42 `rules/manager.go`; docs/rule-semantics.md, "Reload" and "Order within a group").
+//! A rule group: its compiled rules, one record per rule of everything that changes as it
+//! runs ([`Rule`]), the one evaluation step of a rule ([`GroupDef::eval_rule`]), and the
+//! records carried over a reload ([`GroupState::carry_over`]) (Prometheus 2.42
+//! `rules/manager.go`; docs/rule-semantics.md, "Reload" and "Order within a group").
 //!
 //! Rules run sequentially in file order with the same `ts`; a failing rule never stops the
-//! next one. The query is the caller's: an async runner does the same few steps as
-//! [`GroupDef::eval`] with an `.await` on its datasource.
+//! next one. The query is the caller's: the runner awaits its datasource between rules and
+//! calls [`GroupDef::eval_rule`] with each result, and the tests call that same function
+//! with canned results, so they exercise exactly what the daemon runs (stale markers,
+//! external labels, generator URLs included).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,11 +15,14 @@ use std::time::Duration;
 
 use tocsin_rules::{RuleGroup, RuleKind};
 
-use crate::alert::{Alert, AlertingRule, AlertingState, Scratch};
-use crate::error::RuleError;
+use crate::alert::{AlertState, AlertingRule, AlertingState, Scratch};
+use crate::error::{ErrorKind, RuleError};
+use crate::expand::RuleTemplates;
 use crate::labels::{Labels, Sample};
+use crate::outgoing::{with_external_labels, OutgoingAlert, OutgoingState};
 use crate::recording::RecordingRule;
 use crate::schedule::GroupSchedule;
+use crate::stale::StaleTracker;
 use crate::status::RuleStatus;
 use crate::template::Expander;
 use crate::time::Timestamp;
@@ -82,16 +89,16 @@ impl RuleState {
     }
 }
 
-/// Runs a rule's expression at a time: the datasource as the group sees it.
-pub type QueryFn<'a> = dyn FnMut(&str, Timestamp) -> Result<Vec<Sample>, RuleError> + 'a;
-
-/// Manager-wide settings of an iteration.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Manager-wide settings of an evaluation.
+#[derive(Clone, Debug, PartialEq)]
 pub struct EvalOptions {
     /// `--rules.alert.resend-delay` (1m).
     pub resend_delay: Duration,
-    /// Whether to append `ALERTS`/`ALERTS_FOR_STATE` (Prometheus: once restored).
+    /// Whether to append `ALERTS`/`ALERTS_FOR_STATE` (Prometheus: once restored; tocsin
+    /// restores from its state file, so always).
     pub alerts_series: bool,
+    /// `global.external_labels`: added to each outgoing alert that lacks them.
+    pub external_labels: Labels,
 }
 
 impl Default for EvalOptions {
@@ -99,7 +106,26 @@ impl Default for EvalOptions {
         EvalOptions {
             resend_delay: crate::alert::DEFAULT_RESEND_DELAY,
             alerts_series: true,
+            external_labels: Labels::empty(),
         }
+    }
+}
+
+/// What one rule's evaluation produced.
+#[derive(Debug, Default)]
+pub struct RuleOutcome {
+    /// Why it failed (also in the rule's status); `None`: it succeeded.
+    pub error: Option<RuleError>,
+    /// The alerts to (re)send, in Prometheus's resend rhythm.
+    pub alerts: Vec<OutgoingAlert>,
+    /// Output series: recording results or `ALERTS`/`ALERTS_FOR_STATE`, then stale
+    /// markers for the rule's series that are gone.
+    pub samples: Vec<Sample>,
+}
+
+impl RuleOutcome {
+    pub fn is_ok(&self) -> bool {
+        self.error.is_none()
     }
 }
 
@@ -143,67 +169,118 @@ impl GroupDef {
         GroupSchedule::new(&self.file, &self.name, self.interval)
     }
 
-    /// A fresh state: no alerts, every rule `unknown`.
-    pub fn new_state(&self) -> GroupState {
-        GroupState {
-            rules: self.rules.iter().map(RuleDef::new_state).collect(),
-        }
-    }
-
-    /// One iteration at slot `ts`, rules in order: `query(expr, ts)` runs each rule's
-    /// expression; alerting rules then send through `notify(rule, alert)` (docs/rule-semantics.md, "Sending and endsAt"); recording
-    /// outputs (and, if `options.alerts_series`, `ALERTS`/`ALERTS_FOR_STATE`) are appended
-    /// to `out`. Returns how many rules failed; each rule's outcome is in its status.
-    // Inputs (state, time, query, templates, options) and sinks (notify, out) are all
-    // distinct seams; bundling them would only hide that.
+    /// The one evaluation step of rule `i` at slot `ts`, with the result of its query
+    /// (docs/rule-semantics.md, "One evaluation", "Sending and endsAt", "Staleness
+    /// markers"): the state machine (or recording output), then, on success, the alerts to
+    /// send (with external labels and generator URL), `ALERTS`/`ALERTS_FOR_STATE` if
+    /// `options.alerts_series`, and stale markers. Pure and synchronous: `expander` must
+    /// not wait on I/O (the runner renders query templates beforehand). The rule's run
+    /// timings are the caller's to record.
+    // Inputs (state, rule, time, result, templates, options, buffers) are distinct seams.
     #[allow(clippy::too_many_arguments)]
-    pub fn eval(
+    pub fn eval_rule(
         &self,
         state: &mut GroupState,
+        i: usize,
         ts: Timestamp,
-        query: &mut QueryFn<'_>,
+        result: Result<&[Sample], RuleError>,
         expander: &dyn Expander,
-        options: EvalOptions,
-        notify: &mut dyn FnMut(&AlertingRule, &Alert),
-        out: &mut Vec<Sample>,
-    ) -> usize {
-        let mut scratch = Scratch::default();
-        let mut failed = 0;
-        for (def, rule_state) in self.rules.iter().zip(state.rules.iter_mut()) {
-            let result = query(def.expr(), ts);
-            let result = result.as_deref().map_err(Clone::clone);
-            let ok = match (def, rule_state) {
-                (RuleDef::Alerting(rule), RuleState::Alerting(s)) => {
-                    let r = rule.eval(s, ts, result, self.limit, expander, &mut scratch);
-                    if r.is_ok() {
-                        s.send(ts, options.resend_delay, self.interval, |a| notify(rule, a));
-                        if options.alerts_series {
-                            rule.alerts_series(s, out);
-                        }
+        options: &EvalOptions,
+        scratch: &mut Scratch,
+    ) -> RuleOutcome {
+        let mut out = RuleOutcome::default();
+        let (Some(def), Some(rule)) = (self.rules.get(i), state.rules.get_mut(i)) else {
+            out.error = Some(RuleError::query(ErrorKind::Config, "no such rule"));
+            return out;
+        };
+        let outcome = match (def, &mut rule.state) {
+            (RuleDef::Alerting(r), RuleState::Alerting(s)) => {
+                let outcome = r.eval(s, ts, result, self.limit, expander, scratch);
+                if outcome.is_ok() {
+                    let url = &rule.generator_url;
+                    s.send(ts, options.resend_delay, self.interval, |a| {
+                        let state = if a.state == AlertState::Inactive {
+                            OutgoingState::Resolved
+                        } else {
+                            OutgoingState::Firing
+                        };
+                        out.alerts.push(OutgoingAlert {
+                            labels: with_external_labels(&a.labels, &options.external_labels),
+                            annotations: a.annotations.clone(),
+                            starts_at: a.starts_at().unwrap_or(a.active_at),
+                            ends_at: a.ends_at().unwrap_or(ts),
+                            generator_url: url.to_string(),
+                            state,
+                        });
+                    });
+                    if options.alerts_series {
+                        r.alerts_series(s, &mut out.samples);
                     }
-                    r.is_ok()
                 }
-                (RuleDef::Recording(rule), RuleState::Recording(s)) => {
-                    rule.eval(s, ts, result, self.limit, out).is_ok()
-                }
-                // A state built for another definition: start that rule afresh.
-                (def, slot) => {
-                    *slot = def.new_state();
-                    false
-                }
-            };
-            if !ok {
-                failed += 1;
+                outcome.map(|_| ())
             }
+            (RuleDef::Recording(r), RuleState::Recording(s)) => r
+                .eval(s, ts, result, self.limit, &mut out.samples)
+                .map(|_| ()),
+            // A state built for another definition: start that rule afresh.
+            (def, slot) => {
+                *slot = def.new_state();
+                Err(RuleError::query(
+                    ErrorKind::Config,
+                    "rule state did not match its definition",
+                ))
+            }
+        };
+        match outcome {
+            Ok(()) => {
+                let mut markers = Vec::new();
+                rule.stale.update(&out.samples, &mut markers);
+                out.samples.extend(markers);
+            }
+            Err(e) => out.error = Some(e),
         }
-        failed
+        out
     }
 }
 
-/// The state of every rule of a group, in rule order.
+/// One rule as it runs: what was compiled from its definition (`GroupDef::rules` at the
+/// same index) — templates and generator URL — and everything that changes: its alerts and
+/// health, the series it wrote last (for stale markers), and when its last evaluation
+/// started and how long it took.
 #[derive(Clone, Debug)]
+pub struct Rule {
+    pub templates: Arc<RuleTemplates>,
+    /// `<external_url>/graph?g0.expr=…&g0.tab=1` (empty for recording rules).
+    pub generator_url: Arc<str>,
+    pub state: RuleState,
+    pub stale: StaleTracker,
+    /// Wall time the rule's last evaluation started (Prometheus's `lastEvaluation`).
+    pub last_evaluation: Option<Timestamp>,
+    pub evaluation_time: Duration,
+}
+
+impl Rule {
+    /// A rule that never ran: templates compiled, no alerts, health `unknown`.
+    pub fn new(def: &RuleDef, external_url: &str) -> Self {
+        let (templates, generator_url) = match def {
+            RuleDef::Alerting(a) => (RuleTemplates::compile(a), a.generator_url(external_url)),
+            RuleDef::Recording(_) => (RuleTemplates::default(), String::new()),
+        };
+        Rule {
+            templates: Arc::new(templates),
+            generator_url: generator_url.into(),
+            state: def.new_state(),
+            stale: StaleTracker::default(),
+            last_evaluation: None,
+            evaluation_time: Duration::ZERO,
+        }
+    }
+}
+
+/// The record of every rule of a group, in rule order.
+#[derive(Clone, Debug, Default)]
 pub struct GroupState {
-    pub rules: Vec<RuleState>,
+    pub rules: Vec<Rule>,
 }
 
 /// How Prometheus matches rules across a reload: the name and the raw labels.
@@ -212,29 +289,54 @@ fn rule_key(rule: &RuleDef) -> (&str, &Labels) {
 }
 
 impl GroupState {
-    /// The state a reloaded group starts with (docs/rule-semantics.md, "Reload"). An unchanged group (`old_def ==
-    /// new_def`) keeps running as it is, so callers only get here for changed groups:
-    /// alerting rules are matched by name and labels, repeated ones first to first, and a
-    /// matched rule keeps all its alerts (`activeAt` and all) and its status.
-    pub fn carry_over(old_def: &GroupDef, old: GroupState, new_def: &GroupDef) -> GroupState {
-        let mut by_key: HashMap<(&str, &Labels), Vec<RuleState>> = HashMap::new();
-        // Reverse so `pop` hands out the first of repeated rules first.
-        for (def, state) in old_def.rules.iter().zip(old.rules).rev() {
-            by_key.entry(rule_key(def)).or_default().push(state);
+    /// The records of `def`'s rules before any evaluation; `external_url` for the
+    /// generator URLs.
+    pub fn new(def: &GroupDef, external_url: &str) -> Self {
+        GroupState {
+            rules: def
+                .rules
+                .iter()
+                .map(|r| Rule::new(r, external_url))
+                .collect(),
         }
-        let rules = new_def
-            .rules
-            .iter()
-            .map(|def| {
-                let carried = by_key.get_mut(&rule_key(def)).and_then(Vec::pop);
-                match (def, carried) {
-                    (RuleDef::Alerting(_), Some(s @ RuleState::Alerting(_)))
-                    | (RuleDef::Recording(_), Some(s @ RuleState::Recording(_))) => s,
-                    _ => def.new_state(),
-                }
-            })
-            .collect();
-        GroupState { rules }
+    }
+
+    /// The records a reloaded group starts with (docs/rule-semantics.md, "Reload"): `fresh`
+    /// (the new definition's records, compiled) with what each rule carries from `old`.
+    /// An unchanged group (`old_def == new_def`) keeps running as it is, so callers only
+    /// get here for changed groups. Rules are matched by name and labels, repeated ones
+    /// first to first; a matched rule keeps its alerts (`activeAt` and all) and status when
+    /// it is still of the same kind, and its stale tracking and timings. Series of old
+    /// rules without a match get stale markers, appended to `markers`.
+    pub fn carry_over(
+        old_def: &GroupDef,
+        old: GroupState,
+        new_def: &GroupDef,
+        mut fresh: GroupState,
+        markers: &mut Vec<Sample>,
+    ) -> GroupState {
+        let mut by_key: HashMap<(&str, &Labels), Vec<Rule>> = HashMap::new();
+        // Reverse so `pop` hands out the first of repeated rules first.
+        for (def, rule) in old_def.rules.iter().zip(old.rules).rev() {
+            by_key.entry(rule_key(def)).or_default().push(rule);
+        }
+        for (def, rule) in new_def.rules.iter().zip(fresh.rules.iter_mut()) {
+            let Some(carried) = by_key.get_mut(&rule_key(def)).and_then(Vec::pop) else {
+                continue;
+            };
+            if let (RuleDef::Alerting(_), RuleState::Alerting(_))
+            | (RuleDef::Recording(_), RuleState::Recording(_)) = (def, &carried.state)
+            {
+                rule.state = carried.state;
+            }
+            rule.stale = carried.stale;
+            rule.last_evaluation = carried.last_evaluation;
+            rule.evaluation_time = carried.evaluation_time;
+        }
+        for mut rule in by_key.into_values().flatten() {
+            rule.stale.retire(markers);
+        }
+        fresh
     }
 }
 
@@ -272,26 +374,43 @@ mod tests {
         )
     }
 
+    /// One iteration as the runner does it: each rule's canned result through
+    /// [`GroupDef::eval_rule`], in order. Returns the alerts sent as `name labels`.
+    fn run_with(
+        def: &GroupDef,
+        state: &mut GroupState,
+        minute: i64,
+        options: &EvalOptions,
+        answer: impl Fn(&str) -> Result<Vec<Sample>, RuleError>,
+        out: &mut Vec<Sample>,
+    ) -> Vec<OutgoingAlert> {
+        let mut sent = Vec::new();
+        let mut scratch = Scratch::default();
+        let ts = Timestamp::from_secs(minute * 60);
+        for (i, rule) in def.rules.iter().enumerate() {
+            let result = answer(rule.expr());
+            let result = result.as_deref().map_err(Clone::clone);
+            let outcome = def.eval_rule(state, i, ts, result, &Verbatim, options, &mut scratch);
+            sent.extend(outcome.alerts);
+            out.extend(outcome.samples);
+        }
+        sent
+    }
+
     fn run(
         def: &GroupDef,
         state: &mut GroupState,
         minute: i64,
         out: &mut Vec<Sample>,
     ) -> Vec<String> {
-        let mut sent = Vec::new();
-        def.eval(
-            state,
-            Timestamp::from_secs(minute * 60),
-            &mut |expr, _| match expr {
-                "fail" => Err(RuleError::Query("boom".into())),
-                _ => Ok(vec![up("a")]),
-            },
-            &Verbatim,
-            EvalOptions::default(),
-            &mut |rule, alert| sent.push(format!("{} {}", rule.name(), alert.labels)),
-            out,
-        );
-        sent
+        let answer = |expr: &str| match expr {
+            "fail" => Err(RuleError::query(ErrorKind::Server, "boom")),
+            _ => Ok(vec![up("a")]),
+        };
+        run_with(def, state, minute, &EvalOptions::default(), answer, out)
+            .iter()
+            .map(|a| format!("{} {}", a.labels.get("alertname").unwrap_or(""), a.labels))
+            .collect()
     }
 
     #[test]
@@ -301,7 +420,7 @@ mod tests {
             RuleDef::Recording(RecordingRule::new("up:copy", "up", [])),
             alerting("Down", "up == 0", 0, &[]),
         ]);
-        let mut state = def.new_state();
+        let mut state = GroupState::new(&def, "");
         let mut out = Vec::new();
         let sent = run(&def, &mut state, 0, &mut out);
         assert_eq!(sent, [r#"Down {alertname="Down", instance="a"}"#]);
@@ -313,9 +432,63 @@ mod tests {
         let health: Vec<_> = state
             .rules
             .iter()
-            .map(|r| r.status().health.as_str())
+            .map(|r| r.state.status().health.as_str())
             .collect();
         assert_eq!(health, ["err", "ok", "ok"]);
+    }
+
+    #[test]
+    fn sent_alerts_carry_external_labels_the_alert_lacks_and_the_generator_url() {
+        let def = group(vec![alerting("Down", "up == 0", 0, &[("env", "rule")])]);
+        let mut state = GroupState::new(&def, "http://tocsin:9099");
+        let options = EvalOptions {
+            external_labels: Labels::new([("env", "prod"), ("region", "eu")]),
+            ..EvalOptions::default()
+        };
+        let sent = run_with(
+            &def,
+            &mut state,
+            0,
+            &options,
+            |_| Ok(vec![up("a")]),
+            &mut Vec::new(),
+        );
+        assert_eq!(sent.len(), 1);
+        assert_eq!(
+            sent[0].labels.to_string(),
+            r#"{alertname="Down", env="rule", instance="a", region="eu"}"#
+        );
+        assert_eq!(
+            sent[0].generator_url,
+            "http://tocsin:9099/graph?g0.expr=up+%3D%3D+0&g0.tab=1"
+        );
+        assert_eq!(sent[0].state, OutgoingState::Firing);
+    }
+
+    #[test]
+    fn series_a_rule_stops_producing_get_one_stale_marker() {
+        let def = group(vec![RuleDef::Recording(RecordingRule::new(
+            "up:copy",
+            "up",
+            [],
+        ))]);
+        let mut state = GroupState::new(&def, "");
+        let both = |_: &str| Ok(vec![up("a"), up("b")]);
+        let only_b = |_: &str| Ok(vec![up("b")]);
+        let opts = EvalOptions::default();
+        run_with(&def, &mut state, 0, &opts, both, &mut Vec::new());
+        let mut out = Vec::new();
+        run_with(&def, &mut state, 1, &opts, only_b, &mut out);
+        let stale: Vec<_> = out
+            .iter()
+            .filter(|s| crate::stale::is_stale_marker(s.value))
+            .map(|s| s.labels.get("instance").unwrap_or(""))
+            .collect();
+        assert_eq!(stale, ["a"]);
+        out.clear();
+        let failing = |_: &str| Err(RuleError::query(ErrorKind::Server, "boom"));
+        run_with(&def, &mut state, 2, &opts, failing, &mut out);
+        assert!(out.is_empty(), "a failed evaluation marks nothing stale");
     }
 
     #[test]
@@ -324,7 +497,7 @@ mod tests {
             alerting("Down", "up == 0", 10, &[("severity", "page")]),
             alerting("Down", "up == 0", 10, &[("severity", "ticket")]),
         ]);
-        let mut state = old_def.new_state();
+        let mut state = GroupState::new(&old_def, "");
         run(&old_def, &mut state, 0, &mut Vec::new());
 
         // Reordered, one expression edited, one labels edited, one added.
@@ -334,11 +507,13 @@ mod tests {
             alerting("Down", "up == 0", 10, &[("severity", "critical")]),
         ]);
         assert_ne!(old_def, new_def);
-        let mut carried = GroupState::carry_over(&old_def, state, &new_def);
+        let mut markers = Vec::new();
+        let fresh = GroupState::new(&new_def, "");
+        let mut carried = GroupState::carry_over(&old_def, state, &new_def, fresh, &mut markers);
         let counts: Vec<_> = carried
             .rules
             .iter()
-            .map(|r| match r {
+            .map(|r| match &r.state {
                 RuleState::Alerting(s) => s.len(),
                 RuleState::Recording(_) => 0,
             })
@@ -348,9 +523,24 @@ mod tests {
             [0, 1, 0],
             "only name+labels matches keep their alerts"
         );
+        // The unmatched `severity="page"` rule's ALERTS series end.
+        let stale: Vec<_> = markers
+            .iter()
+            .map(|s| {
+                (
+                    s.labels.get("__name__").unwrap_or(""),
+                    s.labels.get("severity"),
+                )
+            })
+            .collect();
+        assert_eq!(stale.len(), 2, "{stale:?}");
+        assert!(
+            stale.iter().all(|(_, sev)| *sev == Some("page")),
+            "{stale:?}"
+        );
 
         run(&new_def, &mut carried, 5, &mut Vec::new());
-        let RuleState::Alerting(s) = &carried.rules[1] else {
+        let RuleState::Alerting(s) = &carried.rules[1].state else {
             panic!("alerting state")
         };
         let a = s.alerts().next().expect("alert kept");

@@ -3,6 +3,12 @@
 //! Writing goes to a temporary file in the same directory, which is flushed to disk
 //! (`fsync`) and then renamed over the state file, and the directory is synced, so a crash
 //! leaves either the old file or the new one, never a torn one.
+//!
+//! A state file this tocsin cannot read (damaged, or written by a newer version after a
+//! downgrade) is renamed aside when it is read, before anything can overwrite it: to
+//! `<name>.v<N>` for another version (move it back after upgrading again), to
+//! `<name>.corrupt` otherwise, with `.1`, `.2`... added rather than replacing an earlier
+//! copy. Unreadable outbox entries are kept the same way.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -20,14 +26,53 @@ pub enum PersistError {
         #[source]
         source: io::Error,
     },
-    #[error("{path}: not a tocsin state file: {source}")]
+    #[error("{path}: not a tocsin state file: {source}{}", kept_note(.kept_as))]
     Decode {
         path: PathBuf,
         #[source]
         source: serde_json::Error,
+        /// Where the unreadable file was moved (`None`: it could not be moved).
+        kept_as: Option<PathBuf>,
     },
-    #[error("{path}: state file version {found}, this tocsin reads version {SNAPSHOT_VERSION}")]
-    Version { path: PathBuf, found: u32 },
+    #[error("{path}: state file version {found}, this tocsin reads version {SNAPSHOT_VERSION}{}",
+        kept_note(.kept_as))]
+    Version {
+        path: PathBuf,
+        found: u32,
+        /// Where the file was moved (`None`: it could not be moved).
+        kept_as: Option<PathBuf>,
+    },
+}
+
+fn kept_note(kept_as: &Option<PathBuf>) -> String {
+    match kept_as {
+        Some(p) => format!("; the file is kept as {}", p.display()),
+        None => String::new(),
+    }
+}
+
+/// Renames `path` to `<path>.<suffix>` (or `.<suffix>.1`, `.2`... when taken), so that the
+/// next write cannot destroy it. `None` (and a warning) when it cannot be moved.
+fn set_aside(path: &Path, suffix: &str) -> Option<PathBuf> {
+    let name = path.file_name()?.to_string_lossy().into_owned();
+    let target = (0..1000)
+        .map(|i| match i {
+            0 => path.with_file_name(format!("{name}.{suffix}")),
+            i => path.with_file_name(format!("{name}.{suffix}.{i}")),
+        })
+        .find(|p| !p.exists())?;
+    match fs::rename(path, &target) {
+        Ok(()) => {
+            tracing::warn!(path = %path.display(), kept_as = %target.display(),
+                "unreadable state file set aside");
+            Some(target)
+        }
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e,
+                "cannot set the unreadable state file aside");
+            None
+        }
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> PersistError + '_ {
@@ -42,6 +87,7 @@ pub fn write_atomic(path: &Path, snapshot: &Snapshot) -> Result<(), PersistError
     let bytes = serde_json::to_vec(snapshot).map_err(|source| PersistError::Decode {
         path: path.to_path_buf(),
         source,
+        kept_as: None,
     })?;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -74,25 +120,36 @@ pub fn write_atomic(path: &Path, snapshot: &Snapshot) -> Result<(), PersistError
     Ok(())
 }
 
-/// Reads the state file; `Ok(None)` when there is none yet.
+/// Reads the state file; `Ok(None)` when there is none yet. A file of another version or
+/// that does not decode is set aside (see the module doc) and reported as an error.
 pub fn read(path: &Path) -> Result<Option<Snapshot>, PersistError> {
     let bytes = match fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_err(path)(e)),
     };
-    let snapshot: Snapshot =
-        serde_json::from_slice(&bytes).map_err(|source| PersistError::Decode {
+    // The version first: a newer file may not decode as this version's layout at all.
+    #[derive(serde::Deserialize)]
+    struct Version {
+        version: u32,
+    }
+    if let Ok(Version { version }) = serde_json::from_slice::<Version>(&bytes) {
+        if version != SNAPSHOT_VERSION {
+            return Err(PersistError::Version {
+                path: path.to_path_buf(),
+                found: version,
+                kept_as: set_aside(path, &format!("v{version}")),
+            });
+        }
+    }
+    match serde_json::from_slice::<Snapshot>(&bytes) {
+        Ok(snapshot) => Ok(Some(snapshot)),
+        Err(source) => Err(PersistError::Decode {
             path: path.to_path_buf(),
             source,
-        })?;
-    if snapshot.version != SNAPSHOT_VERSION {
-        return Err(PersistError::Version {
-            path: path.to_path_buf(),
-            found: snapshot.version,
-        });
+            kept_as: set_aside(path, "corrupt"),
+        }),
     }
-    Ok(Some(snapshot))
 }
 
 #[cfg(test)]
@@ -100,7 +157,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::alert::{AlertState, AlertingRule};
+    use crate::alert::{AlertState, AlertingRule, Scratch};
     use crate::group::{EvalOptions, GroupDef, GroupState, RuleDef, RuleState};
     use crate::labels::{Labels, Sample};
     use crate::state::{restored_active_at, RestorePolicy};
@@ -142,22 +199,21 @@ mod tests {
             Labels::new([("__name__", "flink_up"), ("job", "wordcount")]),
             0.0,
         );
-        def.eval(
+        let samples = if down { vec![sample] } else { vec![] };
+        let outcome = def.eval_rule(
             state,
+            0,
             Timestamp::from_secs(m * MIN),
-            &mut |_, _| Ok(if down { vec![sample.clone()] } else { vec![] }),
+            Ok(&samples),
             &Verbatim,
-            EvalOptions {
-                alerts_series: false,
-                ..EvalOptions::default()
-            },
-            &mut |_, _| sent.push(m),
-            &mut Vec::new(),
+            &EvalOptions::default(),
+            &mut Scratch::default(),
         );
+        sent.extend(outcome.alerts.iter().map(|_| m));
     }
 
     fn only_alert(state: &GroupState) -> crate::Alert {
-        match &state.rules[0] {
+        match &state.rules[0].state {
             RuleState::Alerting(s) => s.alerts().next().cloned().expect("one alert"),
             RuleState::Recording(_) => panic!("alerting rule"),
         }
@@ -177,7 +233,7 @@ mod tests {
     ) -> GroupState {
         let dir = temp_dir("restart");
         let path = dir.join("state.json");
-        let mut state = def.new_state();
+        let mut state = GroupState::new(def, "");
         for m in 0..=stop {
             step(def, &mut state, m, true, sent);
         }
@@ -186,7 +242,7 @@ mod tests {
         write_atomic(&path, &snap).expect("write");
         let read_back = read(&path).expect("read").expect("present");
         assert_eq!(read_back, snap);
-        let mut fresh = def.new_state();
+        let mut fresh = GroupState::new(def, "");
         read_back.restore(
             [(def, &mut fresh)],
             Timestamp::from_secs(restart * MIN),
@@ -258,7 +314,7 @@ mod tests {
     fn state_older_than_the_outage_tolerance_is_not_restored() {
         let def = def(30);
         let state = restart(&def, 10, 71, &mut Vec::new());
-        match &state.rules[0] {
+        match &state.rules[0].state {
             RuleState::Alerting(s) => assert!(s.is_empty()),
             RuleState::Recording(_) => panic!("alerting rule"),
         }
@@ -288,30 +344,60 @@ mod tests {
     }
 
     #[test]
+    fn a_newer_or_damaged_state_file_is_kept_aside_before_the_next_write() {
+        let dir = temp_dir("aside");
+        let current = Snapshot {
+            version: SNAPSHOT_VERSION,
+            groups: Vec::new(),
+        };
+        let path = dir.join("alerts.json");
+        let newer = br#"{"version":2,"groups":[{"a":"layout this version does not know"}]}"#;
+        fs::write(&path, newer).expect("write");
+        let err = read(&path).expect_err("a newer version");
+        assert!(
+            matches!(err, PersistError::Version { found: 2, .. }),
+            "{err}"
+        );
+        let kept = dir.join("alerts.json.v2");
+        assert!(
+            err.to_string()
+                .ends_with(&format!("; the file is kept as {}", kept.display())),
+            "{err}"
+        );
+        write_atomic(&path, &current).expect("write");
+        assert_eq!(fs::read(&kept).expect("kept"), newer);
+
+        // Damaged twice: both copies kept.
+        for round in ["", ".1"] {
+            fs::write(&path, b"{\"version\":1,\"groups\":[tor").expect("write");
+            let err = read(&path).expect_err("damaged");
+            assert!(matches!(err, PersistError::Decode { .. }), "{err}");
+            let kept = dir.join(format!("alerts.json.corrupt{round}"));
+            assert!(kept.exists(), "{err}");
+            write_atomic(&path, &current).expect("write");
+        }
+        assert!(read(&path).expect("readable").is_some());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn non_finite_values_survive_the_state_file() {
         let def = def(0);
-        let mut state = def.new_state();
-        def.eval(
+        let mut state = GroupState::new(&def, "");
+        let samples = [Sample::new(Labels::new([("job", "x")]), f64::INFINITY)];
+        def.eval_rule(
             &mut state,
+            0,
             Timestamp::from_secs(0),
-            &mut |_, _| {
-                Ok(vec![Sample::new(
-                    Labels::new([("job", "x")]),
-                    f64::INFINITY,
-                )])
-            },
+            Ok(&samples),
             &Verbatim,
-            EvalOptions {
-                alerts_series: false,
-                ..EvalOptions::default()
-            },
-            &mut |_, _| {},
-            &mut Vec::new(),
+            &EvalOptions::default(),
+            &mut Scratch::default(),
         );
         let snap = crate::state::Snapshot::capture([(&def, &state, Timestamp::from_secs(0))]);
         let json = serde_json::to_string(&snap).expect("encode");
         let back: crate::state::Snapshot = serde_json::from_str(&json).expect("decode");
-        let mut fresh: GroupState = def.new_state();
+        let mut fresh = GroupState::new(&def, "");
         back.restore(
             [(&def, &mut fresh)],
             Timestamp::from_secs(60),

@@ -113,7 +113,7 @@ impl GroupSnapshot {
         let rules = def
             .rules
             .iter()
-            .zip(&state.rules)
+            .zip(state.rules.iter().map(|r| &r.state))
             .enumerate()
             .filter_map(|(index, (rule, rule_state))| match (rule, rule_state) {
                 (RuleDef::Alerting(r), RuleState::Alerting(s)) if !s.is_empty() => {
@@ -153,7 +153,11 @@ impl GroupSnapshot {
         }
         let mut unused: Vec<&RuleSnapshot> = self.rules.iter().collect();
         let mut restored = 0;
-        for (rule, rule_state) in def.rules.iter().zip(state.rules.iter_mut()) {
+        for (rule, rule_state) in def
+            .rules
+            .iter()
+            .zip(state.rules.iter_mut().map(|r| &mut r.state))
+        {
             let (RuleDef::Alerting(r), RuleState::Alerting(s)) = (rule, rule_state) else {
                 continue;
             };

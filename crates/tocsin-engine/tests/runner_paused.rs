@@ -95,18 +95,24 @@ fn options() -> EngineOptions {
     }
 }
 
-fn start_with(
+/// An engine on the virtual clock from `at` over `ds`, its rules loaded and running
+/// until the returned sender fires.
+fn spawn_engine(
     opts: EngineOptions,
-    ds: Arc<MemorySource>,
+    ds: Arc<dyn tocsin_query::Datasource>,
     files: &[String],
     at: Timestamp,
-) -> Running {
+) -> (
+    Engine,
+    Arc<Collect>,
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
     let sink = Arc::new(Collect::default());
-    let origin = tokio::time::Instant::now();
     let engine = Engine::with_clock(
         opts,
         Clock::Virtual { start: at },
-        ds.clone(),
+        ds,
         sink.clone(),
         sink.clone(),
     );
@@ -119,6 +125,17 @@ fn start_with(
         })
         .await
     });
+    (engine, sink, tx, task)
+}
+
+fn start_with(
+    opts: EngineOptions,
+    ds: Arc<MemorySource>,
+    files: &[String],
+    at: Timestamp,
+) -> Running {
+    let origin = tokio::time::Instant::now();
+    let (engine, sink, tx, task) = spawn_engine(opts, ds.clone(), files, at);
     Running {
         engine,
         ds,
@@ -528,24 +545,8 @@ impl tocsin_query::Datasource for Slow {
 }
 
 fn start_slow(opts: EngineOptions, ds: Arc<Slow>, files: &[String]) -> Running {
-    let sink = Arc::new(Collect::default());
     let origin = tokio::time::Instant::now();
-    let engine = Engine::with_clock(
-        opts,
-        Clock::Virtual { start: START },
-        ds.clone(),
-        sink.clone(),
-        sink.clone(),
-    );
-    engine.apply(files).expect("rules load");
-    let (tx, rx) = oneshot::channel::<()>();
-    let e = engine.clone();
-    let task = tokio::spawn(async move {
-        e.run(async {
-            let _ = rx.await;
-        })
-        .await
-    });
+    let (engine, sink, tx, task) = spawn_engine(opts, ds.clone(), files, START);
     Running {
         engine,
         ds: ds.inner.clone(),
@@ -611,4 +612,60 @@ async fn queries_in_flight_never_exceed_max_concurrent_queries() {
         .rules_status()
         .iter()
         .all(|g| g.rules[0].health == Health::Ok));
+}
+
+/// Holds each query until released, then answers `canceled`, as a Prometheus that is
+/// shutting down answers the queries it was running.
+#[derive(Default)]
+struct CanceledOnRelease {
+    release: tokio::sync::Notify,
+    asked: std::sync::atomic::AtomicUsize,
+}
+
+impl tocsin_query::Datasource for CanceledOnRelease {
+    fn instant_query<'a>(
+        &'a self,
+        _expr: &'a str,
+        _at: std::time::SystemTime,
+    ) -> tocsin_query::QueryFuture<'a> {
+        Box::pin(async move {
+            self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.release.notified().await;
+            Err(tocsin_query::QueryError::Api {
+                endpoint: "POST /api/v1/query".into(),
+                status: 503,
+                error_type: tocsin_query::ErrorType::Canceled,
+                message: "query was canceled in query queue".into(),
+                warnings: Vec::new(),
+            })
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_query_cancelled_at_shutdown_is_no_failed_evaluation() {
+    let dir = Dir::new("cancel");
+    let path = dir.file(
+        "slow.yaml",
+        "groups:\n  - name: slow\n    interval: 10s\n    rules:\n      - alert: Slow\n        expr: slow_metric > 0\n",
+    );
+    let ds = Arc::new(CanceledOnRelease::default());
+    let files = std::slice::from_ref(&path);
+    let (engine, _, tx, task) = spawn_engine(options(), ds.clone(), files, START);
+    let first = GroupSchedule::new(&path, "slow", Duration::from_secs(10)).first_evaluation(START);
+    let origin_ahead = Duration::from_nanos(first.since(START) as u64) + Duration::from_millis(1);
+    tokio::time::sleep(origin_ahead).await;
+    assert_eq!(
+        ds.asked.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the query is in flight"
+    );
+    let _ = tx.send(());
+    tokio::time::sleep(Duration::from_millis(1)).await; // the engine starts stopping
+    ds.release.notify_one();
+    task.await.expect("the engine stops");
+    let m = engine.metrics();
+    assert_eq!(m.groups[0].evaluation_failures, 0, "{m:?}");
+    assert_eq!(m.rules_by_health.err, 0, "{m:?}");
+    assert_eq!(engine.rules_status()[0].rules[0].health, Health::Unknown);
 }

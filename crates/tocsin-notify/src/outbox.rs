@@ -15,7 +15,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -67,6 +67,8 @@ pub enum OutboxError {
     },
     #[error("outbox: cannot encode a notification: {0}")]
     Encode(String),
+    #[error("outbox: sequence numbers exhausted; move the outbox directory aside")]
+    Exhausted,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -107,21 +109,42 @@ impl Outbox {
         let log_path = dir.join(ACK_LOG);
         let mut acked = HashSet::new();
         let mut last_ack = HashMap::new();
-        if let Ok(f) = File::open(&log_path) {
-            for line in BufReader::new(f).lines() {
-                let line = line.map_err(io(&log_path))?;
-                // A torn last line (crash mid-append) does not parse and is ignored.
-                if let Some((seq, group, content, at)) = parse_ack(&line) {
-                    acked.insert(seq);
-                    let prev: Option<&(u64, Timestamp)> = last_ack.get(&group);
-                    if prev.is_none_or(|(_, t)| *t <= at) {
-                        last_ack.insert(group, (content, at));
-                    }
-                }
+        // The log is a dedup aid, compacted on every open: what cannot be read of it is
+        // skipped with a warning, never a reason not to start.
+        let log = match fs::read(&log_path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => {
+                tracing::warn!(path = %log_path.display(), error = %e,
+                    "outbox: cannot read the acknowledgement log; starting without it");
+                Vec::new()
+            }
+        };
+        let mut unreadable = 0usize;
+        for line in log.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            // A torn last line (crash mid-append) or a damaged one does not parse.
+            let parsed = std::str::from_utf8(line).ok().and_then(parse_ack);
+            let Some((seq, group, content, at)) = parsed else {
+                unreadable += 1;
+                continue;
+            };
+            acked.insert(seq);
+            let prev: Option<&(u64, Timestamp)> = last_ack.get(&group);
+            if prev.is_none_or(|(_, t)| *t <= at) {
+                last_ack.insert(group, (content, at));
             }
         }
+        if unreadable > 0 {
+            tracing::warn!(path = %log_path.display(), lines = unreadable,
+                "outbox: unreadable acknowledgement lines skipped");
+        }
         let mut pending = Vec::new();
-        let mut max_seq = acked.iter().copied().max().unwrap_or(0);
+        let mut max_seq = acked
+            .iter()
+            .copied()
+            .filter(|&s| s < u64::MAX)
+            .max()
+            .unwrap_or(0);
         let mut names: Vec<(u64, PathBuf)> = Vec::new();
         for e in fs::read_dir(dir).map_err(io(dir))? {
             let e = e.map_err(io(dir))?;
@@ -138,6 +161,14 @@ impl Outbox {
         let mut entries = BTreeMap::new();
         let mut bytes = 0;
         for (seq, path) in names {
+            if seq == u64::MAX {
+                // No append ever writes it (see `append`): taking it would wrap the next
+                // sequence number to 0 and make later entries look acknowledged or older.
+                tracing::warn!(path = %path.display(),
+                    "outbox: entry with the last possible sequence number set aside");
+                let _ = fs::rename(&path, path.with_extension("corrupt"));
+                continue;
+            }
             max_seq = max_seq.max(seq);
             if acked.contains(&seq) {
                 let _ = fs::remove_file(&path);
@@ -203,6 +234,11 @@ impl Outbox {
         notification: &Notification,
     ) -> Result<Appended, OutboxError> {
         let seq = self.next_seq;
+        // Sequence numbers never wrap: u64::MAX is never handed out, so `open` can always
+        // continue after the largest one on disk.
+        if seq == u64::MAX {
+            return Err(OutboxError::Exhausted);
+        }
         self.next_seq += 1;
         let group = group_hash(target, &notification.group_key);
         let content = notification.content_hash();
@@ -214,6 +250,26 @@ impl Outbox {
         };
         let raw = serde_json::to_vec(&entry).map_err(|e| OutboxError::Encode(e.to_string()))?;
         let size = raw.len() as u64;
+        let tmp = self.dir.join(format!(".tmp-{seq}"));
+        let path = self.path(seq);
+        let io = |p: &Path| {
+            let p = p.to_path_buf();
+            move |source| OutboxError::Io { path: p, source }
+        };
+        let written = (|| {
+            let mut f = File::create(&tmp).map_err(io(&tmp))?;
+            f.write_all(&raw).map_err(io(&tmp))?;
+            f.sync_all().map_err(io(&tmp))?;
+            fs::rename(&tmp, &path).map_err(io(&path))
+        })();
+        if let Err(e) = written {
+            // A full disk: what was written of it goes, and nothing older is evicted for
+            // an entry that was not stored.
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+        sync_dir(&self.dir);
+        // Only once the new entry is on disk do the oldest make room for it.
         let mut evicted = Vec::new();
         while !self.entries.is_empty()
             && (self.entries.len() + 1 > self.options.max_messages
@@ -235,19 +291,6 @@ impl Outbox {
                 "outbox full: oldest undelivered notifications dropped"
             );
         }
-        let tmp = self.dir.join(format!(".tmp-{seq}"));
-        let path = self.path(seq);
-        let io = |p: &Path| {
-            let p = p.to_path_buf();
-            move |source| OutboxError::Io { path: p, source }
-        };
-        {
-            let mut f = File::create(&tmp).map_err(io(&tmp))?;
-            f.write_all(&raw).map_err(io(&tmp))?;
-            f.sync_all().map_err(io(&tmp))?;
-        }
-        fs::rename(&tmp, &path).map_err(io(&path))?;
-        sync_dir(&self.dir);
         self.entries.insert(
             seq,
             Meta {
@@ -479,5 +522,88 @@ mod tests {
         assert!(!dir.path().join(".tmp-7").exists());
         assert!(dir.path().join(format!("{:020}.corrupt", 3)).exists());
         assert_eq!(o.append("t", &n("g", "x")).unwrap().seq, 4);
+    }
+
+    #[test]
+    fn a_damaged_ack_log_line_is_skipped_and_the_rest_still_counts() {
+        let dir = TempDir::new("outbox").unwrap();
+        let (mut o, _) = Outbox::open(dir.path(), OutboxOptions::default()).unwrap();
+        let a = o.append("t", &n("g0", "x")).unwrap();
+        let b = o.append("t", &n("g1", "x")).unwrap();
+        let files: Vec<(PathBuf, Vec<u8>)> = [a.seq, b.seq]
+            .iter()
+            .map(|&s| {
+                let p = dir.path().join(format!("{s:020}.json"));
+                let raw = fs::read(&p).unwrap();
+                (p, raw)
+            })
+            .collect();
+        o.ack(a.seq, t(10)).unwrap();
+        o.ack(b.seq, t(11)).unwrap();
+        drop(o);
+        // A crash left both files behind, and a bad byte sits between the two acks.
+        for (p, raw) in &files {
+            fs::write(p, raw).unwrap();
+        }
+        let log = dir.path().join(ACK_LOG);
+        let text = fs::read(&log).unwrap();
+        let cut = text.iter().position(|&b| b == b'\n').unwrap() + 1;
+        let mut damaged = text[..cut].to_vec();
+        damaged.extend_from_slice(b"7 \xff\xfe garbage\n");
+        damaged.extend_from_slice(&text[cut..]);
+        fs::write(&log, damaged).unwrap();
+
+        let (o, pending) = Outbox::open(dir.path(), OutboxOptions::default()).unwrap();
+        assert!(pending.is_empty(), "{pending:?}");
+        assert!(o.delivered_recently("t", &n("g1", "x"), Duration::from_secs(60), t(20)));
+    }
+
+    #[test]
+    fn an_entry_named_with_the_last_sequence_number_is_set_aside_and_numbers_never_wrap() {
+        let dir = TempDir::new("outbox").unwrap();
+        let entry = OutboxEntry {
+            seq: u64::MAX,
+            target: "t".into(),
+            dedup_key: "x".into(),
+            notification: n("g0", "x"),
+        };
+        let name = dir.path().join(format!("{:020}.json", u64::MAX));
+        fs::write(&name, serde_json::to_vec(&entry).unwrap()).unwrap();
+        let (mut o, pending) = Outbox::open(dir.path(), OutboxOptions::default()).unwrap();
+        assert!(pending.is_empty(), "{pending:?}");
+        assert!(name.with_extension("corrupt").exists());
+        assert_eq!(o.append("t", &n("g1", "x")).unwrap().seq, 1);
+        // The last number is refused rather than wrapped.
+        o.next_seq = u64::MAX;
+        assert!(matches!(
+            o.append("t", &n("g2", "x")),
+            Err(OutboxError::Exhausted)
+        ));
+    }
+
+    #[test]
+    fn a_failed_append_evicts_nothing() {
+        let dir = TempDir::new("outbox").unwrap();
+        let opts = OutboxOptions {
+            max_messages: 2,
+            max_bytes: u64::MAX,
+        };
+        let (mut o, _) = Outbox::open(dir.path(), opts).unwrap();
+        o.append("t", &n("g0", "x")).unwrap();
+        o.append("t", &n("g1", "x")).unwrap();
+        // The directory cannot take a file (a full disk, as far as append can tell).
+        let away = dir.path().with_extension("away");
+        fs::rename(dir.path(), &away).unwrap();
+        fs::write(dir.path(), b"").unwrap();
+        assert!(matches!(
+            o.append("t", &n("g2", "x")),
+            Err(OutboxError::Io { .. })
+        ));
+        fs::remove_file(dir.path()).unwrap();
+        fs::rename(&away, dir.path()).unwrap();
+        assert_eq!(o.usage().0, 2, "an entry was evicted for one never stored");
+        assert_eq!(o.overflowed(), 0);
+        let e = o.append("t", &n("g2", "x")).unwrap();
+        assert_eq!(e.evicted, [1]);
     }
 }

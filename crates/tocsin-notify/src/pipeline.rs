@@ -9,7 +9,7 @@
 //! go into the outbox files) and survive a change of URL, so what is pending still goes
 //! out after the config is fixed and tocsin restarted.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -132,11 +132,25 @@ pub struct Pipeline {
     direct: HashMap<String, String>,
     /// Alerts for `direct` lanes, queued by [`Pipeline::ingest`] until the next tick.
     direct_pending: Vec<(String, Notification)>,
+    /// Notifications the dispatcher produced (its group state is already advanced) whose
+    /// outbox write failed: stored, in order, before anything newer on the next tick.
+    unstored: VecDeque<Unstored>,
     /// Receiver name → shortest repeat_interval of the routes using it (the window in which
     /// content delivered before a restart is not repeated).
     repeat: HashMap<String, Duration>,
     next_seq: u64,
     stats: PipelineStats,
+}
+
+/// A notification on its way into a lane and the outbox.
+#[derive(Debug)]
+struct Unstored {
+    lane: String,
+    notification: Notification,
+    /// Content delivered this recently is not sent again.
+    dedup: Duration,
+    /// Pending notifications already folded into this one: discarded once it is stored.
+    superseded: Vec<u64>,
 }
 
 /// What identifies a DingTalk robot: endpoint and token source.
@@ -224,6 +238,7 @@ impl Pipeline {
             fan_out,
             direct,
             direct_pending: Vec::new(),
+            unstored: VecDeque::new(),
             repeat,
             next_seq: 1,
             stats: PipelineStats::default(),
@@ -294,11 +309,20 @@ impl Pipeline {
 
     /// Writes the alerts queued for Alertmanager lanes to the outbox and their lanes. Every
     /// resend is kept: Alertmanager extends an alert's life only when it hears of it again.
+    /// What cannot be stored stays queued, in order.
     fn enqueue_direct(&mut self) -> Result<(), PipelineError> {
-        for (lane_name, n) in std::mem::take(&mut self.direct_pending) {
-            let seq = self.store(&lane_name, &n)?;
-            if let Some(lane) = self.lanes.get_mut(&lane_name) {
-                lane.push_unmerged(seq, n);
+        let mut pending = std::mem::take(&mut self.direct_pending).into_iter();
+        while let Some((lane_name, n)) = pending.next() {
+            match self.store(&lane_name, &n) {
+                Ok(seq) => {
+                    if let Some(lane) = self.lanes.get_mut(&lane_name) {
+                        lane.push_unmerged(seq, n);
+                    }
+                }
+                Err(e) => {
+                    self.direct_pending = std::iter::once((lane_name, n)).chain(pending).collect();
+                    return Err(e);
+                }
             }
         }
         Ok(())
@@ -307,34 +331,51 @@ impl Pipeline {
     /// Queues `n` on `lane_name`, folding in an unsent older notification of the same
     /// group; unless it was folded, content delivered within `dedup` before (a restart, a
     /// re-post) is skipped.
+    /// When the outbox write fails, the notification comes back (with what it absorbed)
+    /// so that the caller can keep it.
     fn enqueue(
         &mut self,
-        lane_name: &str,
-        mut n: Notification,
-        dedup: Duration,
+        u: Unstored,
         now: Timestamp,
-    ) -> Result<(), PipelineError> {
-        let Some(lane) = self.lanes.get_mut(lane_name) else {
+    ) -> Result<(), Box<(PipelineError, Unstored)>> {
+        let Unstored {
+            lane: lane_name,
+            notification: mut n,
+            dedup,
+            mut superseded,
+        } = u;
+        let Some(lane) = self.lanes.get_mut(&lane_name) else {
             return Ok(());
         };
-        let superseded = lane.absorb_pending(&mut n);
-        if superseded.is_none()
+        superseded.extend(lane.absorb_pending(&mut n));
+        if superseded.is_empty()
             && self
                 .outbox
                 .as_ref()
-                .is_some_and(|o| o.delivered_recently(lane_name, &n, dedup, now))
+                .is_some_and(|o| o.delivered_recently(&lane_name, &n, dedup, now))
         {
             self.stats.duplicates_skipped += 1;
             return Ok(());
         }
-        let seq = self.store(lane_name, &n)?;
-        if let Some(old) = superseded {
+        let seq = match self.store(&lane_name, &n) {
+            Ok(seq) => seq,
+            Err(e) => {
+                let u = Unstored {
+                    lane: lane_name,
+                    notification: n,
+                    dedup,
+                    superseded,
+                };
+                return Err(Box::new((e, u)));
+            }
+        };
+        for old in superseded {
             self.stats.superseded += 1;
             if let Some(outbox) = &mut self.outbox {
                 outbox.discard(old);
             }
         }
-        if let Some(lane) = self.lanes.get_mut(lane_name) {
+        if let Some(lane) = self.lanes.get_mut(&lane_name) {
             lane.push(seq, n);
         }
         Ok(())
@@ -372,19 +413,49 @@ impl Pipeline {
             .cloned()
             .ok_or_else(|| PipelineError::NotDingTalk(n.receiver.clone()))?;
         self.stats.notifications += 1;
-        self.enqueue(&lane, n, GATEWAY_DEDUP, now)
+        let u = Unstored {
+            lane,
+            notification: n,
+            dedup: GATEWAY_DEDUP,
+            superseded: Vec::new(),
+        };
+        self.enqueue(u, now).map_err(|failed| {
+            let (e, u) = *failed;
+            // Refused: Alertmanager posts it again. But what it absorbed was taken with an
+            // OK earlier and must not be lost with it.
+            if !u.superseded.is_empty() {
+                self.unstored.push_back(u);
+            }
+            e
+        })
     }
 
     /// Flushes due groups into the outbox and lanes, and returns the batches that may be
     /// sent now (at most one per lane in flight).
+    ///
+    /// Nothing is lost when the outbox cannot be written (a full disk): the dispatcher's
+    /// notifications are queued in memory first and stored in order on this and later
+    /// ticks, and the error is returned until they all are.
     pub fn tick(&mut self, now: Timestamp) -> Result<Vec<Job>, PipelineError> {
         self.enqueue_direct()?;
         for n in self.dispatcher.tick(now) {
             self.stats.notifications += 1;
             let repeat = self.repeat.get(&n.receiver).copied().unwrap_or_default();
             let lanes = self.fan_out.get(&n.receiver).cloned().unwrap_or_default();
-            for lane_name in lanes {
-                self.enqueue(&lane_name, n.clone(), repeat, now)?;
+            for lane in lanes {
+                self.unstored.push_back(Unstored {
+                    lane,
+                    notification: n.clone(),
+                    dedup: repeat,
+                    superseded: Vec::new(),
+                });
+            }
+        }
+        while let Some(u) = self.unstored.pop_front() {
+            if let Err(failed) = self.enqueue(u, now) {
+                let (e, u) = *failed;
+                self.unstored.push_front(u);
+                return Err(e);
             }
         }
         let mut jobs = Vec::new();
@@ -466,12 +537,18 @@ impl Pipeline {
         self.stats
     }
 
-    /// Notifications waiting per lane.
+    /// Notifications waiting per lane (those not yet stored included).
     pub fn queued(&self) -> BTreeMap<String, usize> {
-        self.lanes
+        let mut queued: BTreeMap<String, usize> = self
+            .lanes
             .iter()
             .map(|(k, l)| (k.clone(), l.len()))
-            .collect()
+            .collect();
+        let unstored = self.unstored.iter().map(|u| &u.lane);
+        for lane in unstored.chain(self.direct_pending.iter().map(|(l, _)| l)) {
+            *queued.entry(lane.clone()).or_default() += 1;
+        }
+        queued
     }
 
     /// Outbox evictions since start.
@@ -608,16 +685,23 @@ impl Notifier {
                 (job, result)
             });
         }
+        // Every result is recorded even when one fails to be (an ack that cannot be
+        // written): returning early would leave the other lanes busy for good.
+        let mut failed = None;
         while let Some(joined) = set.join_next().await {
             let Ok((job, result)) = joined else {
                 // A panicking receiver: its lane stays busy; log it.
                 tracing::error!("a receiver task panicked");
                 continue;
             };
-            self.pipeline
-                .complete(&job, result, now + started.elapsed())?;
+            if let Err(e) = self
+                .pipeline
+                .complete(&job, result, now + started.elapsed())
+            {
+                failed.get_or_insert(e);
+            }
         }
-        Ok(count)
+        failed.map_or(Ok(count), Err)
     }
 
     pub fn next_due(&mut self, now: Timestamp) -> Option<Timestamp> {

@@ -128,6 +128,21 @@ impl JsonEndpoint {
         ) + self.url.path()
     }
 
+    /// `text` from the receiver's answer without the URL's password or query values
+    /// (where a token in a webhook URL usually sits), in any encoding.
+    fn redact(&self, text: &str) -> String {
+        let mut secrets: Vec<String> = self
+            .url
+            .query_pairs()
+            .map(|(_, v)| v.into_owned())
+            .collect();
+        if let Some(p) = self.url.password() {
+            secrets.push(p.to_owned());
+        }
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        tocsin_wire::redact(text, &secrets)
+    }
+
     /// POSTs `body`: 2xx is delivered, 429 and 5xx and network errors are transient, other
     /// 4xx permanent (unlike Alertmanager, which gives up on 429).
     async fn post(&self, url: reqwest::Url, body: &Value) -> Result<(), DeliveryError> {
@@ -147,8 +162,14 @@ impl JsonEndpoint {
         if (200..300).contains(&status) {
             return Ok(());
         }
-        let text = response.text().await.unwrap_or_default();
-        let snippet: String = text.chars().take(200).collect();
+        // Only the start of the answer is read: it is for a log line, and a receiver
+        // streaming an endless error page must not fill memory.
+        let text = tocsin_wire::read_prefix(response, 1024).await;
+        let snippet: String = self
+            .redact(&String::from_utf8_lossy(&text))
+            .chars()
+            .take(200)
+            .collect();
         let result = if status == 429 || status >= 500 {
             SendResult::Transient
         } else {

@@ -113,8 +113,13 @@ impl Timestamp {
         }
         let offset_min = match rest {
             "Z" | "z" => 0,
-            o if o.len() == 6 && matches!(&o[..1], "+" | "-") && &o[3..4] == ":" => {
-                let v = num_str(&o[1..3])? * 60 + num_str(&o[4..6])?;
+            // Bytes, not string slices: the tail may be any text (a fuzzer found
+            // `.4187值班`, six bytes that are no offset, and a slice inside a character).
+            o if o.len() == 6
+                && matches!(o.as_bytes()[0], b'+' | b'-')
+                && o.as_bytes()[3] == b':' =>
+            {
+                let v = num_str(o.get(1..3)?)? * 60 + num_str(o.get(4..6)?)?;
                 if o.starts_with('-') {
                     -v
                 } else {
@@ -211,6 +216,25 @@ pub fn format_duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_time_ending_in_other_text_is_malformed_not_a_panic() {
+        // Found by fuzzing the gateway's decoder: six bytes after the seconds that are not
+        // an offset, with a character boundary inside the sign's place.
+        for s in [
+            "4052-12-04T16:03:19.4187值班",
+            "2026-12-04T16:03:19值班",
+            "2026-12-04T16:03:19+0值:00",
+            "2026-12-04T16:03:19+08值0",
+            "2026-12-04T16:03:19.1é",
+        ] {
+            assert_eq!(Timestamp::parse_rfc3339(s), None, "{s}");
+        }
+        assert_eq!(
+            Timestamp::parse_rfc3339("2026-12-04T16:03:19+08:00"),
+            Timestamp::parse_rfc3339("2026-12-04T08:03:19Z")
+        );
+    }
 
     #[test]
     fn rfc3339_round_trips_with_and_without_milliseconds() {

@@ -13,6 +13,16 @@ pub enum ValueType {
 }
 
 impl ValueType {
+    /// The type of a binary operation whose sides have types `lhs` and `rhs`: scalar only
+    /// when both are.
+    pub(crate) fn of_binary(lhs: ValueType, rhs: ValueType) -> ValueType {
+        if lhs == ValueType::Scalar && rhs == ValueType::Scalar {
+            ValueType::Scalar
+        } else {
+            ValueType::Vector
+        }
+    }
+
     /// Prometheus's internal name (`vector`, `matrix`, ...).
     pub fn name(self) -> &'static str {
         match self {
@@ -284,12 +294,17 @@ impl Expr {
             Expr::VectorSelector(_) | Expr::Aggregate { .. } => ValueType::Vector,
             Expr::MatrixSelector { .. } | Expr::Subquery { .. } => ValueType::Matrix,
             Expr::Call { func, .. } => func.return_type,
-            Expr::Binary { lhs, rhs, .. } => {
-                if lhs.value_type() == ValueType::Scalar && rhs.value_type() == ValueType::Scalar {
-                    ValueType::Scalar
-                } else {
-                    ValueType::Vector
+            // Scalar only when every operand is: walked along the left spine, so that a
+            // chain of thousands of `or`s needs no recursion per operand.
+            Expr::Binary { .. } => {
+                let mut node = self;
+                while let Expr::Binary { lhs, rhs, .. } = node {
+                    if rhs.value_type() != ValueType::Scalar {
+                        return ValueType::Vector;
+                    }
+                    node = lhs;
                 }
+                ValueType::of_binary(node.value_type(), ValueType::Scalar)
             }
             Expr::Unary { expr, .. } | Expr::Paren { expr, .. } => expr.value_type(),
         }
@@ -306,8 +321,8 @@ impl Expr {
             | Expr::Aggregate { span, .. }
             | Expr::Paren { span, .. } => *span,
             Expr::VectorSelector(vs) => vs.span,
-            Expr::Binary { lhs, rhs, .. } => Span {
-                start: lhs.span().start,
+            Expr::Binary { rhs, .. } => Span {
+                start: self.leftmost_operand().span().start,
                 end: rhs.span().end,
             },
             Expr::Unary { expr, start, .. } => Span {
@@ -315,5 +330,107 @@ impl Expr {
                 end: expr.span().end,
             },
         }
+    }
+}
+
+impl Expr {
+    /// The first operand of a chain of binary operations (`a` in `a or b or c`), or the
+    /// expression itself when it is not a binary operation.
+    pub(crate) fn leftmost_operand(&self) -> &Expr {
+        let mut node = self;
+        while let Expr::Binary { lhs, .. } = node {
+            node = lhs;
+        }
+        node
+    }
+
+    /// The binary operations along the left spine, outermost first: `[(a or b) or c, a or b]`
+    /// for `a or b or c`. Empty when the expression is not a binary operation.
+    pub(crate) fn left_spine(&self) -> Vec<&Expr> {
+        let mut spine = Vec::new();
+        let mut node = self;
+        while let Expr::Binary { lhs, .. } = node {
+            spine.push(node);
+            node = lhs;
+        }
+        spine
+    }
+}
+
+/// Dropping a chain of binary operations one link at a time: the derived drop would recurse
+/// once per operand and overflow the stack on a chain of a few hundred thousand `or`s.
+impl Drop for Expr {
+    fn drop(&mut self) {
+        let Expr::Binary { lhs, .. } = self else {
+            return;
+        };
+        if !matches!(**lhs, Expr::Binary { .. }) {
+            return;
+        }
+        let mut next = std::mem::replace(lhs, Box::new(Expr::placeholder()));
+        loop {
+            let Expr::Binary { lhs, .. } = &mut *next else {
+                return;
+            };
+            if !matches!(**lhs, Expr::Binary { .. }) {
+                return;
+            }
+            let inner = std::mem::replace(lhs, Box::new(Expr::placeholder()));
+            // `next` now holds no chain below it, so dropping it recurses no further.
+            drop(std::mem::replace(&mut next, inner));
+        }
+    }
+}
+
+impl Expr {
+    fn placeholder() -> Expr {
+        Expr::Number {
+            value: 0.0,
+            span: Span::default(),
+        }
+    }
+}
+
+impl Expr {
+    /// The vector selectors of the expression, in text order, found without recursion.
+    pub fn selectors(&self) -> Vec<&VectorSelector> {
+        let mut out = Vec::new();
+        let mut stack = vec![self];
+        while let Some(e) = stack.pop() {
+            match e {
+                Expr::Number { .. } | Expr::String { .. } => {}
+                Expr::VectorSelector(vs) => out.push(vs),
+                Expr::MatrixSelector { selector: x, .. }
+                | Expr::Subquery { expr: x, .. }
+                | Expr::Unary { expr: x, .. }
+                | Expr::Paren { expr: x, .. } => stack.push(x),
+                Expr::Call { args, .. } => stack.extend(args.iter().rev()),
+                Expr::Aggregate { expr, param, .. } => {
+                    stack.push(expr);
+                    if let Some(p) = param {
+                        stack.push(p);
+                    }
+                }
+                Expr::Binary { lhs, rhs, .. } => {
+                    stack.push(rhs);
+                    stack.push(lhs);
+                }
+            }
+        }
+        out
+    }
+}
+
+impl VectorSelector {
+    /// The metric name the selector asks for: written before the braces or as an equality
+    /// `__name__` matcher.
+    pub fn metric_name(&self) -> Option<&str> {
+        if !self.name.is_empty() {
+            return Some(&self.name);
+        }
+        self.matchers
+            .iter()
+            .find(|m| m.name == "__name__" && m.op == MatchOp::Equal)
+            .map(|m| m.value.as_str())
     }
 }

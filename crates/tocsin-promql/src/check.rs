@@ -50,12 +50,15 @@ impl Checker<'_> {
     }
 
     pub(crate) fn check(&self, e: &Expr) -> CheckResult<ValueType> {
-        let ty = e.value_type();
+        let ty = match e {
+            Expr::Binary { .. } => return self.check_chain(e),
+            // The inner expression's type, known once it is checked.
+            Expr::Paren { .. } | Expr::Unary { .. } => ValueType::None,
+            _ => e.value_type(),
+        };
         match e {
             Expr::Number { .. } | Expr::String { .. } => {}
-            Expr::Paren { expr, .. } => {
-                self.check(expr)?;
-            }
+            Expr::Paren { expr, .. } => return self.check(expr),
             Expr::MatrixSelector { selector, .. } => {
                 self.check(selector)?;
             }
@@ -80,6 +83,7 @@ impl Checker<'_> {
                         ),
                     );
                 }
+                return Ok(t);
             }
             Expr::Aggregate {
                 op, expr, param, ..
@@ -97,15 +101,33 @@ impl Checker<'_> {
                 }
             }
             Expr::Call { func, args, span } => self.check_call(func, args, *span)?,
-            Expr::Binary {
+            Expr::Binary { .. } => {}
+        }
+        Ok(ty)
+    }
+
+    /// A chain of binary operations, checked in Prometheus's order (the first operand, then
+    /// each operation's right side and the operation itself, innermost first) without
+    /// recursing once per operand.
+    fn check_chain(&self, e: &Expr) -> CheckResult<ValueType> {
+        let spine = e.left_spine();
+        let mut lt = self.check(e.leftmost_operand())?;
+        for node in spine.into_iter().rev() {
+            let Expr::Binary {
                 op,
                 lhs,
                 rhs,
                 return_bool,
                 matching,
-            } => self.check_binary(*op, lhs, rhs, *return_bool, matching, e.span())?,
+            } = node
+            else {
+                continue;
+            };
+            let rt = self.check(rhs)?;
+            self.check_binary(*op, lhs, rhs, (lt, rt), *return_bool, matching, node)?;
+            lt = ValueType::of_binary(lt, rt);
         }
-        Ok(ty)
+        Ok(lt)
     }
 
     fn check_selector(&self, vs: &VectorSelector) -> CheckResult<()> {
@@ -188,17 +210,19 @@ impl Checker<'_> {
         Ok(())
     }
 
+    /// One binary operation whose sides are checked and have types `(lt, rt)`; `node` is
+    /// the operation (its span is computed only for an error).
+    #[allow(clippy::too_many_arguments)]
     fn check_binary(
         &self,
         op: BinaryOp,
         lhs: &Expr,
         rhs: &Expr,
+        (lt, rt): (ValueType, ValueType),
         return_bool: bool,
         matching: &VectorMatching,
-        span: Span,
+        node: &Expr,
     ) -> CheckResult<()> {
-        let lt = self.check(lhs)?;
-        let rt = self.check(rhs)?;
         if return_bool && !op.is_comparison() {
             return fail(
                 self.op_start(lhs),
@@ -245,27 +269,27 @@ impl Checker<'_> {
         if lt != ValueType::Vector || rt != ValueType::Vector {
             if !matching.labels.is_empty() {
                 return fail(
-                    span.start,
+                    node.span().start,
                     "vector matching only allowed between instant vectors".to_owned(),
                 );
             }
         } else if op.is_set() {
             if matches!(card, Cardinality::OneToMany | Cardinality::ManyToOne) {
                 return fail(
-                    span.start,
+                    node.span().start,
                     format!("no grouping allowed for {} operation", quote(op.as_str())),
                 );
             }
             if card != Cardinality::ManyToMany {
                 return fail(
-                    span.start,
+                    node.span().start,
                     "set operations must always be many-to-many".to_owned(),
                 );
             }
         }
         if (lt == ValueType::Scalar || rt == ValueType::Scalar) && op.is_set() {
             return fail(
-                span.start,
+                node.span().start,
                 format!(
                     "set operator {} not allowed in binary scalar expression",
                     quote(op.as_str())

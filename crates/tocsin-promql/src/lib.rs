@@ -15,8 +15,9 @@
 //! `Display` is Prometheus's text, e.g.
 //! `1:6: parse error: expected type range vector in call to function "rate", got instant vector`.
 //!
-//! Beyond Prometheus: nesting deeper than [`MAX_DEPTH`] levels is rejected
-//! with an error instead of recursing further.
+//! Beyond Prometheus: nesting (parentheses, calls, aggregations…) deeper than
+//! [`MAX_DEPTH`] levels is rejected with an error instead of recursing further;
+//! operator chains (`a or b or …`) are flat and have no limit, as in Prometheus.
 
 mod ast;
 mod check;

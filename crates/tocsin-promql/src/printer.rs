@@ -70,29 +70,44 @@ impl Display for Expr {
                 }
                 write!(f, "{expr})")
             }
-            Expr::Binary {
-                op,
-                lhs,
-                rhs,
-                return_bool,
-                matching,
-            } => {
-                write!(f, "{lhs} {}", op.as_str())?;
-                if *return_bool {
-                    f.write_str(" bool")?;
-                }
-                // Prometheus drops the matching of an operation with a scalar side.
-                if lhs.value_type() == ValueType::Vector && rhs.value_type() == ValueType::Vector {
-                    write_matching(f, matching)?;
-                }
-                write!(f, " {rhs}")
-            }
+            Expr::Binary { .. } => write_chain(f, self),
             Expr::Unary { negate, expr, .. } => {
                 write!(f, "{}{expr}", if *negate { "-" } else { "+" })
             }
             Expr::Paren { expr, .. } => write!(f, "({expr})"),
         }
     }
+}
+
+/// A chain of binary operations, printed operand by operand without recursing per operand.
+fn write_chain(f: &mut Formatter<'_>, e: &Expr) -> fmt::Result {
+    let first = e.leftmost_operand();
+    write!(f, "{first}")?;
+    let mut lt = first.value_type();
+    for node in e.left_spine().into_iter().rev() {
+        let Expr::Binary {
+            op,
+            rhs,
+            return_bool,
+            matching,
+            ..
+        } = node
+        else {
+            continue;
+        };
+        write!(f, " {}", op.as_str())?;
+        if *return_bool {
+            f.write_str(" bool")?;
+        }
+        let rt = rhs.value_type();
+        // Prometheus drops the matching of an operation with a scalar side.
+        if lt == ValueType::Vector && rt == ValueType::Vector {
+            write_matching(f, matching)?;
+        }
+        write!(f, " {rhs}")?;
+        lt = ValueType::of_binary(lt, rt);
+    }
+    Ok(())
 }
 
 fn write_list(f: &mut Formatter<'_>, args: &[Expr]) -> fmt::Result {

@@ -11,7 +11,7 @@ use crate::api::{Alert, AlertsData, BuildInfo, RuleGroup, RuleKind, RulesData};
 use crate::config::{ClientConfig, RetryPolicy};
 use crate::decode::{decode_envelope, decode_query};
 use crate::error::QueryError;
-use crate::transport::{backoff, transport_error, Transport};
+use crate::transport::{backoff, read_body, transport_error, Transport};
 use crate::value::QueryResult;
 
 /// A Prometheus HTTP API client: one pooled keep-alive connection set, per-attempt
@@ -28,6 +28,7 @@ struct Inner {
     timeout: Duration,
     deadline: Duration,
     retry: RetryPolicy,
+    max_response_size: u64,
 }
 
 impl fmt::Debug for PrometheusClient {
@@ -36,6 +37,7 @@ impl fmt::Debug for PrometheusClient {
             .field("url", &self.inner.base)
             .field("timeout", &self.inner.timeout)
             .field("deadline", &self.inner.deadline)
+            .field("max_response_size", &self.inner.max_response_size)
             .finish_non_exhaustive()
     }
 }
@@ -59,6 +61,7 @@ impl PrometheusClient {
                 timeout: config.timeout,
                 deadline: config.deadline,
                 retry: config.retry,
+                max_response_size: config.max_response_size,
             }),
         })
     }
@@ -176,7 +179,8 @@ impl PrometheusClient {
             let result = self.attempt(endpoint, &make, &decode, timeout).await;
             let err = match result {
                 Ok(v) => return Ok(v),
-                Err(e) => e,
+                // Error text may quote the server, which may echo a credential.
+                Err(e) => inner.transport.redact_error(e),
             };
             if !err.is_retryable() || retries >= inner.retry.max_retries {
                 return Err(err);
@@ -215,10 +219,7 @@ impl PrometheusClient {
             .await
             .map_err(|e| transport_error(e, endpoint, timeout))?;
         let status = resp.status().as_u16();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| transport_error(e, endpoint, timeout))?;
+        let body = read_body(resp, self.inner.max_response_size, endpoint, timeout).await?;
         decode(status, &body)
     }
 }

@@ -116,10 +116,19 @@ pub struct ClientConfig {
     pub auth: Auth,
     /// TLS.
     pub tls: TlsConfig,
+    /// The largest answer read, in bytes. Bytes are counted as they arrive and the request
+    /// fails with [`QueryError::TooLarge`] past this, so a server streaming a huge or
+    /// endless answer costs at most this much memory per query in flight.
+    pub max_response_size: u64,
 }
 
+/// [`ClientConfig::max_response_size`]'s default: 64 MiB, room for a few hundred
+/// thousand series in one answer.
+pub const DEFAULT_MAX_RESPONSE_SIZE: u64 = 64 << 20;
+
 impl ClientConfig {
-    /// Defaults for `url`: 30 s per attempt, 60 s per call, 3 retries, no auth.
+    /// Defaults for `url`: 30 s per attempt, 60 s per call, 3 retries, no auth, answers
+    /// up to [`DEFAULT_MAX_RESPONSE_SIZE`].
     pub fn new(url: impl Into<String>) -> ClientConfig {
         ClientConfig {
             url: url.into(),
@@ -129,6 +138,7 @@ impl ClientConfig {
             headers: Vec::new(),
             auth: Auth::None,
             tls: TlsConfig::default(),
+            max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
         }
     }
 }
@@ -144,6 +154,7 @@ impl fmt::Debug for ClientConfig {
             .field("headers", &headers)
             .field("auth", &self.auth)
             .field("tls", &self.tls)
+            .field("max_response_size", &self.max_response_size)
             .finish()
     }
 }

@@ -113,6 +113,14 @@ pub enum QueryError {
         /// The cause chain.
         message: String,
     },
+    /// The answer was larger than `max_response_size`; reading stopped at the limit.
+    #[error("the answer from {endpoint} is larger than max_response_size ({limit} bytes)")]
+    TooLarge {
+        /// The endpoint.
+        endpoint: String,
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// The answer was not the JSON expected.
     #[error("cannot decode the answer from {endpoint}: {message}")]
     Decode {
@@ -129,7 +137,80 @@ pub enum QueryError {
     Credentials(String),
 }
 
+/// What kind of failure a [`QueryError`] is, for callers that treat kinds differently
+/// (the rule engine does not count a query cancelled at shutdown as a failed evaluation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// No answer in time: ours ([`QueryError::Timeout`]) or the server's (`timeout`).
+    Timeout,
+    /// The query was cancelled (the server's `canceled`, or the caller gave up on it).
+    Canceled,
+    /// The server refused or failed the query itself (`bad_data`, `execution`,
+    /// `not_found`).
+    BadQuery,
+    /// The server failed (`unavailable`, `internal`, other error types, HTTP 5xx).
+    Server,
+    /// An HTTP 4xx without a Prometheus error body (a proxy refusing, bad credentials).
+    Rejected,
+    /// No connection could be made.
+    Unreachable,
+    /// The connection failed after it was made.
+    Transport,
+    /// The answer was not the JSON expected.
+    Decode,
+    /// The client's configuration or credentials are unusable.
+    Config,
+}
+
+impl ErrorKind {
+    /// A short lowercase name (`timeout`, `canceled`, `bad_query`, …) for logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Canceled => "canceled",
+            ErrorKind::BadQuery => "bad_query",
+            ErrorKind::Server => "server",
+            ErrorKind::Rejected => "rejected",
+            ErrorKind::Unreachable => "unreachable",
+            ErrorKind::Transport => "transport",
+            ErrorKind::Decode => "decode",
+            ErrorKind::Config => "config",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl QueryError {
+    /// The kind of failure.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            QueryError::Api { error_type, .. } => match error_type {
+                ErrorType::Timeout => ErrorKind::Timeout,
+                ErrorType::Canceled => ErrorKind::Canceled,
+                ErrorType::BadData | ErrorType::Execution | ErrorType::NotFound => {
+                    ErrorKind::BadQuery
+                }
+                ErrorType::Unavailable | ErrorType::Internal | ErrorType::Other(_) => {
+                    ErrorKind::Server
+                }
+            },
+            QueryError::Http { status, .. } if *status >= 500 => ErrorKind::Server,
+            QueryError::Http { .. } => ErrorKind::Rejected,
+            QueryError::Connect { .. } => ErrorKind::Unreachable,
+            QueryError::Timeout { .. } => ErrorKind::Timeout,
+            QueryError::Transport { .. } => ErrorKind::Transport,
+            QueryError::Decode { .. } => ErrorKind::Decode,
+            // An answer past the size cap is unusable as it is, as one that does not decode.
+            QueryError::TooLarge { .. } => ErrorKind::Decode,
+            QueryError::Config(_) | QueryError::Credentials(_) => ErrorKind::Config,
+        }
+    }
+
     /// Prometheus's `errorType`, for [`QueryError::Api`].
     pub fn error_type(&self) -> Option<&ErrorType> {
         match self {
@@ -147,15 +228,18 @@ impl QueryError {
     }
 
     /// Whether another attempt may succeed: connection failures, timeouts, transport
-    /// errors and 5xx answers. Never 4xx (`bad_data`, `execution`), decode, configuration
-    /// or credential errors.
+    /// errors and 5xx answers. Never 4xx (`bad_data`, `execution`), decode, too-large,
+    /// configuration or credential errors.
     pub fn is_retryable(&self) -> bool {
         match self {
             QueryError::Connect { .. }
             | QueryError::Timeout { .. }
             | QueryError::Transport { .. } => true,
             QueryError::Api { status, .. } | QueryError::Http { status, .. } => *status >= 500,
-            QueryError::Decode { .. } | QueryError::Config(_) | QueryError::Credentials(_) => false,
+            QueryError::Decode { .. }
+            | QueryError::TooLarge { .. }
+            | QueryError::Config(_)
+            | QueryError::Credentials(_) => false,
         }
     }
 }
@@ -173,4 +257,40 @@ pub(crate) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
         cur = e.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(error_type: &str, status: u16) -> QueryError {
+        QueryError::Api {
+            endpoint: "POST /api/v1/query".into(),
+            status,
+            error_type: ErrorType::parse(error_type),
+            message: "m".into(),
+            warnings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn errors_keep_their_kind() {
+        assert_eq!(api("timeout", 503).kind(), ErrorKind::Timeout);
+        assert_eq!(api("canceled", 503).kind(), ErrorKind::Canceled);
+        assert_eq!(api("bad_data", 400).kind(), ErrorKind::BadQuery);
+        assert_eq!(api("execution", 422).kind(), ErrorKind::BadQuery);
+        assert_eq!(api("internal", 500).kind(), ErrorKind::Server);
+        let http = |status| QueryError::Http {
+            endpoint: "e".into(),
+            status,
+            body: String::new(),
+        };
+        assert_eq!(http(502).kind(), ErrorKind::Server);
+        assert_eq!(http(401).kind(), ErrorKind::Rejected);
+        let timeout = QueryError::Timeout {
+            endpoint: "e".into(),
+            timeout: Duration::from_secs(1),
+        };
+        assert_eq!(timeout.kind(), ErrorKind::Timeout);
+    }
 }

@@ -59,10 +59,13 @@ pub use api::{
     RuleKind,
 };
 pub use client::PrometheusClient;
-pub use config::{Auth, BasicAuth, ClientConfig, RetryPolicy, Secret, SecretSource, TlsConfig};
+pub use config::{
+    Auth, BasicAuth, ClientConfig, RetryPolicy, Secret, SecretSource, TlsConfig,
+    DEFAULT_MAX_RESPONSE_SIZE,
+};
 pub use datasource::{Datasource, QueryFuture};
 pub use decode::decode_query_response;
-pub use error::{ErrorType, QueryError};
+pub use error::{ErrorKind, ErrorType, QueryError};
 pub use labels::{write_label_set, Iter as LabelIter, LabelSet, LabelSetBuilder};
 pub use range::QueryStats;
 pub use remote_write::{RemoteWriteClient, RemoteWriteConfig, RemoteWriteError};

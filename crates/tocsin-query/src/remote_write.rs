@@ -225,6 +225,13 @@ impl From<QueryError> for RemoteWriteError {
             QueryError::Decode { endpoint, message } => {
                 RemoteWriteError::Transport { endpoint, message }
             }
+            e @ QueryError::TooLarge { .. } => {
+                let message = e.to_string();
+                let QueryError::TooLarge { endpoint, .. } = e else {
+                    unreachable!("matched above")
+                };
+                RemoteWriteError::Transport { endpoint, message }
+            }
         }
     }
 }
@@ -431,25 +438,26 @@ impl RemoteWriteClient {
             .map_err(|e| transport_error(e, &self.endpoint, timeout))?;
         let status = resp.status();
         if status.is_success() {
-            // Drain the (empty) body so the connection goes back to the pool.
-            let _ = resp.bytes().await;
+            // Drain the (empty) body so the connection goes back to the pool; a server
+            // that sends more than a little is not waited for.
+            let _ = tocsin_wire::read_prefix(resp, MESSAGE_BYTES).await;
             return Ok(());
         }
-        let text = resp
-            .bytes()
-            .await
-            .map_err(|e| transport_error(e, &self.endpoint, timeout))?;
+        let text = tocsin_wire::read_prefix(resp, MESSAGE_BYTES).await;
         Err(status_error(
             self.endpoint.clone(),
             status.as_u16(),
-            message_of(&text),
+            self.transport.redact(&message_of(&text)),
         ))
     }
 }
 
+/// How much of an answer is read for its message.
+const MESSAGE_BYTES: usize = 512;
+
 /// The start of an error answer: at most 512 bytes, lossy UTF-8, whitespace trimmed.
 fn message_of(body: &[u8]) -> String {
-    let cut = &body[..body.len().min(512)];
+    let cut = &body[..body.len().min(MESSAGE_BYTES)];
     String::from_utf8_lossy(cut).trim().to_string()
 }
 

@@ -23,6 +23,8 @@ pub(crate) struct Transport {
     /// The URL with userinfo removed (query string kept, if the caller allows one).
     pub url: Url,
     auth: RequestAuth,
+    /// The extra headers' values: secrets as far as error text is concerned.
+    header_values: Vec<String>,
 }
 
 enum RequestAuth {
@@ -105,7 +107,83 @@ impl Transport {
             },
             Auth::Bearer(s) => RequestAuth::Bearer(CachedSecret::new(s)),
         };
-        Ok(Transport { http, url, auth })
+        let header_values = headers.iter().map(|(_, v)| v.clone()).collect();
+        Ok(Transport {
+            http,
+            url,
+            auth,
+            header_values,
+        })
+    }
+
+    /// Every secret this transport sends, in the forms a server could echo: the password
+    /// and `user:password` (a basic-auth header is its base64), the bearer token, the
+    /// extra header values. Credential files are read through the cache.
+    fn secrets(&self) -> Vec<String> {
+        let mut out = self.header_values.clone();
+        match &self.auth {
+            RequestAuth::None => {}
+            RequestAuth::Basic { username, password } => {
+                if let Some(p) = password.as_ref().and_then(|p| p.get("").ok()) {
+                    out.push(format!("{username}:{}", p.expose()));
+                    out.push(p.expose().to_string());
+                }
+            }
+            RequestAuth::Bearer(token) => {
+                if let Ok(t) = token.get("") {
+                    out.push(t.expose().to_string());
+                }
+            }
+        }
+        out
+    }
+
+    /// `text` from a server's answer with every encoding of every secret removed.
+    pub fn redact(&self, text: &str) -> String {
+        let secrets = self.secrets();
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        tocsin_wire::redact(text, &secrets)
+    }
+
+    /// `err` with the text that came from the server redacted (see [`Transport::redact`]).
+    pub fn redact_error(&self, err: QueryError) -> QueryError {
+        match err {
+            QueryError::Api {
+                endpoint,
+                status,
+                error_type,
+                message,
+                warnings,
+            } => QueryError::Api {
+                endpoint,
+                status,
+                error_type,
+                message: self.redact(&message),
+                warnings: warnings.iter().map(|w| self.redact(w)).collect(),
+            },
+            QueryError::Http {
+                endpoint,
+                status,
+                body,
+            } => QueryError::Http {
+                endpoint,
+                status,
+                body: self.redact(&body),
+            },
+            QueryError::Decode { endpoint, message } => QueryError::Decode {
+                endpoint,
+                message: self.redact(&message),
+            },
+            QueryError::Transport { endpoint, message } => QueryError::Transport {
+                endpoint,
+                message: self.redact(&message),
+            },
+            QueryError::Connect { endpoint, message } => QueryError::Connect {
+                endpoint,
+                message: self.redact(&message),
+            },
+            other => other,
+        }
     }
 
     /// Adds the `Authorization` header. Fails only when a credential file cannot be read
@@ -141,6 +219,24 @@ pub(crate) fn transport_error(e: reqwest::Error, endpoint: &str, timeout: Durati
     }
 }
 
+/// Reads an answer's body, at most `limit` bytes of it (see [`tocsin_wire::read_capped`]).
+pub(crate) async fn read_body(
+    resp: reqwest::Response,
+    limit: u64,
+    endpoint: &str,
+    timeout: Duration,
+) -> Result<Vec<u8>, QueryError> {
+    tocsin_wire::read_capped(resp, limit)
+        .await
+        .map_err(|e| match e {
+            tocsin_wire::BodyError::TooLarge { limit } => QueryError::TooLarge {
+                endpoint: endpoint.to_string(),
+                limit,
+            },
+            tocsin_wire::BodyError::Read(e) => transport_error(e, endpoint, timeout),
+        })
+}
+
 /// Exponential backoff with "equal jitter": half the step fixed, half random.
 pub(crate) fn backoff(policy: &RetryPolicy, retry: u32) -> Duration {
     let exp = policy
@@ -170,24 +266,7 @@ fn random_u64() -> u64 {
 
 /// Decodes `%XX` escapes (URL userinfo); invalid escapes are kept literally.
 fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            let hex = std::str::from_utf8(&b[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok());
-            if let Some(v) = hex {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8_lossy(&tocsin_wire::percent_decode(s, false)).into_owned()
 }
 
 #[cfg(test)]

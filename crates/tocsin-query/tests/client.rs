@@ -354,3 +354,101 @@ async fn tls_files_are_checked_when_the_client_is_built() {
     };
     PrometheusClient::new(cfg).unwrap();
 }
+
+/// Serves every connection on a loopback port with a 200 head and then an endless body
+/// (64 KiB chunks, about 64 MB/s), until the client hangs up.
+async fn endless_server() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                            Transfer-Encoding: chunked\r\n\r\n";
+                if s.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let mut chunk = format!("{:x}\r\n", 64 << 10).into_bytes();
+                chunk.extend(std::iter::repeat_n(b' ', 64 << 10));
+                chunk.extend_from_slice(b"\r\n");
+                while s.write_all(&chunk).await.is_ok() {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn an_endless_answer_fails_at_max_response_size_without_retrying() {
+    let url = endless_server().await;
+    let mut cfg = ClientConfig::new(url);
+    cfg.max_response_size = 1 << 20;
+    cfg.timeout = Duration::from_secs(3);
+    cfg.deadline = Duration::from_secs(6);
+    cfg.retry = fast_retries(2);
+    let err = PrometheusClient::new(cfg)
+        .unwrap()
+        .instant_query("up", at())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, QueryError::TooLarge { limit, .. } if limit == 1 << 20),
+        "{err:?}"
+    );
+    assert!(!err.is_retryable());
+    assert!(
+        err.to_string()
+            .ends_with("is larger than max_response_size (1048576 bytes)"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn credentials_echoed_by_a_proxy_are_redacted_in_every_encoding() {
+    const TOKEN: &str = "tok+en/SECRET=5";
+    const PASSWORD: &str = "pw SECRET/6";
+    let bearer_echo = format!(
+        "<html>bad request for /api/v1/query?access_token=tok%2Ben%2FSECRET%3D5 \
+         (tok%2ben%2fSECRET%3d5), Authorization: Bearer {TOKEN}</html>"
+    );
+    // YWxpY2U6cHcgU0VDUkVULzY= is base64("alice:pw SECRET/6").
+    let basic_echo = "<html>Authorization: Basic YWxpY2U6cHcgU0VDUkVULzY= \
+                      pass=pw+SECRET%2F6 p=cHcgU0VDUkVULzY</html>"
+        .to_string();
+    let mut bearer = ClientConfig::new(String::new());
+    bearer.auth = Auth::Bearer(SecretSource::Value(Secret::new(TOKEN)));
+    let mut basic = ClientConfig::new(String::new());
+    basic.auth = Auth::Basic(BasicAuth {
+        username: "alice".into(),
+        password: Some(SecretSource::Value(Secret::new(PASSWORD))),
+    });
+    for (mut cfg, echo) in [(bearer, bearer_echo), (basic, basic_echo)] {
+        let rec = Recorder::start(CannedResponse {
+            status: 502,
+            content_type: "text/html".into(),
+            body: echo.into_bytes(),
+            delay: Duration::ZERO,
+        });
+        cfg.url = rec.url();
+        cfg.retry = fast_retries(0);
+        let err = PrometheusClient::new(cfg)
+            .unwrap()
+            .instant_query("1", at())
+            .await
+            .unwrap_err();
+        let text = format!("{err} {err:?}");
+        assert!(
+            matches!(err, QueryError::Http { status: 502, .. }),
+            "{text}"
+        );
+        assert!(!text.contains("SECRET"), "{text}");
+        // "SECRET" in base64, as it sits in both encodings above.
+        assert!(!text.contains("U0VDUkVU"), "{text}");
+        assert!(text.contains("***"), "{text}");
+    }
+}

@@ -67,10 +67,13 @@ pub fn struct_entries<'n, 'a>(
     if node.is_null() {
         return None;
     }
-    let NodeKind::Map(_) = &node.kind else {
+    let NodeKind::Map(entries) = &node.kind else {
         errors.push(type_error(node, type_name));
         return None;
     };
+    if repeated_keys(entries.iter().map(|(k, _)| k), errors) {
+        return None;
+    }
     let mut out: Vec<(&str, &Node, &Node)> = Vec::new();
     for (key, value) in merged_entries(node) {
         let Some(name) = key.as_scalar().map(|s| s.value.as_ref()) else {
@@ -90,6 +93,28 @@ pub fn struct_entries<'n, 'a>(
         out.push((name, key, value));
     }
     Some(out)
+}
+
+/// yaml.v3 checks a mapping for repeated keys before decoding it: each repeat is an error
+/// (`mapping key "x" already defined at line N`), and a mapping with any is not decoded
+/// further (no unknown-field or type errors inside it). True when there were repeats.
+pub fn repeated_keys<'n, 'a: 'n>(
+    keys: impl Iterator<Item = &'n Node<'a>> + Clone,
+    errors: &mut Vec<DecodeError>,
+) -> bool {
+    let before = errors.len();
+    let keys: Vec<&Node> = keys.collect();
+    for (i, first) in keys.iter().enumerate() {
+        let Some(name) = first.as_scalar().map(|s| &s.value) else {
+            continue;
+        };
+        for later in &keys[i + 1..] {
+            if later.as_scalar().map(|s| &s.value) == Some(name) {
+                errors.push(duplicate_key(name, later.pos, first.pos));
+            }
+        }
+    }
+    errors.len() > before
 }
 
 fn duplicate_key(name: &str, pos: Pos, first: Pos) -> DecodeError {
@@ -226,8 +251,11 @@ fn string_map(node: &Node<'_>, errors: &mut Vec<DecodeError>) -> Vec<Entry> {
     if node.is_null() {
         return Vec::new();
     }
-    if !matches!(node.kind, NodeKind::Map(_)) {
+    let NodeKind::Map(entries) = &node.kind else {
         errors.push(type_error(node, TYPE_STRING_MAP));
+        return Vec::new();
+    };
+    if repeated_keys(entries.iter().map(|(k, _)| k), errors) {
         return Vec::new();
     }
     let mut out: Vec<Entry> = Vec::new();
@@ -409,6 +437,13 @@ mod tests {
             "mapping key \"name\" already defined at line 2"
         );
         assert_eq!(errors[0].pos, Pos::new(3, 3));
+    }
+
+    #[test]
+    fn a_mapping_with_a_repeated_key_reports_only_the_repeat_as_yaml_v3_does() {
+        let (_, errors) = decode("groups:\n- name: a\n  foo: 1\n  name: b\n  limit: x\n");
+        let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(messages, ["mapping key \"name\" already defined at line 2"]);
     }
 
     #[test]

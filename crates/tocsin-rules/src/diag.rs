@@ -37,6 +37,30 @@ pub struct Diagnostic {
     pub group: Option<String>,
     pub rule: Option<RuleRef>,
     pub message: String,
+    /// The stable name of the check that found it, for warnings (`layout/not-loaded`,
+    /// `promtool/duplicate-rules`, …): what `# tocsin disable <check>` names. Errors, which
+    /// make a file invalid for Prometheus, have none and cannot be disabled.
+    pub check: Option<&'static str>,
+}
+
+/// The stable check names of `tocsin check`'s warnings.
+pub mod checks {
+    /// promtool's `duplicate-rules` lint (`--lint`); `--lint-fatal` makes it exit 3.
+    pub const DUPLICATE_RULES: &str = "promtool/duplicate-rules";
+    /// `--layout ack`: the pod's rule globs would not load this file.
+    pub const LAYOUT_NOT_LOADED: &str = "layout/not-loaded";
+    /// `--layout ack`: a rule in the file for the other kind of rule.
+    pub const LAYOUT_MISFILED: &str = "layout/misfiled";
+    /// A rule reads a series named like a recording rule's output (`level:metric:op`) that
+    /// no checked file records.
+    pub const MISSING_RECORDING: &str = "rules/missing-recording";
+    /// Every check name, for documentation and validation of `disable` comments.
+    pub const ALL: &[&str] = &[
+        DUPLICATE_RULES,
+        LAYOUT_NOT_LOADED,
+        LAYOUT_MISFILED,
+        MISSING_RECORDING,
+    ];
 }
 
 impl Diagnostic {
@@ -47,16 +71,19 @@ impl Diagnostic {
             group: None,
             rule: None,
             message: message.into(),
+            check: None,
         }
     }
 
-    pub fn warning(pos: Option<Pos>, message: impl Into<String>) -> Self {
+    /// A warning found by the check named `check` (one of [`checks`]).
+    pub fn warning(check: &'static str, pos: Option<Pos>, message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Warning,
             pos,
             group: None,
             rule: None,
             message: message.into(),
+            check: Some(check),
         }
     }
 

@@ -101,7 +101,11 @@ pub fn misfiled_rule(role: AckRole, rule: &Rule) -> Option<Diagnostic> {
         ),
         _ => return None,
     };
-    Some(Diagnostic::warning(Some(rule.pos), message))
+    Some(Diagnostic::warning(
+        crate::diag::checks::LAYOUT_MISFILED,
+        Some(rule.pos),
+        message,
+    ))
 }
 
 #[cfg(test)]

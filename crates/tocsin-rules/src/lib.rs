@@ -23,8 +23,11 @@ mod pos;
 mod validate;
 mod yaml;
 
-pub use check::{check_file, check_files, check_text, load_file, CheckOptions, FileReport};
-pub use diag::{Diagnostic, RuleRef, Severity};
+pub use check::{
+    check_bytes, check_file, check_files, check_text, load_file, missing_recordings, CheckOptions,
+    Disabled, FileReport, SeriesRead,
+};
+pub use diag::{checks, Diagnostic, RuleRef, Severity};
 pub use duration::Duration;
 pub use model::{Entry, Rule, RuleGroup, RuleKind, Spanned};
 pub use names::{is_valid_label_name, is_valid_metric_name};

@@ -36,6 +36,7 @@ impl DuplicateRules {
                     let labels: Vec<String> =
                         labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
                     self.findings.push(Diagnostic::warning(
+                        crate::diag::checks::DUPLICATE_RULES,
                         Some(rule.pos),
                         format!(
                             "duplicate rule: {name:?} with labels {{{}}} is also defined at {first}; \

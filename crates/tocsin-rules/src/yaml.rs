@@ -97,22 +97,188 @@ pub struct SyntaxError {
     pub message: String,
 }
 
-impl From<ScanError> for SyntaxError {
-    fn from(e: ScanError) -> Self {
+impl SyntaxError {
+    /// A parser error of `text`, in the words yaml.v3 uses for the same mistake.
+    fn from_scan(text: &str, e: &ScanError) -> Self {
         let m = e.marker();
+        let mut pos = Pos::new(m.line(), m.col() + 1);
+        let offset = m.index();
+        let info = e.info();
+        if info.ends_with("found a tab") {
+            // Our parser points at the end of the scalar; the tab is further on.
+            let mut at = pos;
+            for c in text.chars().skip(offset) {
+                if c == '\t' {
+                    pos = at;
+                    break;
+                }
+                at = if c == '\n' {
+                    Pos::new(at.line + 1, 1)
+                } else {
+                    Pos::new(at.line, at.col + 1)
+                };
+            }
+        }
         SyntaxError {
-            pos: Pos::new(m.line(), m.col() + 1),
-            message: e.info(),
+            pos,
+            message: yaml_v3_problem(text, offset, &info),
         }
     }
+}
+
+/// yaml.v3 (a port of libyaml) prints only the problem of a syntax error, after
+/// `line N:`; our parser words some problems differently and prefixes a context
+/// (`while parsing a block mapping, …`). The mistakes people make most are translated;
+/// the rest keep the parser's problem text. `offset` is the character offset of the error.
+fn yaml_v3_problem(text: &str, offset: usize, info: &str) -> String {
+    let problem = match info.split_once(", ") {
+        Some((context, problem)) if context.starts_with("while ") => problem,
+        _ => info,
+    };
+    let rest = || text.chars().skip(offset + 1);
+    // Whether a flow collection opened at `offset` holds anything before the text ends.
+    let has_entries = || {
+        let mut in_comment = false;
+        for c in rest() {
+            match c {
+                '\n' => in_comment = false,
+                '#' => in_comment = true,
+                c if in_comment || c.is_whitespace() => {}
+                ']' | '}' => return false,
+                _ => return true,
+            }
+        }
+        false
+    };
+    match problem {
+        "simple key expected ':'" => "could not find expected ':'".into(),
+        "unclosed quote" => "found unexpected end of stream".into(),
+        "found a tab" => "found a tab character that violates indentation".into(),
+        "tabs disallowed within this context (block indentation)" => {
+            "found character that cannot start any token".into()
+        }
+        "the handle wasn't declared" => "found undefined tag handle".into(),
+        "found unknown anchor" | "unknown anchor" => {
+            let name: String = rest()
+                .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | ']' | '}' | '[' | '{'))
+                .collect();
+            format!("unknown anchor '{name}' referenced")
+        }
+        p if p.starts_with("unclosed bracket '") || p.starts_with("mismatched bracket '") => {
+            let open = p.chars().nth(p.find('\'').map_or(0, |i| i + 1));
+            match open {
+                Some('[') if has_entries() => "did not find expected ',' or ']'".into(),
+                Some('{') if has_entries() => "did not find expected ',' or '}'".into(),
+                _ => "did not find expected node content".into(),
+            }
+        }
+        "illegal placement of ':' indicator" => match open_flow_collection(text, offset) {
+            Some('[') => "did not find expected ',' or ']'".into(),
+            Some(_) => "did not find expected ',' or '}'".into(),
+            None => "mapping values are not allowed in this context".into(),
+        },
+        p if p.starts_with("invalid trailing content after") => {
+            // yaml.v3 reads what follows the closing quote as the next token: a key
+            // (`x: …`) where no mapping may start, or a stray scalar where a key belongs.
+            let line: String = text
+                .chars()
+                .skip(offset)
+                .take_while(|&c| c != '\n')
+                .collect();
+            let line = line.split(" #").next().unwrap_or("").trim_end();
+            if line.contains(": ") || line.ends_with(':') {
+                "mapping values are not allowed in this context".into()
+            } else {
+                "did not find expected key".into()
+            }
+        }
+        p => p.into(),
+    }
+}
+
+/// The bracket of the innermost flow collection still open at character `offset`, quotes
+/// and comments skipped.
+fn open_flow_collection(text: &str, offset: usize) -> Option<char> {
+    let mut open = Vec::new();
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    let mut prev = ' ';
+    for c in text.chars().take(offset) {
+        match (quote, c) {
+            (_, '\n') if comment => comment = false,
+            _ if comment => {}
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '#') if prev.is_whitespace() => comment = true,
+            (None, '[' | '{') => open.push(c),
+            (None, ']' | '}') => {
+                open.pop();
+            }
+            _ => {}
+        }
+        prev = c;
+    }
+    open.pop()
 }
 
 /// Pulls nodes out of the event stream, resolving aliases against the anchors seen so far.
 struct Reader<'a> {
     text: &'a str,
     parser: Parser<'a, granit_parser::StrInput<'a>>,
-    anchors: HashMap<usize, Node<'a>>,
+    /// Each anchored node, with the number of nodes in it.
+    anchors: HashMap<usize, (Node<'a>, u64)>,
     peeked: Option<(Event<'a>, Span)>,
+    budget: AliasBudget,
+}
+
+/// yaml.v3's guard against alias bombs ("billion laughs"), counted over the nodes we build.
+///
+/// yaml.v3 counts every node it decodes and, separately, those it reaches through an alias;
+/// once more than 100 came through aliases and more than 1,000 were decoded, the share that
+/// came through aliases may not exceed 99% (up to 400,000 nodes), falling linearly to 10%
+/// (from 4,000,000 nodes on). Aliases are expanded by copying the anchored node, so the
+/// check runs *before* each copy with the counts it would reach: since both ratios only grow
+/// while the copy is walked, that is where yaml.v3's per-node check would first fail too.
+/// The counts cover every node of the first document, where yaml.v3 counts only the nodes
+/// Prometheus's structs visit; the two differ only for aliases in places that are errors
+/// anyway (unknown fields, a mapping where a string belongs).
+#[derive(Default)]
+struct AliasBudget {
+    decoded: u64,
+    aliased: u64,
+}
+
+const EXCESSIVE_ALIASING: &str = "document contains excessive aliasing";
+
+impl AliasBudget {
+    /// Counts a copy of `size` nodes made for an alias, or refuses it.
+    fn alias(&mut self, size: u64) -> Result<(), &'static str> {
+        let decoded = self.decoded + size;
+        let aliased = self.aliased + size;
+        if aliased > 100
+            && decoded > 1000
+            && aliased as f64 / decoded as f64 > allowed_alias_ratio(decoded)
+        {
+            return Err(EXCESSIVE_ALIASING);
+        }
+        self.decoded = decoded;
+        self.aliased = aliased;
+        Ok(())
+    }
+}
+
+/// yaml.v3's `allowedAliasRatio`.
+fn allowed_alias_ratio(decoded: u64) -> f64 {
+    const LOW: u64 = 400_000;
+    const HIGH: u64 = 4_000_000;
+    if decoded <= LOW {
+        0.99
+    } else if decoded >= HIGH {
+        0.10
+    } else {
+        0.99 - 0.89 * ((decoded - LOW) as f64 / (HIGH - LOW) as f64)
+    }
 }
 
 /// What sits at the top of a rule file, before its groups.
@@ -128,12 +294,12 @@ pub enum TopLevel<'a> {
 /// Streams the items of a rule file's `groups:` sequence one at a time.
 pub struct GroupStream<'a> {
     reader: Reader<'a>,
-    /// Keys of the top-level mapping other than `groups`, with their positions, and the
-    /// values of duplicate `groups` keys: reported as unknown/duplicate fields by the decoder.
+    /// Keys of the top-level mapping other than the first `groups`, with their values:
+    /// unknown fields or repeated keys for the decoder.
     pub other_top_keys: Vec<(Node<'a>, Node<'a>)>,
     in_groups: bool,
-    groups_key_line: Option<usize>,
-    pub duplicate_groups_key: Option<(Pos, usize)>,
+    /// The first `groups` key.
+    pub groups_key: Option<Node<'a>>,
 }
 
 impl<'a> Reader<'a> {
@@ -144,7 +310,7 @@ impl<'a> Reader<'a> {
         match self.parser.next_event() {
             None => Ok(None),
             Some(Ok(ev)) => Ok(Some(ev)),
-            Some(Err(e)) => Err(e.into()),
+            Some(Err(e)) => Err(SyntaxError::from_scan(self.text, &e)),
         }
     }
 
@@ -170,6 +336,8 @@ impl<'a> Reader<'a> {
         depth: usize,
     ) -> Result<Node<'a>, SyntaxError> {
         let pos = pos_of(&span);
+        let counted_before = self.budget.decoded;
+        self.budget.decoded += 1;
         if depth > MAX_DEPTH {
             return Err(SyntaxError {
                 pos,
@@ -225,10 +393,15 @@ impl<'a> Reader<'a> {
                 (node, anchor)
             }
             Event::Alias(id) => {
-                let mut node = self.anchors.get(&id).cloned().ok_or_else(|| SyntaxError {
+                let (anchored, size) = self.anchors.get(&id).ok_or_else(|| SyntaxError {
                     pos,
                     message: "unknown anchor".into(),
                 })?;
+                self.budget.alias(*size).map_err(|message| SyntaxError {
+                    pos,
+                    message: message.into(),
+                })?;
+                let mut node = anchored.clone();
                 node.pos = pos;
                 return Ok(node);
             }
@@ -240,7 +413,9 @@ impl<'a> Reader<'a> {
             }
         };
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            // Every node counted since this one began is inside it, aliases expanded.
+            let size = self.budget.decoded - counted_before;
+            self.anchors.insert(anchor, (node.clone(), size));
         }
         Ok(node)
     }
@@ -290,17 +465,18 @@ fn pos_of(span: &Span) -> Pos {
 impl<'a> GroupStream<'a> {
     /// Starts reading `text`; returns what the top level holds.
     pub fn open(text: &'a str) -> Result<(Self, TopLevel<'a>), SyntaxError> {
+        let text = before_document_end(text);
         let mut stream = GroupStream {
             reader: Reader {
                 text,
                 parser: Parser::new_from_str(text),
                 anchors: HashMap::new(),
                 peeked: None,
+                budget: AliasBudget::default(),
             },
             other_top_keys: Vec::new(),
             in_groups: false,
-            groups_key_line: None,
-            duplicate_groups_key: None,
+            groups_key: None,
         };
         loop {
             let top = match stream.reader.next_event()? {
@@ -333,8 +509,8 @@ impl<'a> GroupStream<'a> {
             }
             let key = self.reader.node_from(ev, span, 1)?;
             let is_groups = matches!(&key.kind, NodeKind::Scalar(s) if s.value == "groups");
-            if is_groups && self.groups_key_line.is_none() {
-                self.groups_key_line = Some(key.pos.line);
+            if is_groups && self.groups_key.is_none() {
+                self.groups_key = Some(key.clone());
                 let next_is_seq = matches!(
                     self.reader.peek()?,
                     Some((Event::SequenceStart(_, 0, _), _))
@@ -352,11 +528,6 @@ impl<'a> GroupStream<'a> {
                     pos: map_pos,
                     kind: NodeKind::Map(vec![(key, value)]),
                 }));
-            }
-            if is_groups {
-                if let Some(first) = self.groups_key_line {
-                    self.duplicate_groups_key.get_or_insert((key.pos, first));
-                }
             }
             let value = self.reader.read_node(1)?;
             self.other_top_keys.push((key, value));
@@ -395,11 +566,6 @@ impl<'a> GroupStream<'a> {
                 Event::MappingEnd => return Ok(()),
                 ev => {
                     let key = self.reader.node_from(ev, span, 1)?;
-                    if matches!(&key.kind, NodeKind::Scalar(s) if s.value == "groups") {
-                        if let Some(first) = self.groups_key_line {
-                            self.duplicate_groups_key.get_or_insert((key.pos, first));
-                        }
-                    }
                     let value = self.reader.read_node(1)?;
                     self.other_top_keys.push((key, value));
                 }
@@ -411,12 +577,31 @@ impl<'a> GroupStream<'a> {
     /// Later documents are ignored, as Prometheus ignores them.
     pub fn finish(&mut self) -> Result<(), SyntaxError> {
         loop {
-            match self.reader.next_event()? {
-                None | Some((Event::StreamEnd, _)) | Some((Event::DocumentEnd, _)) => return Ok(()),
-                Some(_) => continue,
+            match self.reader.next_event() {
+                Ok(None | Some((Event::StreamEnd, _)) | Some((Event::DocumentEnd, _))) => {
+                    return Ok(())
+                }
+                Ok(Some(_)) => continue,
+                Err(e) => return Err(e),
             }
         }
     }
+}
+
+/// The text up to the first document end marker (`...` at the start of a line): yaml.v3
+/// reads the first document only and never looks at what follows the marker on its line,
+/// where our parser would reject any text.
+fn before_document_end(text: &str) -> &str {
+    let mut start = 0;
+    for line in text.split_inclusive('\n') {
+        if let Some(rest) = line.strip_prefix("...") {
+            if rest.starts_with([' ', '\t', '\r', '\n']) || rest.is_empty() {
+                return &text[..start];
+            }
+        }
+        start += line.len();
+    }
+    text
 }
 
 /// Resolves the tag of a scalar the way yaml.v3 does for the types rule files use.
@@ -584,5 +769,28 @@ mod tests {
         let text = format!("groups:\n  - {}{}", "[".repeat(200), "]".repeat(200));
         let (mut s, _) = GroupStream::open(&text).expect("open");
         assert!(s.next_group().is_err());
+    }
+
+    #[test]
+    fn alias_bombs_stop_at_yaml_v3s_budget() {
+        let mut text = String::from("groups:\n- name: g\n  x: &a {k: v}\n");
+        let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
+        for pair in names.windows(2) {
+            let items = vec![format!("*{}", pair[0]); 9].join(",");
+            text.push_str(&format!("  {}: &{} [{items}]\n", pair[1], pair[1]));
+        }
+        let (mut s, _) = GroupStream::open(&text).expect("open");
+        let error = s.next_group().expect_err("bomb refused");
+        assert_eq!(error.message, "document contains excessive aliasing");
+    }
+
+    #[test]
+    fn anchors_shared_by_thousands_of_rules_are_within_the_budget() {
+        let mut text = String::from("groups:\n- name: g\n  rules:\n");
+        text.push_str("  - alert: A0\n    expr: up\n    labels: &l {team: sre, severity: page}\n");
+        for i in 1..5000 {
+            text.push_str(&format!("  - alert: A{i}\n    expr: up\n    labels: *l\n"));
+        }
+        assert_eq!(groups(&text).len(), 1);
     }
 }

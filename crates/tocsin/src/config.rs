@@ -63,6 +63,10 @@ pub struct Datasource {
     pub bearer_token_env: Option<String>,
     #[serde(default)]
     pub tls: Tls,
+    /// The largest query answer read (`64MiB`, `512KB`, bytes; base 2 as Prometheus's
+    /// `body_size_limit`); larger answers fail the query with an error naming the limit.
+    #[serde(default, deserialize_with = "opt_byte_size")]
+    pub max_response_size: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -124,6 +128,50 @@ fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::
     Option::<String>::deserialize(d)?
         .map(|text| Duration::parse(&text).map_err(serde::de::Error::custom))
         .transpose()
+}
+
+/// A size as Prometheus's `units.Base2Bytes` writes it: a number of bytes, or a number
+/// with `B`, `KB`/`KiB`, `MB`/`MiB`, `GB`/`GiB` (all powers of 1024); more than 0.
+fn opt_byte_size<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        Bytes(u64),
+        Text(String),
+    }
+    let Some(size) = Option::<Size>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let n = match size {
+        Size::Bytes(n) => n,
+        Size::Text(text) => parse_byte_size(&text).map_err(serde::de::Error::custom)?,
+    };
+    if n == 0 {
+        return Err(serde::de::Error::custom("a size must be more than 0 bytes"));
+    }
+    Ok(Some(n))
+}
+
+fn parse_byte_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let shift = match unit.trim() {
+        "" | "B" => 0,
+        "KB" | "KiB" => 10,
+        "MB" | "MiB" => 20,
+        "GB" | "GiB" => 30,
+        _ => {
+            return Err(format!(
+                "invalid size {text:?}: use a number of bytes or e.g. 64MiB"
+            ))
+        }
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| format!("invalid size {text:?}"))
 }
 
 impl Config {
@@ -191,6 +239,23 @@ mod tests {
     }
 
     #[test]
+    fn max_response_size_takes_bytes_or_base2_units() {
+        let ds = |v: &str| {
+            load(&format!(
+                "datasource: {{url: 'http://p:9090', max_response_size: {v}}}\n"
+            ))
+            .map(|c| c.datasource.and_then(|d| d.max_response_size))
+        };
+        assert_eq!(ds("1000").unwrap(), Some(1000));
+        assert_eq!(ds("64MiB").unwrap(), Some(64 << 20));
+        assert_eq!(ds("512KB").unwrap(), Some(512 << 10));
+        assert_eq!(ds("'2GB'").unwrap(), Some(2 << 30));
+        for bad in ["0", "12 parsecs", "-1", "99999999999GB"] {
+            assert!(ds(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn defaults_match_prometheus() {
         let c = load("rule_files: [a.yaml]\n").expect("config");
         assert_eq!(c.global.evaluation_interval.to_string(), "1m");
@@ -245,5 +310,44 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    /// Every tocsin config shipped under deploy/ (examples and Kubernetes overlays) loads
+    /// through the loader `tocsin run` and `tocsin gateway` use.
+    #[test]
+    fn every_config_under_deploy_loads() {
+        let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+        let configs = [
+            "examples/dingtalk-direct-ack.yml",
+            "examples/shadow.yml",
+            "examples/load-test.yml",
+            "kubernetes/overlays/standalone/tocsin.yml",
+            "kubernetes/overlays/sidecar/tocsin.yml",
+            "kubernetes/overlays/gateway/gateway.yml",
+        ];
+        for name in configs {
+            let config = Config::load(&deploy.join(name)).unwrap_or_else(|e| panic!("{e:#}"));
+            let gateway = name.ends_with("gateway.yml");
+            assert_eq!(config.datasource.is_none(), gateway, "{name}: datasource");
+            assert_eq!(
+                config.notify.is_some(),
+                !name.ends_with("shadow.yml"),
+                "{name}: notify"
+            );
+        }
+        // Nothing under deploy/examples is left out of the list above.
+        let mut listed = 0;
+        for entry in std::fs::read_dir(deploy.join("examples")).expect("deploy/examples") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "yml") {
+                let name = format!(
+                    "examples/{}",
+                    path.file_name().unwrap_or_default().to_string_lossy()
+                );
+                assert!(configs.contains(&name.as_str()), "{name} is not checked");
+                listed += 1;
+            }
+        }
+        assert_eq!(listed, 3);
     }
 }

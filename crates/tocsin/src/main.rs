@@ -11,6 +11,7 @@ mod remote;
 mod shadow;
 mod sink;
 mod timefmt;
+mod watch;
 mod web;
 
 use std::process::ExitCode;

@@ -1,6 +1,9 @@
-//! `application/x-www-form-urlencoded` query strings, decoded as DingTalk's servers (and
-//! Go's `url.ParseQuery`) do: `%XX` escapes and `+` for space (so an unencoded `+` in a
-//! signature breaks it). Used by the sink and by `/api/v1/rules?type=`.
+//! Percent-decoding, in its two forms. `application/x-www-form-urlencoded` query strings
+//! are decoded as DingTalk's servers (and Go's `url.ParseQuery`) do: `%XX` escapes and `+`
+//! for space (so an unencoded `+` in a signature breaks it); used by the sink and by
+//! `/api/v1/rules?type=`. A path segment is decoded as Go's `url.PathUnescape` does: `%XX`
+//! only, `+` stays `+`; used for the gateway's receiver names. Both decode with the
+//! workspace's one decoder, `tocsin_wire::percent_decode`.
 
 /// The first value of `name` in `query`, decoded.
 pub fn param(query: &str, name: &str) -> Option<String> {
@@ -13,40 +16,31 @@ pub fn param(query: &str, name: &str) -> Option<String> {
         .next()
 }
 
-fn decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+/// One path segment with its `%XX` escapes decoded; `None` when the result is not UTF-8
+/// (no receiver can be named by it).
+pub fn decode_path_segment(s: &str) -> Option<String> {
+    String::from_utf8(tocsin_wire::percent_decode(s, false)).ok()
 }
 
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
+fn decode(s: &str) -> String {
+    String::from_utf8_lossy(&tocsin_wire::percent_decode(s, true)).into_owned()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_segments_decode_escapes_but_not_plus() {
+        assert_eq!(decode_path_segment("%72%31").as_deref(), Some("r1"));
+        assert_eq!(
+            decode_path_segment("%E9%92%89%E9%92%89%20%E5%80%BC%E7%8F%AD").as_deref(),
+            Some("钉钉 值班")
+        );
+        assert_eq!(decode_path_segment("a+b").as_deref(), Some("a+b"));
+        assert_eq!(decode_path_segment("100%").as_deref(), Some("100%"));
+        assert_eq!(decode_path_segment("%FF"), None);
+    }
 
     #[test]
     fn decodes_percent_escapes_and_plus() {

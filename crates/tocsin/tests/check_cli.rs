@@ -152,3 +152,156 @@ fn ack_layout_warns_about_files_the_pod_would_skip_or_misfile() {
     assert!(stderr.contains("alerting_rule_mixed.yaml:11:9: warning: recording rule"));
     assert!(stderr.contains("recording_rule_mixed.yaml:7:9: warning: alerting rule"));
 }
+
+#[test]
+fn strict_turns_the_layout_warning_for_a_misspelled_file_into_exit_one() {
+    let file = rules("layout/recoding_rules-flink-job.yaml");
+    let lenient = tocsin(&["check", "--layout", "ack", &file]);
+    assert_eq!(lenient.status.code(), Some(0), "{}", text(&lenient.stderr));
+    let strict = tocsin(&["check", "--layout", "ack", "--strict", &file]);
+    assert_eq!(strict.status.code(), Some(1), "{}", text(&strict.stderr));
+    assert!(text(&strict.stderr).contains("warning: the in-pod Prometheus would not load"));
+    // Without a warning, --strict passes.
+    let clean = tocsin(&[
+        "check",
+        "--strict",
+        &rules("good/alerting_rule_flink_job.yaml"),
+    ]);
+    assert_eq!(clean.status.code(), Some(0), "{}", text(&clean.stderr));
+}
+
+#[test]
+fn lint_fatal_and_lint_modes_exit_as_promtool_does() {
+    let dir = tocsin_testkit::TempDir::new("lint-fatal").expect("temp dir");
+    let path = dir.path().join("dup.yaml");
+    std::fs::write(
+        &path,
+        "groups:\n- name: g\n  rules:\n  - record: a:b:sum\n    expr: up\n  - record: a:b:sum\n    expr: up\n",
+    )
+    .expect("write");
+    let file = path.to_string_lossy().into_owned();
+    for flags in [
+        vec![],
+        vec!["--lint-fatal"],
+        vec!["--lint=all", "--lint-fatal"],
+        vec!["--lint=duplicate-rules", "--lint-fatal"],
+        vec!["--lint=none", "--lint-fatal"],
+    ] {
+        let mut theirs_args = vec!["check", "rules"];
+        theirs_args.extend(&flags);
+        theirs_args.push(&file);
+        let theirs = Command::new("promtool")
+            .args(&theirs_args)
+            .output()
+            .expect("run promtool (Debian's prometheus package)");
+        let mut ours_args = vec!["check"];
+        ours_args.extend(&flags);
+        ours_args.push(&file);
+        let ours = tocsin(&ours_args);
+        assert_eq!(
+            ours.status.code(),
+            theirs.status.code(),
+            "{flags:?}: {}",
+            text(&ours.stderr)
+        );
+    }
+}
+
+#[test]
+fn github_format_prints_workflow_annotations() {
+    let bad = rules("bad/record_with_for.yaml");
+    let out = tocsin(&["check", "--format", "github", &bad]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    let line = stdout.lines().next().expect("an annotation");
+    assert!(
+        line.starts_with(&format!("::error file={bad},line=")),
+        "{line}"
+    );
+    assert!(line.contains(",col="), "{line}");
+    assert!(
+        line.contains("::group \"") && line.contains("invalid field 'for' in recording rule"),
+        "{line}"
+    );
+
+    let misspelled = rules("layout/recoding_rules-flink-job.yaml");
+    let out = tocsin(&[
+        "check",
+        "--format",
+        "github",
+        "--layout",
+        "ack",
+        &misspelled,
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with(&format!(
+            "::warning file={misspelled},title=layout/not-loaded::the in-pod Prometheus"
+        )),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_rule_reading_a_recording_series_no_checked_file_records_is_warned_about() {
+    let dir = tocsin_testkit::TempDir::new("cross-file").expect("temp dir");
+    let alerting = dir.path().join("alerting_rule_a.yaml");
+    let recording = dir.path().join("recording_rule_a.yaml");
+    std::fs::write(
+        &alerting,
+        "groups:\n- name: a\n  rules:\n  - alert: Slow\n    expr: job:flink_records:rate5m < 1\n  - alert: Typo\n    expr: job:flink_record:rate5m < 1\n",
+    )
+    .expect("write");
+    std::fs::write(
+        &recording,
+        "groups:\n- name: r\n  rules:\n  - record: job:flink_records:rate5m\n    expr: sum by (job) (rate(flink_records_total[5m]))\n",
+    )
+    .expect("write");
+    let (a, r) = (
+        alerting.to_string_lossy().into_owned(),
+        recording.to_string_lossy().into_owned(),
+    );
+
+    let alone = tocsin(&["check", &a]);
+    assert_eq!(alone.status.code(), Some(0), "a warning, not an error");
+    let stderr = text(&alone.stderr);
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("warning:")).collect();
+    assert_eq!(warnings.len(), 2, "{stderr}");
+    assert!(stderr.contains(&format!(
+        "{a}:5:11: warning: group \"a\", rule 1, \"Slow\": reads job:flink_records:rate5m"
+    )));
+
+    let together = tocsin(&["check", "--strict", &a, &r]);
+    let stderr = text(&together.stderr);
+    assert_eq!(
+        together.status.code(),
+        Some(1),
+        "the typo remains: {stderr}"
+    );
+    assert!(stderr.contains("reads job:flink_record:rate5m, named like a recording rule"));
+    assert!(
+        !stderr.contains("reads job:flink_records:rate5m"),
+        "{stderr}"
+    );
+
+    // A comment above the rule turns the check off for that rule only.
+    let text_with_comment = std::fs::read_to_string(&alerting).expect("read").replace(
+        "  - alert: Typo",
+        "  # tocsin disable rules/missing-recording\n  - alert: Typo",
+    );
+    std::fs::write(&alerting, text_with_comment).expect("write");
+    let quiet = tocsin(&["check", "--strict", &a, &r]);
+    assert_eq!(quiet.status.code(), Some(0), "{}", text(&quiet.stderr));
+}
+
+#[test]
+fn a_disable_comment_turns_off_a_file_level_warning() {
+    let dir = tocsin_testkit::TempDir::new("disable").expect("temp dir");
+    let path = dir.path().join("recoding_rules-x.yaml");
+    let body =
+        std::fs::read_to_string(rules("layout/recoding_rules-flink-job.yaml")).expect("read");
+    std::fs::write(&path, format!("# tocsin disable layout/not-loaded\n{body}")).expect("write");
+    let file = path.to_string_lossy().into_owned();
+    let out = tocsin(&["check", "--layout", "ack", "--strict", &file]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}

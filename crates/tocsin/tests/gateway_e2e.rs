@@ -280,3 +280,62 @@ fn tocsin_run_serves_the_gateway_endpoint_too() {
     let text = text_of(&messages(&sink)[0]);
     assert!(text.contains("3 failed checkpoints"), "{text}");
 }
+
+#[test]
+fn percent_encoded_receiver_names_reach_their_robot_and_a_decoded_slash_is_refused() {
+    let dir = TempDir::new("gateway-encoded-names").expect("temp dir");
+    let sink = sink(dir.path());
+    std::fs::write(dir.path().join("token"), TOKEN).expect("token file");
+    std::fs::write(dir.path().join("secret"), SECRET).expect("secret file");
+    let robot = |name: &str| {
+        format!(
+            "    - name: '{name}'\n      dingtalk:\n        url: {url}/robot/send\n        \
+             access_token_file: '{token}'\n        secret_file: '{secret}'\n        \
+             message: markdown\n",
+            url = sink.url,
+            token = dir.path().join("token").display(),
+            secret = dir.path().join("secret").display(),
+        )
+    };
+    let config = dir.path().join("tocsin.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "notify:\n  route: {{receiver: r1, group_wait: 1s}}\n  receivers:\n{}{}",
+            robot("r1"),
+            robot("钉钉 值班")
+        ),
+    )
+    .expect("config file");
+    let gateway = gateway(dir.path(), &config);
+    // Alertmanager sends the URL as configured: the name percent-encoded.
+    let am = Alertmanager::start(&format!(
+        "route:\n  receiver: dingtalk\n  group_by: [alertname]\n  group_wait: 1s\n  \
+         group_interval: 2s\n  repeat_interval: 1h\nreceivers:\n  - name: dingtalk\n    \
+         webhook_configs:\n      - url: '{}/dingtalk/%E9%92%89%E9%92%89%20%E5%80%BC%E7%8F%AD/send'\n",
+        gateway.url
+    ));
+    post_alert(&am, None);
+    gateway.wait_for("the message for 钉钉 值班", || {
+        !messages(&sink).is_empty()
+    });
+    assert!(text_of(&messages(&sink)[0]).contains("FlinkJobRestarting"));
+
+    let payload =
+        br#"{"version":"4","groupKey":"{}:{alertname=\"X\"}","groupLabels":{"alertname":"X"},
+        "alerts":[{"status":"firing","labels":{"alertname":"X"},"annotations":{},
+        "startsAt":"2026-11-25T08:00:00Z","endsAt":"0001-01-01T00:00:00Z"}]}"#;
+    let post = |path: &str| {
+        http_post(
+            &format!("{}{path}", gateway.url),
+            "application/json",
+            payload,
+        )
+    };
+    let (status, text) = post("/dingtalk/%72%31/send");
+    assert_eq!(status, 200, "{text}");
+    gateway.wait_for("the message for r1", || messages(&sink).len() >= 2);
+    // `%2F` decodes to a slash, which names no receiver.
+    let (status, text) = post("/dingtalk/r%2F1/send");
+    assert_eq!(status, 404, "{text}");
+}

@@ -657,3 +657,74 @@ fn token_and_secret_appear_in_no_log_line_api_answer_error_or_state_file() {
         eprintln!("{name} config error: {}", text.trim());
     }
 }
+
+#[test]
+fn a_resolution_that_meets_an_unwritable_outbox_is_sent_once_it_can_be_stored() {
+    let prom = Prometheus::start(PrometheusOptions::default());
+    let setup = Setup::new("notify-e2e-outbox-full");
+    let sink = Sink::start(
+        free_port(),
+        setup.path("sink.jsonl"),
+        &["--secret", SECRET, "--token", TOKEN],
+    );
+    setup.write("rules.yaml", ONE_ALERT);
+    let timers = "    group_by: [alertname]\n    group_wait: 1s\n    group_interval: 2s\n    repeat_interval: 1h";
+    let daemon = setup.start(
+        &setup.config(&prom.url(), &sink.url(), timers),
+        "tocsin.log",
+    );
+    let context = || {
+        format!(
+            "{}\nmessages:\n{}",
+            tail(&daemon.log_text()),
+            describe(&sink.messages())
+        )
+    };
+    wait_until(
+        "the firing message",
+        Duration::from_secs(60),
+        || sink.messages().iter().any(is_firing),
+        context,
+    );
+
+    // The outbox can no longer be written (as on a full disk): its directory is moved
+    // away and a file stands in its place, so every append fails, for root too.
+    let outbox = setup.path("state").join("outbox");
+    let away = setup.path("state").join("outbox.away");
+    std::fs::rename(&outbox, &away).expect("move the outbox away");
+    std::fs::write(&outbox, b"").expect("a file in the outbox's place");
+
+    setup.write(
+        "rules.yaml",
+        &ONE_ALERT.replace(
+            r#"label_replace(vector(97), "instance", "db-1:9100", "", "")"#,
+            r#"label_replace(vector(97), "instance", "db-1:9100", "", "") > 100"#,
+        ),
+    );
+    let (status, body) = http_post(&format!("{}/-/reload", daemon.url), "text/plain", b"");
+    assert_eq!(status, 200, "{body}");
+    wait_until(
+        "the resolution to fail to be stored",
+        Duration::from_secs(60),
+        || daemon.log_text().contains("sending notifications failed"),
+        context,
+    );
+    assert!(!sink.messages().iter().any(is_resolved), "{}", context());
+
+    // Space comes back.
+    std::fs::remove_file(&outbox).expect("remove the stand-in");
+    std::fs::rename(&away, &outbox).expect("put the outbox back");
+    wait_until(
+        "the resolved message",
+        Duration::from_secs(60),
+        || sink.messages().iter().any(is_resolved),
+        context,
+    );
+    let messages = sink.messages();
+    assert_eq!(
+        messages.iter().filter(|m| is_resolved(m)).count(),
+        1,
+        "{}",
+        describe(&messages)
+    );
+}

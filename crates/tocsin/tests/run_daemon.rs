@@ -43,6 +43,8 @@ fn a_bad_reload_keeps_the_old_rules_running() {
             format!("--datasource={}", prom.url()),
             format!("--rules={}", rules.display()),
             "--web.enable-lifecycle".into(),
+            // This test counts the reloads it asks for; the watcher would add its own.
+            "--no-watch".into(),
         ],
         dir.path().join("tocsin.log"),
     );
@@ -112,6 +114,72 @@ fn reload_is_refused_without_the_lifecycle_flag() {
     );
     let (status, _) = http_post(&format!("{}/-/reload", daemon.url), "text/plain", b"");
     assert_eq!(status, 403);
+}
+
+/// Prometheus 2.42 refuses a rule set whose glob matches a symbolic link loop or a dangling
+/// link (`open …: too many levels of symbolic links`); so must tocsin, at start and on reload.
+#[test]
+fn a_symlink_loop_under_the_rule_glob_fails_the_load_and_a_reload_keeps_the_old_rules() {
+    let prom = prometheus();
+    let dir = TempDir::new("tocsin-symlinks").expect("temp dir");
+    let rules_dir = dir.path().join("rules");
+    std::fs::create_dir(&rules_dir).expect("rules dir");
+    write(&rules_dir.join("alerting_rule_daemon.yaml"), RULES);
+    let glob = format!("--rules={}/*.yaml", rules_dir.display());
+    let daemon = Daemon::start(
+        &[
+            format!("--datasource={}", prom.url()),
+            glob.clone(),
+            "--web.enable-lifecycle".into(),
+        ],
+        dir.path().join("tocsin.log"),
+    );
+    assert_eq!(daemon.rules().len(), 1);
+
+    let a = rules_dir.join("loop_a.yaml");
+    let b = rules_dir.join("loop_b.yaml");
+    std::os::unix::fs::symlink(&b, &a).expect("symlink");
+    std::os::unix::fs::symlink(&a, &b).expect("symlink");
+    let (status, body) = http_post(&format!("{}/-/reload", daemon.url), "text/plain", b"");
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body.contains(&format!(
+            "open {}: too many levels of symbolic links",
+            a.display()
+        )),
+        "{body}"
+    );
+    let after = daemon.rules();
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0]["name"], "AlwaysFiring");
+
+    // Started with the loop in place, it refuses to start, as Prometheus does.
+    let log = dir.path().join("second.log");
+    let mut second = Command::new(env!("CARGO_BIN_EXE_tocsin"))
+        .args(["run", &format!("--datasource={}", prom.url()), &glob])
+        .arg(format!("--listen=127.0.0.1:{}", free_port()))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("start tocsin run");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = second.try_wait().expect("wait") {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = second.kill();
+            let _ = second.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "still running: {text}"
+    );
+    assert!(text.contains("too many levels of symbolic links"), "{text}");
 }
 
 /// Seconds since the epoch of an RFC 3339 `activeAt` (UTC, as the API prints it).

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::*;
+use crate::error::ErrorKind;
 use crate::status::Health;
 use crate::template::{ExpandError, Verbatim};
 
@@ -233,7 +234,10 @@ fn query_error_changes_no_alert_state() {
     let before = (rig.state.clone(), firing.state.clone());
     let sent_before = firing.sent.len();
 
-    let err = RuleError::Query("query timed out in expression evaluation".into());
+    let err = RuleError::query(
+        ErrorKind::Timeout,
+        "query timed out in expression evaluation",
+    );
     assert_eq!(rig.eval_result(9, Err(err.clone())), Err(err.clone()));
     assert_eq!(firing.eval_result(30, Err(err.clone())), Err(err.clone()));
 
@@ -267,7 +271,13 @@ fn pending_alert_whose_for_elapsed_during_query_errors_fires_on_recovery() {
     let mut rig = Rig::new(mins(5), Duration::ZERO);
     rig.eval(0, &[host("a")]).expect("evaluates");
     for m in 1..8 {
-        let _ = rig.eval_result(m, Err(RuleError::Query("connection refused".into())));
+        let _ = rig.eval_result(
+            m,
+            Err(RuleError::query(
+                ErrorKind::Unreachable,
+                "connection refused",
+            )),
+        );
         assert_eq!(
             rig.state_of("a"),
             Some(AlertState::Pending),
@@ -657,7 +667,13 @@ fn health_is_unknown_until_evaluated_then_follows_each_outcome() {
     rig.eval(0, &[]).expect("evaluates");
     assert_eq!(rig.state.status.health, Health::Ok);
     assert_eq!(rig.state.status.last_evaluation, Some(minute(0)));
-    let _ = rig.eval_result(1, Err(RuleError::Query("bad_data: parse error".into())));
+    let _ = rig.eval_result(
+        1,
+        Err(RuleError::query(
+            ErrorKind::BadQuery,
+            "bad_data: parse error",
+        )),
+    );
     assert_eq!(rig.state.status.health, Health::Err);
     rig.eval(2, &[]).expect("evaluates");
     assert_eq!(

@@ -1,27 +1,28 @@
-//! One group at run time: its handle (definition, compiled templates, state behind a
-//! lock), its task on the slot grid, and one iteration over its rules.
+//! One group at run time: its handle (definition, and the rules' records behind a lock),
+//! its task on the slot grid, and one iteration over its rules, each through the core's
+//! [`GroupDef::eval_rule`].
 //!
-//! The state lock is held only for the synchronous part of a rule (state machine, sends,
-//! series); queries run without it, so the API reads status while a group waits on the
-//! datasource. Template `query` calls are the exception: they run under the lock, on the
-//! blocking pool (see `expand`).
+//! The lock is held only for the synchronous step of a rule (state machine, sends,
+//! series, stale markers); queries run without it, so the API reads status while a group
+//! waits on the datasource. Template `query` calls too: their templates are rendered
+//! before the step, outside the lock, on the blocking pool (see `crate::expand`). No lock
+//! is ever held across I/O, so the API's async threads never wait on a datasource.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::alert::{AlertState, Scratch};
-use crate::error::RuleError;
-use crate::group::{GroupDef, GroupState, RuleDef, RuleState};
-use crate::labels::{Labels, Sample};
-use crate::runner::expand::{BridgeContext, NoQuery, RuleExpander, RuleTemplates};
-use crate::runner::io::{with_external_labels, OutgoingAlert, OutgoingState};
+use crate::alert::Scratch;
+use crate::error::{ErrorKind, RuleError};
+use crate::expand::RuleTemplates;
+use crate::expand::{prerender, NoQuery, Prerendered, PrerenderedExpander, RuleExpander};
+use crate::group::{GroupDef, GroupState, RuleOutcome};
+use crate::labels::Sample;
+use crate::runner::query::BridgeContext;
 use crate::runner::Inner;
 use crate::schedule::GroupTicker;
-use crate::stale::StaleTracker;
 use crate::time::Timestamp;
 
 /// Locks, ignoring poisoning: a panicked evaluation leaves state that is still coherent
@@ -30,20 +31,11 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Run-time facts about one rule that the core's status does not hold.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct RuleRun {
-    /// Wall time the rule's last evaluation started (Prometheus's `lastEvaluation`).
-    pub last_evaluation: Option<Timestamp>,
-    pub evaluation_time: Duration,
-}
-
-/// Everything about a group that changes as it runs.
-#[derive(Debug)]
+/// Everything about a group that changes as it runs: its rules' records and the group's
+/// own timings and counters.
+#[derive(Debug, Default)]
 pub(crate) struct GroupRuntime {
     pub state: GroupState,
-    pub stale: Vec<StaleTracker>,
-    pub rules: Vec<RuleRun>,
     pub scratch: Scratch,
     /// Wall time the last iteration started.
     pub last_evaluation: Option<Timestamp>,
@@ -60,70 +52,27 @@ pub(crate) struct GroupRuntime {
 }
 
 impl GroupRuntime {
-    /// A runtime of no rules (what a handle keeps after handing its state on).
-    pub fn empty() -> Self {
-        Self::with_state(GroupState { rules: Vec::new() })
-    }
-
-    pub fn new(def: &GroupDef) -> Self {
-        Self::with_state(def.new_state())
-    }
-
-    /// Fresh counters around `state`, one rule runtime per rule state.
-    fn with_state(state: GroupState) -> Self {
-        let n = state.rules.len();
+    /// Fresh counters around `state`.
+    pub fn new(state: GroupState) -> Self {
         GroupRuntime {
             state,
-            stale: vec![StaleTracker::default(); n],
-            rules: vec![RuleRun::default(); n],
-            scratch: Scratch::default(),
-            last_evaluation: None,
-            last_slot: None,
-            evaluation_time: Duration::ZERO,
-            state_as_of: None,
-            iterations: 0,
-            missed: 0,
-            evaluations: 0,
-            failures: 0,
-            last_samples: 0,
+            ..GroupRuntime::default()
         }
     }
 
-    /// The runtime of `new_def` replacing `old_def` on reload (docs/rule-semantics.md, "Reload"): alert state through
-    /// [`GroupState::carry_over`]; staleness tracking and per-rule timings matched the same
-    /// way (name and labels, first to first); group timings and counters kept. Series of
-    /// old rules without a match get stale markers, appended to `markers`.
+    /// The runtime of `new_def` replacing `old_def` on reload: the rules' records through
+    /// [`GroupState::carry_over`] into `fresh` (the new definition's records), group
+    /// timings and counters kept. Series of old rules without a match get stale markers,
+    /// appended to `markers`.
     pub fn carry_over(
         old_def: &GroupDef,
         old: GroupRuntime,
         new_def: &GroupDef,
+        fresh: GroupState,
         markers: &mut Vec<Sample>,
     ) -> GroupRuntime {
-        let mut by_key: HashMap<(&str, &Labels), Vec<(StaleTracker, RuleRun)>> = HashMap::new();
-        for ((def, tracker), run) in old_def.rules.iter().zip(old.stale).zip(old.rules).rev() {
-            by_key
-                .entry((def.name(), def.labels()))
-                .or_default()
-                .push((tracker, run));
-        }
-        let (stale, rules) = new_def
-            .rules
-            .iter()
-            .map(|def| {
-                by_key
-                    .get_mut(&(def.name(), def.labels()))
-                    .and_then(Vec::pop)
-                    .unwrap_or_default()
-            })
-            .unzip();
-        for (mut tracker, _) in by_key.into_values().flatten() {
-            tracker.retire(markers);
-        }
         GroupRuntime {
-            state: GroupState::carry_over(old_def, old.state, new_def),
-            stale,
-            rules,
-            scratch: old.scratch,
+            state: GroupState::carry_over(old_def, old.state, new_def, fresh, markers),
             ..old
         }
     }
@@ -133,8 +82,6 @@ impl GroupRuntime {
 pub(crate) struct GroupHandle {
     pub def: Arc<GroupDef>,
     pub key: Arc<str>,
-    pub templates: Vec<RuleTemplates>,
-    pub generator_urls: Vec<String>,
     pub rt: Mutex<GroupRuntime>,
     /// `true`: stop after the iteration in flight.
     pub stop: watch::Sender<bool>,
@@ -148,28 +95,10 @@ pub(crate) struct GroupHandle {
 }
 
 impl GroupHandle {
-    pub fn new(def: GroupDef, rt: GroupRuntime, external_url: &str) -> Self {
-        let templates = def
-            .rules
-            .iter()
-            .map(|r| match r {
-                RuleDef::Alerting(a) => RuleTemplates::compile(a),
-                RuleDef::Recording(_) => RuleTemplates::default(),
-            })
-            .collect();
-        let generator_urls = def
-            .rules
-            .iter()
-            .map(|r| match r {
-                RuleDef::Alerting(a) => a.generator_url(external_url),
-                RuleDef::Recording(_) => String::new(),
-            })
-            .collect();
+    pub fn new(def: Arc<GroupDef>, rt: GroupRuntime) -> Self {
         GroupHandle {
             key: def.key().into(),
-            def: Arc::new(def),
-            templates,
-            generator_urls,
+            def,
             rt: Mutex::new(rt),
             stop: watch::channel(false).0,
             finished: watch::channel(false).0,
@@ -182,84 +111,101 @@ impl GroupHandle {
     pub fn request_stop(&self) {
         self.stop.send_replace(true);
     }
-}
 
-/// The outcome of one rule's synchronous step.
-struct RuleOutcome {
-    ok: bool,
-    alerts: Vec<OutgoingAlert>,
-    samples: Vec<Sample>,
-}
-
-impl GroupHandle {
-    /// The state-machine step of rule `i` at `ts` with its query result, under the lock.
+    /// Rule `i`'s step at `ts` with its query result, under the lock (briefly: `expander`
+    /// runs no queries). Logs a failure at warn when the rule's error changed (a rule
+    /// failing the same way every evaluation is logged once), and a recovery at info.
     fn eval_rule(
         &self,
         inner: &Inner,
         i: usize,
         ts: Timestamp,
         result: Result<Vec<Sample>, RuleError>,
-        context: &dyn tocsin_template::TemplateContext,
+        expander: &dyn crate::template::Expander,
     ) -> RuleOutcome {
-        let mut guard = lock(&self.rt);
-        let rt = &mut *guard;
-        let mut out = RuleOutcome {
-            ok: false,
-            alerts: Vec::new(),
-            samples: Vec::new(),
+        let (outcome, previous) = {
+            let mut guard = lock(&self.rt);
+            let rt = &mut *guard;
+            let previous = rt
+                .state
+                .rules
+                .get(i)
+                .and_then(|r| r.state.status().last_error.clone());
+            let result = result.as_deref().map_err(Clone::clone);
+            let outcome = self.def.eval_rule(
+                &mut rt.state,
+                i,
+                ts,
+                result,
+                expander,
+                &inner.eval_options,
+                &mut rt.scratch,
+            );
+            (outcome, previous)
         };
-        let (Some(def), Some(rule_state)) = (self.def.rules.get(i), rt.state.rules.get_mut(i))
-        else {
-            return out;
-        };
-        let result = result.as_deref().map_err(Clone::clone);
-        match (def, rule_state) {
-            (RuleDef::Alerting(rule), RuleState::Alerting(s)) => {
-                let expander = RuleExpander {
-                    templates: &self.templates[i],
-                    external_labels: &inner.opts.external_labels,
-                    external_url: &inner.opts.external_url,
-                    context,
-                    last: Default::default(),
+        let rule = self.def.rules.get(i).map_or("", |r| r.name());
+        match (&outcome.error, previous) {
+            (Some(e), previous) if previous.as_ref() != Some(e) => {
+                let kind = match e {
+                    RuleError::Query { kind, .. } => kind.as_str(),
+                    _ => "rule",
                 };
-                let r = rule.eval(s, ts, result, self.def.limit, &expander, &mut rt.scratch);
-                out.ok = r.is_ok();
-                if out.ok {
-                    let url = &self.generator_urls[i];
-                    s.send(ts, inner.opts.resend_delay, self.def.interval, |a| {
-                        let state = if a.state == AlertState::Inactive {
-                            OutgoingState::Resolved
-                        } else {
-                            OutgoingState::Firing
-                        };
-                        out.alerts.push(OutgoingAlert {
-                            labels: with_external_labels(&a.labels, &inner.external_labels),
-                            annotations: a.annotations.clone(),
-                            starts_at: a.starts_at().unwrap_or(a.active_at),
-                            ends_at: a.ends_at().unwrap_or(ts),
-                            generator_url: url.clone(),
-                            state,
-                        });
-                    });
-                    rule.alerts_series(s, &mut out.samples);
-                }
+                tracing::warn!(group = %self.key, rule, index = i, kind, err = %e, "evaluating rule failed");
             }
-            (RuleDef::Recording(rule), RuleState::Recording(s)) => {
-                out.ok = rule
-                    .eval(s, ts, result, self.def.limit, &mut out.samples)
-                    .is_ok();
+            (None, Some(_)) => {
+                tracing::info!(group = %self.key, rule, index = i, "rule evaluates again");
             }
-            (def, slot) => *slot = def.new_state(),
+            _ => {}
         }
-        if out.ok {
-            if let Some(tracker) = rt.stale.get_mut(i) {
-                let mut markers = Vec::new();
-                tracker.update(&out.samples, &mut markers);
-                out.samples.extend(markers);
-            }
-        }
-        out
+        outcome
     }
+}
+
+/// The expander of one rule's templates with the engine's external labels and URL.
+fn expander<'a>(
+    inner: &'a Inner,
+    templates: &'a RuleTemplates,
+    context: &'a dyn tocsin_template::TemplateContext,
+) -> RuleExpander<'a> {
+    RuleExpander {
+        templates,
+        external_labels: &inner.opts.external_labels,
+        external_url: &inner.opts.external_url,
+        context,
+        last: Default::default(),
+    }
+}
+
+/// Renders rule `i`'s templates for `samples` on the blocking pool, where template
+/// queries may block on the datasource; no lock is held.
+/// Also says whether a template query was cancelled.
+async fn render_with_queries(
+    inner: &Arc<Inner>,
+    templates: Arc<RuleTemplates>,
+    name: &str,
+    samples: Vec<Sample>,
+    ts: Timestamp,
+) -> Result<(Vec<Sample>, Prerendered, bool), RuleError> {
+    let (inner, name) = (Arc::clone(inner), name.to_string());
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let context = BridgeContext {
+            handle,
+            querier: inner.querier.clone(),
+            ts,
+            canceled: AtomicBool::new(false),
+        };
+        let expander = expander(&inner, &templates, &context);
+        let rendered = prerender(&templates, &expander, &name, &samples, ts);
+        (samples, rendered, context.canceled.load(Ordering::Relaxed))
+    })
+    .await
+    .map_err(|e| {
+        RuleError::query(
+            ErrorKind::Server,
+            format!("expanding templates failed: {e}"),
+        )
+    })
 }
 
 /// One iteration of group `g` at slot `ts`: rules in order, each query at `ts`.
@@ -268,38 +214,55 @@ pub(crate) async fn iterate(inner: &Arc<Inner>, g: &Arc<GroupHandle>, ts: Timest
     let started = tokio::time::Instant::now();
     let n = g.def.rules.len();
     let mut failures = 0u64;
+    let mut evaluated = 0u64;
     let mut samples_total = 0usize;
     for i in 0..n {
         let rule_wall = inner.clock.now();
         let rule_started = tokio::time::Instant::now();
         let result = inner.querier.instant(g.def.rules[i].expr(), ts).await;
-        let outcome = if g.templates[i].uses_query {
-            let (inner2, g2) = (Arc::clone(inner), Arc::clone(g));
-            let context = BridgeContext {
-                handle: tokio::runtime::Handle::current(),
-                querier: inner.querier.clone(),
-                ts,
-            };
-            tokio::task::spawn_blocking(move || g2.eval_rule(&inner2, i, ts, result, &context))
-                .await
-                .ok()
-        } else {
-            Some(g.eval_rule(inner, i, ts, result, &NoQuery(ts)))
+        let stopping = || inner.stopping.load(Ordering::Acquire);
+        if result.as_ref().is_err_and(RuleError::is_canceled) && stopping() {
+            // Cancelled at shutdown: this rule keeps its state, the rest are skipped.
+            break;
+        }
+        let templates = lock(&g.rt)
+            .state
+            .rules
+            .get(i)
+            .map_or_else(Default::default, |r| Arc::clone(&r.templates));
+        // Template queries run here, before the step and without its lock.
+        let (result, rendered) = match result {
+            Ok(samples) if templates.uses_query => {
+                let name = g.def.rules[i].name();
+                match render_with_queries(inner, Arc::clone(&templates), name, samples, ts).await {
+                    Ok((_, _, true)) if stopping() => break, // as above, for a template query
+                    Ok((samples, rendered, _)) => (Ok(samples), Some(rendered)),
+                    Err(e) => (Err(e), None),
+                }
+            }
+            result => (result, None),
         };
-        let outcome = outcome.unwrap_or(RuleOutcome {
-            ok: false,
-            alerts: Vec::new(),
-            samples: Vec::new(),
-        });
-        if !outcome.ok {
+        let outcome = {
+            let no_query = NoQuery(ts);
+            let plain = expander(inner, &templates, &no_query);
+            match &rendered {
+                Some(rendered) => {
+                    let expander = PrerenderedExpander {
+                        rendered,
+                        rest: &plain,
+                    };
+                    g.eval_rule(inner, i, ts, result, &expander)
+                }
+                None => g.eval_rule(inner, i, ts, result, &plain),
+            }
+        };
+        evaluated += 1;
+        if !outcome.is_ok() {
             failures += 1;
         }
-        {
-            let mut rt = lock(&g.rt);
-            if let Some(run) = rt.rules.get_mut(i) {
-                run.last_evaluation = Some(rule_wall);
-                run.evaluation_time = rule_started.elapsed();
-            }
+        if let Some(rule) = lock(&g.rt).state.rules.get_mut(i) {
+            rule.last_evaluation = Some(rule_wall);
+            rule.evaluation_time = rule_started.elapsed();
         }
         if !outcome.alerts.is_empty() {
             inner.notifier.send(outcome.alerts);
@@ -312,12 +275,15 @@ pub(crate) async fn iterate(inner: &Arc<Inner>, g: &Arc<GroupHandle>, ts: Timest
             }
         }
     }
+    if evaluated == 0 {
+        return;
+    }
     let mut rt = lock(&g.rt);
     rt.last_evaluation = Some(wall);
     rt.last_slot = Some(ts);
     rt.state_as_of = Some(ts);
     rt.evaluation_time = started.elapsed();
-    rt.evaluations += n as u64;
+    rt.evaluations += evaluated;
     rt.failures += failures;
     rt.last_samples = samples_total;
 }
@@ -340,13 +306,14 @@ async fn inherit(inner: &Inner, g: &GroupHandle) {
     }
     let Some(oldest) = chain.pop() else { return };
     let mut def = Arc::clone(&oldest.def);
-    let mut rt = std::mem::replace(&mut *lock(&oldest.rt), GroupRuntime::empty());
+    let mut rt = std::mem::take(&mut *lock(&oldest.rt));
     let mut markers = Vec::new();
-    for h in chain.iter().rev() {
-        rt = GroupRuntime::carry_over(&def, rt, &h.def, &mut markers);
+    for h in chain.iter().rev().map(Arc::as_ref).chain([g]) {
+        // The records `apply` compiled for `h` (their state a provisional copy).
+        let fresh = std::mem::take(&mut lock(&h.rt).state);
+        rt = GroupRuntime::carry_over(&def, rt, &h.def, fresh, &mut markers);
         def = Arc::clone(&h.def);
     }
-    rt = GroupRuntime::carry_over(&def, rt, &g.def, &mut markers);
     *lock(&g.rt) = rt;
     if !markers.is_empty() {
         inner.outputs.write(&g.key, inner.clock.now(), &markers);
@@ -380,8 +347,8 @@ pub(crate) async fn run_group(inner: Arc<Inner>, g: Arc<GroupHandle>) {
     }
     if g.removed.load(Ordering::Acquire) {
         let mut markers = Vec::new();
-        for tracker in &mut lock(&g.rt).stale {
-            tracker.retire(&mut markers);
+        for rule in &mut lock(&g.rt).state.rules {
+            rule.stale.retire(&mut markers);
         }
         if !markers.is_empty() {
             inner.outputs.write(&g.key, inner.clock.now(), &markers);

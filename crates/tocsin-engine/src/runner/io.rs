@@ -9,7 +9,8 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::labels::{Labels, Sample};
+use crate::labels::Sample;
+pub use crate::outgoing::{OutgoingAlert, OutgoingState};
 use crate::time::Timestamp;
 
 /// The future [`Outputs::flush`] returns.
@@ -39,47 +40,4 @@ pub trait AlertNotifier: Send + Sync + 'static {
     /// firing ones on firing and every resend delay, resolved ones on resolution and every
     /// resend delay for 15 minutes). Never called with an empty vector.
     fn send(&self, alerts: Vec<OutgoingAlert>);
-}
-
-/// Firing or resolved, as Alertmanager tells them apart by `endsAt`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum OutgoingState {
-    Firing,
-    Resolved,
-}
-
-impl OutgoingState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OutgoingState::Firing => "firing",
-            OutgoingState::Resolved => "resolved",
-        }
-    }
-}
-
-/// One alert as Prometheus's notifier posts it to Alertmanager's `/api/v2/alerts`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct OutgoingAlert {
-    /// The alert's labels plus each external label the alert lacks (or has empty), as
-    /// Prometheus's notifier adds them.
-    pub labels: Labels,
-    pub annotations: Labels,
-    /// `FiredAt`, not `ActiveAt`.
-    pub starts_at: Timestamp,
-    /// `ResolvedAt` for a resolved alert; otherwise `ValidUntil`, a few intervals ahead.
-    pub ends_at: Timestamp,
-    /// `<external_url>/graph?g0.expr=…&g0.tab=1`.
-    pub generator_url: String,
-    pub state: OutgoingState,
-}
-
-/// The alert's labels with the external labels it lacks (Prometheus's notifier).
-pub(crate) fn with_external_labels(labels: &Labels, external: &Labels) -> Labels {
-    if external.is_empty() {
-        return labels.clone();
-    }
-    let missing = external
-        .iter()
-        .filter(|(n, _)| labels.get(n).is_none_or(str::is_empty));
-    Labels::new(labels.iter().filter(|(_, v)| !v.is_empty()).chain(missing))
 }

@@ -18,8 +18,12 @@
 //!   `instant_query(expr, ts)` at the slot time `ts`; groups run concurrently; a semaphore
 //!   of `max_concurrent_queries` permits bounds the queries in flight, and each has
 //!   `query_timeout`. A failed query sets the rule's health to `err` with the server's
-//!   message and changes no alert; the next rule still runs. On shutdown the groups stop
-//!   ticking, finish the iteration in flight, and the state file is written one last time.
+//!   message and changes no alert; the next rule still runs; the rule is logged at warn
+//!   when its error changes (not at every evaluation). On shutdown the groups stop
+//!   ticking, finish the iteration in flight, and the state file is written one last
+//!   time; a query that comes back cancelled then (a datasource shutting down too) leaves
+//!   its rule as it was and is not counted as a failure, and the rest of that iteration
+//!   is skipped.
 //! - After each rule: its output series (recording results, `ALERTS`,
 //!   `ALERTS_FOR_STATE`, stale markers) go to [`Outputs::write`], and the alerts to
 //!   (re)send, with Prometheus's resend rules, to [`AlertNotifier::send`]. Before the next
@@ -42,7 +46,6 @@
 //! sleeping and assert on exact slot timestamps.
 
 mod apply;
-mod expand;
 mod group;
 mod io;
 pub mod memory;
@@ -53,7 +56,7 @@ mod status;
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -63,7 +66,7 @@ use tokio::sync::{watch, Notify, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::alert::AlertState;
-use crate::group::{RuleDef, RuleState};
+use crate::group::{EvalOptions, RuleDef, RuleState};
 use crate::labels::Labels;
 use crate::state::RestorePolicy;
 use crate::status::Health;
@@ -166,13 +169,18 @@ pub(crate) struct ReloadStatus {
 
 pub(crate) struct Inner {
     pub opts: EngineOptions,
-    pub external_labels: Labels,
+    /// The manager-wide part of each rule's step (resend delay, external labels).
+    pub eval_options: EvalOptions,
     pub querier: Querier,
+    /// Set at shutdown: a query cancelled from now on is no failed evaluation.
+    pub stopping: AtomicBool,
     pub outputs: Arc<dyn Outputs>,
     pub notifier: Arc<dyn AlertNotifier>,
     pub clock: EngineClock,
     pub groups: Mutex<Groups>,
     pub reload: Mutex<ReloadStatus>,
+    /// Held for a whole `apply`: one reload at a time (the API never takes it).
+    pub reloading: Mutex<()>,
     /// Groups were added or replaced: the run loop spawns their tasks.
     pub changed: Notify,
     /// A group evaluated: the state file is out of date.
@@ -212,9 +220,14 @@ impl Engine {
         };
         Engine {
             inner: Arc::new(Inner {
-                external_labels: Labels::new(&opts.external_labels),
+                eval_options: EvalOptions {
+                    resend_delay: opts.resend_delay,
+                    alerts_series: true,
+                    external_labels: Labels::new(&opts.external_labels),
+                },
                 opts,
                 querier,
+                stopping: AtomicBool::new(false),
                 outputs,
                 notifier,
                 clock: EngineClock {
@@ -223,6 +236,7 @@ impl Engine {
                 },
                 groups: Mutex::new(Groups::default()),
                 reload: Mutex::new(ReloadStatus::default()),
+                reloading: Mutex::new(()),
                 changed: Notify::new(),
                 dirty: Notify::new(),
                 state_write_failures: Default::default(),
@@ -257,6 +271,7 @@ impl Engine {
         for h in lock(&inner.groups).by_key.values() {
             h.request_stop();
         }
+        inner.stopping.store(true, Ordering::Release);
         while tasks.join_next().await.is_some() {}
         saver_stop.send_replace(true);
         let _ = saver.await;
@@ -309,7 +324,7 @@ impl Engine {
         }
         for h in self.handles() {
             let rt = lock(&h.rt);
-            for rule in &rt.state.rules {
+            for rule in rt.state.rules.iter().map(|r| &r.state) {
                 match rule.status().health {
                     Health::Ok => m.rules_by_health.ok += 1,
                     Health::Err => m.rules_by_health.err += 1,
@@ -350,9 +365,12 @@ fn group_status(h: &GroupHandle) -> GroupStatus {
         .iter()
         .enumerate()
         .map(|(i, def)| {
-            let state = rt.state.rules.get(i);
+            let record = rt.state.rules.get(i);
+            let state = record.map(|r| &r.state);
             let status = state.map(|s| s.status().clone()).unwrap_or_default();
-            let run = rt.rules.get(i).cloned().unwrap_or_default();
+            let (evaluation_time, last_evaluation) = record.map_or((Duration::ZERO, None), |r| {
+                (r.evaluation_time, r.last_evaluation)
+            });
             let (kind, duration, keep, annotations, alerts, rule_state) = match (def, state) {
                 (RuleDef::Alerting(a), s) => {
                     let mut alerts: Vec<AlertStatus> = match s {
@@ -396,8 +414,8 @@ fn group_status(h: &GroupHandle) -> GroupStatus {
                 alerts,
                 health: status.health,
                 last_error: status.last_error.map(|e| e.to_string()),
-                evaluation_time: run.evaluation_time,
-                last_evaluation: run.last_evaluation,
+                evaluation_time,
+                last_evaluation,
                 state: rule_state,
             }
         })

@@ -1,13 +1,17 @@
 //! Running one instant query for the engine: bounded concurrency, a per-query timeout, and
 //! the answer turned into the engine's samples or a rule error in Prometheus's words.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tocsin_query::{Datasource, QueryError};
+use tocsin_template::TemplateContext;
+use tokio::runtime::Handle;
 use tokio::sync::Semaphore;
 
-use crate::error::RuleError;
+use crate::error::{ErrorKind, RuleError};
+use crate::expand::seconds;
 use crate::labels::{Labels, QueryValue, Sample};
 use crate::time::Timestamp;
 
@@ -24,22 +28,24 @@ pub(crate) struct Querier {
 }
 
 impl Querier {
-    /// `expr` at slot `ts`, waiting for a permit first.
+    /// `expr` at slot `ts`, waiting for a permit first. Errors keep the datasource's kind
+    /// ([`ErrorKind`]); our own timeout is [`ErrorKind::Timeout`].
     pub async fn instant(&self, expr: &str, ts: Timestamp) -> Result<Vec<Sample>, RuleError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| RuleError::Query("the engine is shutting down".into()))?;
+        let _permit = self.permits.acquire().await.map_err(|_| {
+            RuleError::query(
+                ErrorKind::Canceled,
+                "query canceled: the engine is stopping",
+            )
+        })?;
         let query = self.ds.instant_query(expr, ts.to_system_time());
         let answer = if self.timeout.is_zero() {
             query.await
         } else {
             tokio::time::timeout(self.timeout, query)
                 .await
-                .map_err(|_| RuleError::Query(QUERY_TIMEOUT_MESSAGE.into()))?
+                .map_err(|_| RuleError::query(ErrorKind::Timeout, QUERY_TIMEOUT_MESSAGE))?
         };
-        let result = answer.map_err(|e| RuleError::Query(error_text(&e)))?;
+        let result = answer.map_err(|e| RuleError::query(e.kind(), error_text(&e)))?;
         convert(result.value).into_samples()
     }
 }
@@ -66,5 +72,43 @@ pub(crate) fn convert(value: tocsin_query::QueryValue) -> QueryValue {
         tocsin_query::QueryValue::String { .. } | tocsin_query::QueryValue::Matrix(_) => {
             QueryValue::Other
         }
+    }
+}
+
+/// Runs template queries on the datasource from a blocking-pool thread.
+pub(crate) struct BridgeContext {
+    pub handle: Handle,
+    pub querier: Querier,
+    pub ts: Timestamp,
+    /// Some template query was cancelled.
+    pub canceled: AtomicBool,
+}
+
+impl TemplateContext for BridgeContext {
+    fn query(&self, expr: &str) -> Result<Vec<tocsin_template::Sample>, String> {
+        let samples = self
+            .handle
+            .block_on(self.querier.instant(expr, self.ts))
+            .map_err(|e| {
+                if e.is_canceled() {
+                    self.canceled.store(true, Ordering::Relaxed);
+                }
+                e.to_string()
+            })?;
+        Ok(samples
+            .into_iter()
+            .map(|s| tocsin_template::Sample {
+                labels: s
+                    .labels
+                    .iter()
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
+                    .collect(),
+                value: s.value,
+            })
+            .collect())
+    }
+
+    fn eval_time(&self) -> f64 {
+        seconds(self.ts)
     }
 }

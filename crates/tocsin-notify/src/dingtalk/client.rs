@@ -17,6 +17,11 @@ use super::secret::{Secret, SecretError};
 use super::sign::sign;
 use super::split::{fit, SplitOptions};
 
+/// The most of a robot's answer that is read. DingTalk answers
+/// `{"errcode":0,"errmsg":"ok"}`; a robot or proxy sending more is not to be believed, and
+/// must not be able to fill memory.
+pub const MAX_ANSWER_BYTES: u64 = 64 << 10;
+
 /// How a client behaves, apart from which robot it talks to.
 #[derive(Clone, Debug)]
 pub struct ClientOptions {
@@ -300,9 +305,17 @@ impl DingTalkClient {
             },
             Ok(response) => {
                 let status = response.status().as_u16();
-                match response.bytes().await {
+                match tocsin_wire::read_capped(response, MAX_ANSWER_BYTES).await {
                     Ok(bytes) => classify(status, &bytes),
-                    Err(e) => Outcome::Transient {
+                    // Whether the robot took the message is unknown: retrying risks a
+                    // duplicate, not retrying risks losing it.
+                    Err(tocsin_wire::BodyError::TooLarge { limit }) => Outcome::Transient {
+                        reason: format!(
+                            "HTTP {status}, an answer larger than {limit} bytes (a DingTalk \
+                             answer is under 100); not read further"
+                        ),
+                    },
+                    Err(tocsin_wire::BodyError::Read(e)) => Outcome::Transient {
                         reason: self.redact(&format!(
                             "HTTP {status}, reading the body: {}",
                             error_chain(&e.without_url())
@@ -333,17 +346,14 @@ impl DingTalkClient {
         url
     }
 
-    /// `text` with the token and secret replaced by `***`, wherever they might echo back.
+    /// `text` with the token and secret replaced by `***`, in any encoding they might echo
+    /// back in (the token goes out percent-encoded in the URL).
     fn redact(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        let secrets = std::iter::once(&self.credentials.access_token)
+        let secrets: Vec<&str> = std::iter::once(&self.credentials.access_token)
             .chain(self.credentials.secret.as_ref())
             .map(Secret::expose)
-            .filter(|s| !s.is_empty());
-        for s in secrets {
-            out = out.replace(s, "***");
-        }
-        out
+            .collect();
+        tocsin_wire::redact(text, &secrets)
     }
 }
 
@@ -560,6 +570,73 @@ mod tests {
         assert_eq!(err.errcode(), Some(300001));
         assert!(err.to_string().contains("token does not exist"), "{err}");
         assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_endless_answer_is_cut_at_the_answer_limit_and_retried() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = count.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 8192];
+                    let _ = s.read(&mut buf).await;
+                    let head = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{\"errmsg\":\"";
+                    if s.write_all(head.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    let chunk = vec![b'x'; 64 << 10];
+                    while s.write_all(&chunk).await.is_ok() {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                });
+            }
+        });
+        let mut c = client(&format!("http://{addr}/robot/send"));
+        c.options.timeout = Duration::from_secs(3);
+        c.options.retry = RetryPolicy {
+            max_attempts: 2,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(2),
+        };
+        let err = c.send(&Message::text("hello")).await.unwrap_err();
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 2);
+        let SendErrorKind::GaveUp { last } = &err.kind else {
+            panic!("{err}");
+        };
+        assert!(last.contains("larger than 65536 bytes"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_token_echoed_in_any_encoding_is_redacted() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        // The robot (or a proxy) quotes the request URL: the token percent-encoded in
+        // both hex cases, the signing secret in base64.
+        let answer = r#"{"errcode":300001,"errmsg":"token is not exist: /robot/send?access_token=t0k%2Ben%2F9876%3Dxyz (t0k%2ben%2f9876%3dxyz) secret=U0VDZGVhZGJlZWYwMTIzNDU2Nzg5"}"#;
+        let server = tokio::spawn(serve(listener, vec![(200, answer)], count));
+        let c = DingTalkClient::new(
+            &format!("http://{addr}/robot/send"),
+            RobotCredentials {
+                access_token: Secret::new("t0k+en/9876=xyz"),
+                secret: Some(Secret::new("SECdeadbeef0123456789")),
+            },
+            ClientOptions::default(),
+        )
+        .unwrap();
+        let err = c.send(&Message::text("hello")).await.unwrap_err();
+        let text = format!("{err} {err:?}");
+        assert!(err.is_permanent(), "{text}");
+        for leak in ["t0k", "9876", "xyz", "U0VDZGVhZGJlZWYw", "deadbeef"] {
+            assert!(!text.contains(leak), "{leak} in {text}");
+        }
+        assert!(text.contains("access_token=***"), "{text}");
         server.await.unwrap();
     }
 }

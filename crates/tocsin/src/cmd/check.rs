@@ -18,9 +18,16 @@ pub struct CheckArgs {
     layout: Option<Layout>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
-    /// promtool's lint: `duplicate-rules` (default, reported as warnings) or `none`.
+    /// promtool's lint: `duplicate-rules` (default, reported as warnings), `all` (the same
+    /// in 2.42) or `none`.
     #[arg(long, value_enum, default_value_t = Lint::DuplicateRules)]
     lint: Lint,
+    /// As promtool's: exit 3 when the lint finds something (and nothing is invalid).
+    #[arg(long)]
+    lint_fatal: bool,
+    /// Fail (exit 1) on any warning, layout warnings included.
+    #[arg(long)]
+    strict: bool,
     /// Threads to use (default: every core).
     #[arg(long)]
     threads: Option<usize>,
@@ -36,10 +43,13 @@ enum Layout {
 enum Format {
     Text,
     Json,
+    /// GitHub Actions workflow commands: `::error file=…,line=…,col=…::message`.
+    Github,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Lint {
+    All,
     DuplicateRules,
     None,
 }
@@ -47,23 +57,83 @@ enum Lint {
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let files = expand_paths(&args.paths)?;
     let options = CheckOptions {
-        lint_duplicates: args.lint == Lint::DuplicateRules,
+        lint_duplicates: args.lint != Lint::None,
         ack_layout: args.layout.is_some(),
+        dependencies: true,
     };
     let threads = args.threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
-    let reports = tocsin_rules::check_files(&files, options, threads);
+    let mut reports = tocsin_rules::check_files(&files, options, threads);
+    tocsin_rules::missing_recordings(&mut reports);
     match args.format {
         Format::Text => print_text(&reports)?,
         Format::Json => print_json(&reports)?,
+        Format::Github => print_github(&reports)?,
     }
-    let valid = reports.iter().all(FileReport::is_valid);
-    Ok(ExitCode::from(if valid { 0 } else { 1 }))
+    Ok(ExitCode::from(exit_code(
+        &reports,
+        args.strict,
+        args.lint_fatal,
+    )))
+}
+
+/// 1 when a file is invalid (or, with `--strict`, has any warning); else 3 when
+/// `--lint-fatal` and the lint found something, as promtool exits; else 0.
+fn exit_code(reports: &[FileReport], strict: bool, lint_fatal: bool) -> u8 {
+    let diagnostics = || reports.iter().flat_map(|r| &r.diagnostics);
+    if !reports.iter().all(FileReport::is_valid) || (strict && diagnostics().next().is_some()) {
+        1
+    } else if lint_fatal
+        && diagnostics().any(|d| d.check == Some(tocsin_rules::checks::DUPLICATE_RULES))
+    {
+        3
+    } else {
+        0
+    }
+}
+
+/// One GitHub Actions annotation per finding (`::error file=F,line=L,col=C,title=T::M`),
+/// so a workflow run shows them on the pull request's diff.
+fn print_github(reports: &[FileReport]) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for report in reports {
+        for d in &report.diagnostics {
+            let level = if d.is_error() { "error" } else { "warning" };
+            let mut props = format!("file={}", github_property(&report.path));
+            if let Some(pos) = d.pos {
+                props.push_str(&format!(",line={},col={}", pos.line, pos.col));
+            }
+            if let Some(check) = d.check {
+                props.push_str(&format!(",title={}", github_property(check)));
+            }
+            writeln!(
+                out,
+                "::{level} {props}::{}",
+                github_data(&d.body().to_string())
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// A workflow command's message: `%`, CR and LF escaped.
+fn github_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// A workflow command's property value: also `:` and `,` escaped.
+fn github_property(text: &str) -> String {
+    github_data(text).replace(':', "%3A").replace(',', "%2C")
 }
 
 /// Files as given, directories as their rule files (sorted, not recursive: Prometheus's
-/// `rule_files` globs are not recursive either), anything else as a glob.
+/// `rule_files` globs are not recursive either), anything else as a glob expanded as
+/// `tocsin run` expands `rule_files`. A symbolic link that leads nowhere (dangling, or a
+/// loop) is checked like any file, so it fails with the reason Prometheus gives when
+/// loading it, rather than being skipped or called missing.
 fn expand_paths(paths: &[String]) -> anyhow::Result<Vec<String>> {
     let mut files = Vec::new();
     for path in paths {
@@ -73,31 +143,35 @@ fn expand_paths(paths: &[String]) -> anyhow::Result<Vec<String>> {
                 .with_context(|| format!("reading directory {path}"))?
                 .filter_map(Result::ok)
                 .map(|e| e.path())
-                .filter(|f| f.is_file())
+                .filter(|f| !f.is_dir())
                 .filter(|f| matches!(f.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
                 .map(|f| f.to_string_lossy().into_owned())
                 .collect();
             found.sort();
             files.extend(found);
-        } else if p.exists() {
+        } else if p.exists() || leads_nowhere(p) {
             files.push(path.clone());
         } else if path.contains(['*', '?', '[']) {
-            let mut matched: Vec<String> = glob::glob(path)
-                .with_context(|| format!("bad glob pattern {path:?}"))?
-                .filter_map(Result::ok)
-                .filter(|f| f.is_file())
-                .map(|f| f.to_string_lossy().into_owned())
-                .collect();
+            let matched = crate::cmd::run::expand_rule_globs(std::slice::from_ref(path))?;
             if matched.is_empty() {
                 bail!("no file matches {path:?}");
             }
-            matched.sort();
             files.extend(matched);
         } else {
             bail!("path {path:?} does not exist");
         }
     }
     Ok(files)
+}
+
+/// A path that is there but cannot be followed: a dangling symbolic link, or one whose
+/// resolution loops (`too many levels of symbolic links`) or is refused.
+fn leads_nowhere(p: &Path) -> bool {
+    match std::fs::metadata(p) {
+        Ok(_) => false,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::symlink_metadata(p).is_ok(),
+        Err(_) => true,
+    }
 }
 
 /// promtool's layout: `Checking F` and `  SUCCESS: N rules found` on stdout; `  FAILED:`
@@ -145,6 +219,7 @@ fn print_json(reports: &[FileReport]) -> anyhow::Result<()> {
                         "rule_index": d.rule.as_ref().map(|r| r.index),
                         "rule": d.rule.as_ref().map(|r| r.name.as_str()),
                         "message": d.body().to_string(),
+                        "check": d.check,
                     })
                 })
                 .collect();

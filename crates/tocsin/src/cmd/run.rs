@@ -55,6 +55,18 @@ pub struct RunArgs {
     /// Enable POST /-/reload (as Prometheus's --web.enable-lifecycle).
     #[arg(long = "web.enable-lifecycle")]
     enable_lifecycle: bool,
+    /// Do not watch the config file and the rule globs' directories; reload only on SIGHUP
+    /// or POST /-/reload.
+    #[arg(long)]
+    no_watch: bool,
+    /// Most HTTP connections served at once; more wait to be accepted (as Prometheus's).
+    #[arg(long = "web.max-connections", value_name = "N", default_value_t = 512)]
+    max_connections: usize,
+    /// Time for a request's headers (and a gateway post's body) to arrive; keep-alive
+    /// connections idle this long are closed (as Prometheus's).
+    #[arg(long = "web.read-timeout", value_name = "DURATION", default_value = "5m",
+          value_parser = crate::http::parse_duration_flag)]
+    read_timeout: std::time::Duration,
     #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Logfmt)]
     log_format: LogFormat,
     #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Info)]
@@ -101,6 +113,7 @@ fn settings(args: &RunArgs) -> anyhow::Result<(Config, PathBuf)> {
                     bearer_token_file: None,
                     bearer_token_env: None,
                     tls: Default::default(),
+                    max_response_size: None,
                 })
             }
         }
@@ -146,14 +159,16 @@ fn absolute(base: &Path, glob: &str) -> String {
 }
 
 /// Expands the rule globs: lexical order per pattern, a pattern matching nothing is not an
-/// error (as in Prometheus).
+/// error (as in Prometheus). Every match is kept, as Go's `filepath.Glob` keeps it: a
+/// dangling symbolic link, a link loop or a directory then fails loading the rule set with
+/// the reason (`open rules/a.yaml: too many levels of symbolic links`), as in Prometheus,
+/// instead of being skipped.
 pub fn expand_rule_globs(globs: &[String]) -> anyhow::Result<Vec<String>> {
     let mut files = Vec::new();
     for pattern in globs {
         let mut matched: Vec<String> = glob::glob(pattern)
             .with_context(|| format!("bad rule_files pattern {pattern:?}"))?
             .filter_map(Result::ok)
-            .filter(|p| p.is_file())
             .map(|p| p.to_string_lossy().into_owned())
             .collect();
         matched.sort();
@@ -182,6 +197,9 @@ fn client_config(ds: &config::Datasource) -> anyhow::Result<ClientConfig> {
     c.tls.cert_file = ds.tls.cert_file.clone();
     c.tls.key_file = ds.tls.key_file.clone();
     c.tls.insecure_skip_verify = ds.tls.insecure_skip_verify;
+    if let Some(max) = ds.max_response_size {
+        c.max_response_size = max;
+    }
     Ok(c)
 }
 
@@ -285,10 +303,32 @@ async fn serve(args: RunArgs, config: Config, _base: PathBuf) -> anyhow::Result<
             .timeout
             .map_or(StdDuration::from_secs(30), |t| t.as_std()),
     };
-    let engine = Engine::new(options, Arc::new(client), engine_outputs, notifier);
+    let client = Arc::new(client);
+    let state_file = options.state_file.clone();
+    let (interval, tolerance) = (options.default_interval, options.restore.outage_tolerance);
+    let engine = Engine::new(options, client.clone(), engine_outputs, notifier);
 
-    let files = expand_rule_globs(&config.rule_files)?;
-    match engine.apply(&files) {
+    // Watching starts before the first load, so an edit made while it runs is seen.
+    let changes = if args.no_watch {
+        None
+    } else {
+        crate::watch::Changes::start(args.config.as_deref(), &config.rule_files)
+            .inspect_err(|e| warn!(err = %format!("{e:#}"), "not watching for changes"))
+            .ok()
+    };
+    let globs = config.rule_files.clone();
+    let files = tokio::task::spawn_blocking(move || expand_rule_globs(&globs))
+        .await
+        .context("expanding the rule globs")??;
+    if config.remote_write.is_some() {
+        restore_for_timers(&client, &files, state_file.as_deref(), interval, tolerance).await;
+    }
+    let loader = engine.clone();
+    let load_files = files.clone();
+    let loaded = tokio::task::spawn_blocking(move || loader.apply(&load_files))
+        .await
+        .context("loading the rule files")?;
+    match loaded {
         Ok(summary) => info!(
             files = files.len(),
             groups = summary.groups,
@@ -317,9 +357,10 @@ async fn serve(args: RunArgs, config: Config, _base: PathBuf) -> anyhow::Result<
         config.rule_files.clone(),
         args.enable_lifecycle,
         notify_web,
+        args.read_timeout,
     ));
     let reload_state = state.clone();
-    let sighup_task = tokio::spawn(async move { reload_on_sighup(reload_state).await });
+    let sighup_task = tokio::spawn(async move { reload_on_sighup(reload_state, changes).await });
 
     let shutdown = crate::http::shutdown_signal();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -338,7 +379,11 @@ async fn serve(args: RunArgs, config: Config, _base: PathBuf) -> anyhow::Result<
         let state = state.clone();
         move |req| web::handle(state.clone(), req)
     };
-    crate::http::serve("tocsin run", listener, handler, shutdown).await;
+    let limits = crate::http::Limits {
+        max_connections: args.max_connections,
+        read_timeout: args.read_timeout,
+    };
+    crate::http::serve("tocsin run", listener, limits, handler, shutdown).await;
     info!("shutting down");
     let _ = stop_tx.send(true);
     if let Err(e) = engine_task.await {
@@ -359,17 +404,66 @@ async fn serve(args: RunArgs, config: Config, _base: PathBuf) -> anyhow::Result<
     Ok(())
 }
 
+/// With no state file (an empty state directory) and remote write on, the `for` timers are
+/// in the datasource's `ALERTS_FOR_STATE`: written as a state file for the first load.
+async fn restore_for_timers(
+    client: &PrometheusClient,
+    files: &[String],
+    state_file: Option<&Path>,
+    interval: StdDuration,
+    tolerance: StdDuration,
+) {
+    let Some(state_file) = state_file.filter(|f| !f.exists()) else {
+        return;
+    };
+    let groups = tocsin_engine::restore::group_defs(files, interval);
+    let now = std::time::SystemTime::now();
+    match tocsin_engine::restore::restore_from_for_state(
+        client, &groups, state_file, now, tolerance,
+    )
+    .await
+    {
+        Ok(r) => info!(
+            alerts = r.alerts,
+            groups = r.groups,
+            "no state file: for timers restored from ALERTS_FOR_STATE"
+        ),
+        Err(e) => warn!(
+            err = %e,
+            "no state file, and ALERTS_FOR_STATE could not be read; starting afresh"
+        ),
+    }
+}
+
+/// Reloads on SIGHUP and, unless `--no-watch`, when a watched file changes: the same
+/// reload either way.
 #[cfg(unix)]
-async fn reload_on_sighup(state: Arc<WebState>) {
+async fn reload_on_sighup(state: Arc<WebState>, mut changes: Option<crate::watch::Changes>) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut hup) = signal(SignalKind::hangup()) else {
         warn!("cannot listen for SIGHUP; reload with POST /-/reload");
         return;
     };
-    while hup.recv().await.is_some() {
-        let _ = state.reload();
+    loop {
+        tokio::select! {
+            signal = hup.recv() => if signal.is_none() { return },
+            changed = next_change(&mut changes) => {
+                if changed.config {
+                    warn!("config file changed; a reload re-reads the rule files only, restart for other settings");
+                }
+                info!("watched files changed; reloading");
+            }
+        }
+        let _ = state.reload().await;
+    }
+}
+
+pub async fn next_change(changes: &mut Option<crate::watch::Changes>) -> crate::watch::Changed {
+    match changes {
+        Some(changes) => changes.next().await,
+        None => std::future::pending().await,
     }
 }
 
 #[cfg(not(unix))]
-async fn reload_on_sighup(_state: Arc<WebState>) {}
+async fn reload_on_sighup(_state: Arc<WebState>, _changes: Option<crate::watch::Changes>) {}

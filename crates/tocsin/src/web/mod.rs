@@ -26,6 +26,8 @@ pub struct WebState {
     rule_globs: Vec<String>,
     lifecycle: bool,
     reload_failures: AtomicU64,
+    /// `--web.read-timeout`, for gateway bodies.
+    read_timeout: std::time::Duration,
     /// The notification task, when `notify:` is configured.
     notify: Option<(GatewayHandle, Arc<Mutex<NotifyStatus>>)>,
 }
@@ -37,6 +39,7 @@ impl WebState {
         rule_globs: Vec<String>,
         lifecycle: bool,
         notify: Option<(GatewayHandle, Arc<Mutex<NotifyStatus>>)>,
+        read_timeout: std::time::Duration,
     ) -> Self {
         WebState {
             engine,
@@ -44,12 +47,24 @@ impl WebState {
             rule_globs,
             lifecycle,
             reload_failures: AtomicU64::new(0),
+            read_timeout,
             notify,
         }
     }
 
-    /// Re-reads the rule files. Any invalid file keeps every old rule running.
-    pub fn reload(&self) -> Result<(), String> {
+    /// Re-reads the rule files; any invalid file keeps every old rule running. The one
+    /// reload entry point (SIGHUP, `POST /-/reload`, and anything else that wants the
+    /// rules re-read): globbing, file I/O and parsing run on the blocking pool, never on
+    /// the async threads that serve the API.
+    pub async fn reload(self: &Arc<Self>) -> Result<(), String> {
+        let state = Arc::clone(self);
+        tokio::task::spawn_blocking(move || state.reload_now())
+            .await
+            .map_err(|e| format!("the reload task failed: {e}"))?
+    }
+
+    /// [`WebState::reload`] on the calling thread (blocking file I/O).
+    fn reload_now(&self) -> Result<(), String> {
         let result = crate::cmd::run::expand_rule_globs(&self.rule_globs)
             .map_err(|e| e.to_string())
             .and_then(|files| {
@@ -110,7 +125,7 @@ pub async fn handle(state: Arc<WebState>, req: Request<Incoming>) -> Reply {
     let query = req.uri().query().unwrap_or("").to_owned();
     if let Some(receiver) = gateway::receiver_of(&path) {
         let handle = state.notify.as_ref().map(|(h, _)| h);
-        return gateway::handle(handle, receiver, req).await;
+        return gateway::handle(handle, &receiver, state.read_timeout, req).await;
     }
     match (req.method(), path.as_str()) {
         (&Method::GET, "/api/v1/rules") => match api::rules(&state.engine, &query) {
@@ -137,16 +152,13 @@ pub async fn handle(state: Arc<WebState>, req: Request<Incoming>) -> Reply {
                     "Lifecycle API is not enabled.\n",
                 );
             }
-            let state = state.clone();
-            let result = tokio::task::spawn_blocking(move || state.reload()).await;
-            match result {
-                Ok(Ok(())) => reply(StatusCode::OK, TEXT, ""),
-                Ok(Err(e)) => reply(
+            match state.reload().await {
+                Ok(()) => reply(StatusCode::OK, TEXT, ""),
+                Err(e) => reply(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     TEXT,
                     format!("failed to reload rules: {e}\n"),
                 ),
-                Err(e) => reply(StatusCode::INTERNAL_SERVER_ERROR, TEXT, format!("{e}\n")),
             }
         }
         _ => reply(StatusCode::NOT_FOUND, TEXT, "404 page not found\n"),

@@ -1,5 +1,6 @@
 //! Processes the end-to-end notification tests drive: `tocsin run` and `tocsin sink
-//! dingtalk`, each killed on drop, plus the sink's store file read back as messages.
+//! dingtalk`, each killed on drop, plus the sink's store file read back as messages; and
+//! the normalisation under which `tocsin check`'s and promtool's messages are compared.
 
 #![allow(dead_code)] // each test file uses its own subset
 
@@ -43,9 +44,29 @@ impl Daemon {
     }
 
     pub fn start_with_env(args: &[String], log: PathBuf, env: &[(&str, &str)]) -> Daemon {
+        Daemon::start_under(&[], args, log, env)
+    }
+
+    /// Starts `tocsin run` through `wrapper` (say `prlimit --as=N --`), which must exec it
+    /// so that the process is tocsin's own.
+    pub fn start_under(
+        wrapper: &[&str],
+        args: &[String],
+        log: PathBuf,
+        env: &[(&str, &str)],
+    ) -> Daemon {
         let port = free_port();
         let file = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_tocsin"))
+        let tocsin = env!("CARGO_BIN_EXE_tocsin");
+        let mut command = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(tocsin);
+                c
+            }
+            None => Command::new(tocsin),
+        };
+        let child = command
             .arg("run")
             .args(args)
             .arg(format!("--listen=127.0.0.1:{port}"))
@@ -73,6 +94,15 @@ impl Daemon {
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// A `kB` line of `/proc/<pid>/status` (`VmHWM`: peak resident memory).
+    pub fn proc_status_kb(&self, field: &str) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
     }
 
     /// The firing/pending alerts `/api/v1/alerts` lists.
@@ -282,4 +312,95 @@ pub fn metric_value(exposition: &str, series: &str) -> f64 {
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.0)
+}
+
+/// The findings of a checker's stderr in a form both checkers can be compared in, one
+/// string per finding, sorted. What is normalised away, and why:
+///
+/// - `  FAILED:`, promtool's `yaml: unmarshal errors:` header (it lists unmarshal errors
+///   under it as `  line N: msg`; tocsin prints each as a finding of its own), and tocsin's
+///   warnings (promtool runs no lint on a file that fails).
+/// - The file name and every position: tocsin always prints `FILE:LINE:COL:` at the node the
+///   error is about, promtool `FILE: L:C:` for some errors (often `0:0`, sometimes twice),
+///   `line N:` for YAML errors (often the start of the enclosing block) and nothing for
+///   others.
+/// - tocsin's ` (template line L, column C)` after a template error: a position promtool
+///   does not give.
+/// - promtool decodes each file twice (into its structs, then into YAML nodes) and prints
+///   errors of both passes: the second pass's repeats (identical lines, or type errors into
+///   its internal `[]yaml.Node` / `rulefmt.ruleGroups`) are dropped.
+/// - Order: promtool reports label and annotation errors in Go's random map order.
+/// - Bytes that are not UTF-8 (promtool echoes an invalid label value raw; tocsin prints
+///   U+FFFD): both are read lossily.
+pub fn normalise(stderr: &[u8], file: &str) -> Vec<String> {
+    let text = String::from_utf8_lossy(stderr);
+    let mut out: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && l.trim() != "FAILED:")
+        .filter_map(|line| {
+            let rest = line.strip_prefix(file).unwrap_or(line);
+            let rest = rest.strip_prefix(':').unwrap_or(rest).trim_start();
+            let rest = strip_position(rest);
+            if rest == "yaml: unmarshal errors:" || rest.starts_with("warning: ") {
+                return None;
+            }
+            if rest.contains("into []yaml.Node") || rest.contains("into rulefmt.ruleGroups") {
+                return None;
+            }
+            let rest = match rest.strip_prefix("yaml: line ") {
+                Some(r) => match r.split_once(": ") {
+                    Some((n, msg)) if n.bytes().all(|b| b.is_ascii_digit()) => {
+                        format!("yaml: {msg}")
+                    }
+                    _ => rest.to_string(),
+                },
+                None => rest.to_string(),
+            };
+            let rest = match rest.strip_prefix("line ") {
+                Some(r) => match r.split_once(": ") {
+                    Some((n, msg)) if n.bytes().all(|b| b.is_ascii_digit()) => msg.to_string(),
+                    _ => rest,
+                },
+                None => rest,
+            };
+            Some(strip_template_position(&rest).to_string())
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// `msg` from `L:C: msg` (promtool sometimes prints two positions: `5:17: 6:16: msg`);
+/// anything else unchanged.
+pub fn strip_position(text: &str) -> &str {
+    let stripped = strip_one_position(text);
+    if stripped.len() == text.len() {
+        text
+    } else {
+        strip_position(stripped)
+    }
+}
+
+fn strip_one_position(text: &str) -> &str {
+    let mut parts = text.splitn(3, ':');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(l), Some(c), Some(body))
+            if !l.is_empty()
+                && !c.is_empty()
+                && l.bytes().all(|b| b.is_ascii_digit())
+                && c.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            body.trim_start()
+        }
+        _ => text,
+    }
+}
+
+/// A template error without tocsin's trailing ` (template line L, column C)`.
+fn strip_template_position(text: &str) -> &str {
+    match text.rfind(" (template line ") {
+        Some(i) if text.ends_with(')') => &text[..i],
+        _ => text,
+    }
 }

@@ -19,6 +19,7 @@ pub async fn serve(sink: Arc<Sink>, listener: TcpListener) {
     crate::http::serve(
         "tocsin sink dingtalk",
         listener,
+        crate::http::Limits::default(),
         handler,
         crate::http::shutdown_signal(),
     )

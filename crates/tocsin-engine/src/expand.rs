@@ -5,32 +5,38 @@
 //! [`Expander`] seam hands over the text, and a rule has a handful of them.
 //!
 //! The `query` template function is synchronous in the template engine but the datasource
-//! is async. The bridge: a rule whose templates mention `query` is evaluated on tokio's
-//! blocking pool (`spawn_blocking`), where [`BridgeContext`] runs each template query with
-//! `Handle::block_on` at the evaluation's `ts`, through the same permits and timeout as rule
-//! queries. That works on both runtime flavours (`block_in_place` would panic on a
-//! current-thread runtime); rules without `query` never leave the group's task.
+//! is async. The bridge: for a rule whose templates mention `query`, every template is
+//! rendered for every sample of the query result *before* the state-machine step
+//! ([`prerender`]), on tokio's blocking pool (`spawn_blocking`), where the runner's
+//! `BridgeContext` runs each template query with `Handle::block_on` at the evaluation's
+//! `ts`, through the same permits and timeout as rule queries. No lock is held meanwhile: the step itself then
+//! reads the rendered texts from a table ([`Prerendered`]) under the group's lock, so the
+//! API, `/metrics` and the state saver never wait on a datasource (issue 10: they take that
+//! lock on async worker threads, and waiting on it behind a query starves the very I/O
+//! driver the query needs). The step expands exactly the (sample, text) pairs rendered
+//! here: every templated label and annotation for every sample. That works on both runtime
+//! flavours (`block_in_place` would panic on a current-thread runtime); rules without
+//! `query` never leave the group's task.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
 use tocsin_template::{parse_alert_template, AlertTemplateData, Template, TemplateContext};
-use tokio::runtime::Handle;
 
 use crate::alert::AlertingRule;
-use crate::runner::query::Querier;
 use crate::template::{ExpandError, Expander, TemplateData};
 use crate::time::Timestamp;
 
 /// The compiled templates of one rule (empty for recording rules and literal values).
 #[derive(Debug, Default)]
-pub(crate) struct RuleTemplates {
+pub struct RuleTemplates {
     by_text: HashMap<Box<str>, Result<Template, String>>,
     /// Some template calls `query`: evaluate through the blocking bridge.
-    pub uses_query: bool,
+    pub(crate) uses_query: bool,
 }
 
 impl RuleTemplates {
+    /// Parses every templated label and annotation value of `rule`.
     pub fn compile(rule: &AlertingRule) -> Self {
         let name = format!("__alert_{}", rule.name());
         let mut by_text = HashMap::new();
@@ -101,8 +107,63 @@ impl Expander for RuleExpander<'_> {
     }
 }
 
+/// Every parsed template of `templates` rendered for every sample, through `expander`
+/// (whose context may run queries: call this without holding any lock).
+pub(crate) fn prerender(
+    templates: &RuleTemplates,
+    expander: &RuleExpander<'_>,
+    rule_name: &str,
+    samples: &[crate::labels::Sample],
+    ts: Timestamp,
+) -> Prerendered {
+    let mut by_sample = HashMap::with_capacity(samples.len());
+    for sample in samples {
+        let data = TemplateData {
+            rule_name,
+            labels: &sample.labels,
+            value: sample.value,
+            ts,
+        };
+        let texts: Rendered = templates
+            .by_text
+            .iter()
+            .filter(|(_, t)| t.is_ok())
+            .map(|(text, _)| (text.clone(), expander.expand(&data, text)))
+            .collect();
+        by_sample.insert((sample.labels.fingerprint(), sample.value.to_bits()), texts);
+    }
+    Prerendered { by_sample }
+}
+
+/// One sample's rendered templates, by text.
+type Rendered = HashMap<Box<str>, Result<String, ExpandError>>;
+
+/// Templates already rendered by [`prerender`], by sample (labels fingerprint, value
+/// bits) and text. Texts it does not hold (literals, templates that failed to parse) go
+/// to the query-less expander it is used with.
+#[derive(Debug, Default)]
+pub(crate) struct Prerendered {
+    by_sample: HashMap<(u64, u64), Rendered>,
+}
+
+/// [`Prerendered`] texts, falling back to `rest` for the others.
+pub(crate) struct PrerenderedExpander<'a> {
+    pub rendered: &'a Prerendered,
+    pub rest: &'a dyn Expander,
+}
+
+impl Expander for PrerenderedExpander<'_> {
+    fn expand(&self, data: &TemplateData<'_>, text: &str) -> Result<String, ExpandError> {
+        let key = (data.labels.fingerprint(), data.value.to_bits());
+        match self.rendered.by_sample.get(&key).and_then(|t| t.get(text)) {
+            Some(r) => r.clone(),
+            None => self.rest.expand(data, text),
+        }
+    }
+}
+
 /// Unix seconds of `ts` as a float (the template's evaluation time).
-fn seconds(ts: Timestamp) -> f64 {
+pub(crate) fn seconds(ts: Timestamp) -> f64 {
     ts.as_nanos() as f64 / 1e9
 }
 
@@ -116,36 +177,5 @@ impl TemplateContext for NoQuery {
 
     fn eval_time(&self) -> f64 {
         seconds(self.0)
-    }
-}
-
-/// Runs template queries on the datasource from a blocking-pool thread.
-pub(crate) struct BridgeContext {
-    pub handle: Handle,
-    pub querier: Querier,
-    pub ts: Timestamp,
-}
-
-impl TemplateContext for BridgeContext {
-    fn query(&self, expr: &str) -> Result<Vec<tocsin_template::Sample>, String> {
-        let samples = self
-            .handle
-            .block_on(self.querier.instant(expr, self.ts))
-            .map_err(|e| e.to_string())?;
-        Ok(samples
-            .into_iter()
-            .map(|s| tocsin_template::Sample {
-                labels: s
-                    .labels
-                    .iter()
-                    .map(|(n, v)| (n.to_string(), v.to_string()))
-                    .collect(),
-                value: s.value,
-            })
-            .collect())
-    }
-
-    fn eval_time(&self) -> f64 {
-        seconds(self.ts)
     }
 }
