@@ -3,7 +3,9 @@
 //! to production").
 //!
 //! - It never remote-writes: a configured `remote_write` is ignored, with a warning, so the
-//!   shadow's recording series and `ALERTS` never land in production's storage.
+//!   shadow's recording series and `ALERTS` never land in production's storage. With it
+//!   goes the restore of `for` timers from `ALERTS_FOR_STATE` (run.rs does it only with
+//!   remote write on): those series would be production's, not the shadow's.
 //! - `shadow="true"` is added to every rule output `/metrics` exposes (recording series,
 //!   `ALERTS`, `ALERTS_FOR_STATE`): a Prometheus scraping production's tocsin and the
 //!   shadow with `honor_labels: true` stores them apart instead of one overwriting the other.
