@@ -170,7 +170,7 @@ impl Progress for Counter {
 pub(crate) type ChunkResult = Result<Vec<Vec<Sample>>, String>;
 
 /// The error text a rule would report: the server's own message when it answered.
-fn error_text(e: &QueryError) -> String {
+pub(crate) fn error_text(e: &QueryError) -> String {
     match e {
         QueryError::Api { message, .. } => message.clone(),
         other => other.to_string(),
@@ -375,6 +375,31 @@ pub struct AlertReplay {
     pub step: Duration,
 }
 
+impl AlertReplay {
+    /// Records the alerts firing at slot `ts`: a firing at the slot after an episode's
+    /// end (`step_ms` earlier, at nanosecond precision) extends it, else starts another.
+    pub fn record_firing<'a>(
+        &mut self,
+        ts: Timestamp,
+        step_ms: i64,
+        firing: impl Iterator<Item = (&'a Labels, &'a Labels)>,
+    ) {
+        self.evaluations += 1;
+        let prev = Timestamp::from_nanos(ts.as_nanos() - step_ms * 1_000_000);
+        for (labels, annotations) in firing {
+            let episodes = self.alerts.entry(labels.clone()).or_default();
+            match episodes.last_mut() {
+                Some(last) if last.end == prev => last.end = ts,
+                _ => episodes.push(Episode {
+                    start: ts,
+                    end: ts,
+                    annotations: annotations.clone(),
+                }),
+            }
+        }
+    }
+}
+
 pub(crate) struct AlertSide {
     rule: Arc<AlertingRule>,
     state: AlertingState,
@@ -382,6 +407,8 @@ pub(crate) struct AlertSide {
     expander: BacktestExpander,
     limit: usize,
     step_ms: i64,
+    /// Slots before this are evaluated but not recorded (a live run's warm-up).
+    pub record_from: Timestamp,
     pub replay: AlertReplay,
 }
 
@@ -400,6 +427,7 @@ impl AlertSide {
             expander,
             limit,
             step_ms: grid.step_ms,
+            record_from: Timestamp::from_nanos(i64::MIN),
             replay: AlertReplay {
                 step: Duration::from_millis(grid.step_ms as u64),
                 ..AlertReplay::default()
@@ -409,7 +437,6 @@ impl AlertSide {
 
     /// Evaluates one slot with its query result and records who fires.
     pub fn step(&mut self, ts: Timestamp, result: Result<&[Sample], &str>) {
-        self.replay.evaluations += 1;
         let result = result.map_err(|e| RuleError::query(ErrorKind::BadQuery, e));
         let outcome = self.rule.eval(
             &mut self.state,
@@ -419,24 +446,26 @@ impl AlertSide {
             &self.expander,
             &mut self.scratch,
         );
+        if ts < self.record_from {
+            return;
+        }
         if let Err(e) = &outcome {
             self.replay.errors.record(e);
         }
-        let prev = Timestamp::from_millis(ts.unix_millis() - self.step_ms);
-        for alert in self.state.active_alerts() {
-            if alert.state != AlertState::Firing {
-                continue;
-            }
-            let episodes = self.replay.alerts.entry(alert.labels.clone()).or_default();
-            match episodes.last_mut() {
-                Some(last) if last.end == prev => last.end = ts,
-                _ => episodes.push(Episode {
-                    start: ts,
-                    end: ts,
-                    annotations: alert.annotations.clone(),
-                }),
-            }
-        }
+        let firing = self
+            .state
+            .active_alerts()
+            .filter(|a| a.state == AlertState::Firing);
+        self.replay.record_firing(
+            ts,
+            self.step_ms,
+            firing.map(|a| (&a.labels, &a.annotations)),
+        );
+    }
+
+    /// The pending and firing alerts after the last step.
+    pub fn active(&self) -> impl Iterator<Item = &tocsin_engine::Alert> {
+        self.state.active_alerts()
     }
 
     pub fn feed(&mut self, grid: Grid, first: usize, result: &ChunkResult, n: usize) {

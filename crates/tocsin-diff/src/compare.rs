@@ -14,7 +14,7 @@
 //!   has when they fire at overlapping times: the same condition, different labels — it
 //!   would page again under the new identity.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use tocsin_engine::Labels;
@@ -27,6 +27,7 @@ use crate::backtest::{
     ErrorTally, Grid, Progress, RecordSide, RecordingComparison,
 };
 use crate::load::{fmt_duration, Compiled, RuleEntry, RuleSet};
+use crate::report::label_map_of as label_map;
 use crate::report::{
     fmt_labels, rfc3339, AlertDiff, AlertRecord, AnnotationChange, CostReport, FiringChange,
     IdentityChange, Interval, Regression, Report, RuleDiff, SideReport, Status, Summary,
@@ -121,12 +122,6 @@ pub fn pair_rules(old: &RuleSet, new: &RuleSet) -> Vec<Pair> {
 
 // ---------------------------------------------------------------------------------------
 // Comparing alerts
-
-fn label_map(l: &Labels) -> BTreeMap<String, String> {
-    l.iter()
-        .map(|(n, v)| (n.to_string(), v.to_string()))
-        .collect()
-}
 
 /// `[start, end + step)` in milliseconds: the time an episode covers.
 fn span(e: &Episode, step_ms: i64) -> (i64, i64) {
@@ -295,17 +290,17 @@ pub fn compare_alerts(old: &AlertReplay, new: &AlertReplay) -> AlertDiff {
 // ---------------------------------------------------------------------------------------
 // Running it all
 
-/// The replay of one rule pair.
+/// The replay of one rule pair (over history, or live: [`crate::live`]).
 #[derive(Default)]
-struct PairReplay {
-    old_alerts: Option<AlertReplay>,
-    new_alerts: Option<AlertReplay>,
-    old_record: Option<(u64, ErrorTally, usize)>,
-    new_record: Option<(u64, ErrorTally, usize)>,
-    recording: Option<RecordingComparison>,
-    old_cost: Cost,
-    new_cost: Cost,
-    issued: Cost,
+pub(crate) struct PairReplay {
+    pub old_alerts: Option<AlertReplay>,
+    pub new_alerts: Option<AlertReplay>,
+    pub old_record: Option<(u64, ErrorTally, usize)>,
+    pub new_record: Option<(u64, ErrorTally, usize)>,
+    pub recording: Option<RecordingComparison>,
+    pub old_cost: Cost,
+    pub new_cost: Cost,
+    pub issued: Cost,
 }
 
 fn step_of(r: &RuleEntry, options: &BacktestOptions) -> std::time::Duration {
@@ -594,29 +589,7 @@ pub async fn diff(
 ) -> Report {
     let pairs = pair_rules(old, new);
     let options = Arc::new(options);
-
-    // Selectors of both sets.
-    let rule_selectors: Vec<(Vec<Selector>, Vec<Selector>)> = pairs
-        .iter()
-        .map(|p| {
-            (
-                p.old
-                    .as_ref()
-                    .map(|r| selectors(&r.expr))
-                    .unwrap_or_default(),
-                p.new
-                    .as_ref()
-                    .map(|r| selectors(&r.expr))
-                    .unwrap_or_default(),
-            )
-        })
-        .collect();
-    let texts: BTreeSet<String> = rule_selectors
-        .iter()
-        .flat_map(|(a, b)| a.iter().chain(b.iter()).map(|s| s.text.clone()))
-        .collect();
-    let (emptiness, series_requests) =
-        empty_selectors(client, texts, &options, options.concurrency).await;
+    let selectors = check_selectors(client, &pairs, &options).await;
 
     progress.add_total(pairs.iter().map(|p| planned_steps(p, &options)).sum());
 
@@ -640,6 +613,78 @@ pub async fn diff(
             replays[i] = Some(r);
         }
     }
+    assemble(
+        client.url(),
+        old,
+        new,
+        &pairs,
+        replays,
+        selectors,
+        &options,
+        allow_added,
+        allow_removed,
+    )
+}
+
+/// The selectors of every rule of both sets, and which of them match nothing over the
+/// window.
+pub(crate) struct SelectorCheck {
+    per_rule: Vec<(Vec<Selector>, Vec<Selector>)>,
+    emptiness: HashMap<String, Result<bool, String>>,
+    requests: u64,
+}
+
+pub(crate) async fn check_selectors(
+    client: &PrometheusClient,
+    pairs: &[Pair],
+    options: &BacktestOptions,
+) -> SelectorCheck {
+    // Selectors of both sets.
+    let rule_selectors: Vec<(Vec<Selector>, Vec<Selector>)> = pairs
+        .iter()
+        .map(|p| {
+            (
+                p.old
+                    .as_ref()
+                    .map(|r| selectors(&r.expr))
+                    .unwrap_or_default(),
+                p.new
+                    .as_ref()
+                    .map(|r| selectors(&r.expr))
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    let texts: BTreeSet<String> = rule_selectors
+        .iter()
+        .flat_map(|(a, b)| a.iter().chain(b.iter()).map(|s| s.text.clone()))
+        .collect();
+    let (emptiness, requests) = empty_selectors(client, texts, options, options.concurrency).await;
+    SelectorCheck {
+        per_rule: rule_selectors,
+        emptiness,
+        requests,
+    }
+}
+
+/// The report of two replays, pair by pair, and its verdict.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn assemble(
+    datasource: &str,
+    old: &RuleSet,
+    new: &RuleSet,
+    pairs: &[Pair],
+    replays: Vec<Option<PairReplay>>,
+    selectors: SelectorCheck,
+    options: &BacktestOptions,
+    allow_added: usize,
+    allow_removed: usize,
+) -> Report {
+    let SelectorCheck {
+        per_rule: rule_selectors,
+        emptiness,
+        requests: series_requests,
+    } = selectors;
 
     // Recording rules this change touches, by record name: readers see stored data.
     let touched_records: HashSet<&str> = pairs
@@ -662,7 +707,7 @@ pub async fn diff(
 
     let mut report = Report {
         schema: 1,
-        datasource: client.url().to_string(),
+        datasource: datasource.to_string(),
         window: WindowReport {
             start: rfc3339(options.start),
             end: rfc3339(options.end),
@@ -684,6 +729,7 @@ pub async fn diff(
             series_requests,
             ..CostReport::default()
         },
+        live: None,
     };
 
     for ((pair, replay), (sel_old, sel_new)) in pairs.iter().zip(replays).zip(rule_selectors) {
@@ -716,7 +762,7 @@ pub async fn diff(
                 line: r.line,
                 group: r.group.clone(),
                 expr: r.expr.clone(),
-                step: fmt_duration(step_of(r, &options)),
+                step: fmt_duration(step_of(r, options)),
                 evaluations: 0,
                 errors: ErrorTally::default(),
                 cost,

@@ -1,4 +1,5 @@
-//! `tocsin diff`: what a rule change would have done, backtested over history.
+//! `tocsin diff`: what a rule change would have done, backtested over history — or does,
+//! evaluated live next to the deployed Prometheus.
 //!
 //! Its place: between `tocsin-rules` (loading both rule sets, with `tocsin check`'s errors),
 //! `tocsin-query` (range queries and `/api/v1/series` against the Prometheus holding the
@@ -10,6 +11,8 @@
 //! - [`load`]: rule sets as flat lists of rules with their group's interval and limit;
 //! - [`backtest`]: the slot grid, chunked range queries, the state machine per step;
 //! - [`compare`]: pairing rules across the sets, alert differences and the verdict;
+//! - [`live`]: `--live`, the candidate evaluated on Prometheus's own slots and compared
+//!   with the server's `/api/v1/rules` or another set evaluated live;
 //! - [`report`]: the [`Report`] they make (the JSON document) and its time formats;
 //! - [`render`]: terminal text, Markdown for a pull request, a self-contained HTML page;
 //! - [`selectors`]: the series selectors of an expression.
@@ -20,6 +23,7 @@
 
 pub mod backtest;
 pub mod compare;
+pub mod live;
 pub mod load;
 pub mod render;
 pub mod report;

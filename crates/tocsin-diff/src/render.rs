@@ -150,7 +150,8 @@ fn rule_lines(r: &RuleDiff) -> Vec<String> {
 
 fn header_lines(report: &Report) -> Vec<String> {
     let s = &report.summary;
-    vec![
+    let mut lines = live_lines(report);
+    lines.extend([
         format!(
             "window {} … {}{}",
             report.window.start,
@@ -180,7 +181,35 @@ fn header_lines(report: &Report) -> Vec<String> {
             report.cost.issued.peak_samples,
             report.cost.series_requests
         ),
-    ]
+    ]);
+    lines
+}
+
+/// `--live`: what was compared with what, the warm-up and the slots.
+fn live_lines(report: &Report) -> Vec<String> {
+    let Some(l) = &report.live else {
+        return Vec::new();
+    };
+    let mut lines = vec![
+        format!(
+            "live for {} against {}; warm-up {} ({}), not compared",
+            l.duration,
+            if l.baseline == "prometheus" { "the alerts the server reports" } else { "the old rules evaluated live" },
+            l.warm_up,
+            l.warm_up_reason
+        ),
+        format!(
+            "slots after the warm-up: {} old, {} new; states compared at {} (rule, slot) pairs, {} differ",
+            l.slots_old, l.slots_new, l.slots_compared, l.state_mismatches
+        ),
+    ];
+    if !l.groups_not_compared.is_empty() {
+        lines.push(format!(
+            "server groups not in the candidate, not compared: {}",
+            l.groups_not_compared.join(", ")
+        ));
+    }
+    lines
 }
 
 /// Terminal text.

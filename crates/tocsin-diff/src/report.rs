@@ -194,6 +194,47 @@ pub struct Report {
     pub regressions: Vec<Regression>,
     pub rules: Vec<RuleDiff>,
     pub cost: CostReport,
+    /// `--live` only: how the live comparison ran and where states differed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveReport>,
+}
+
+/// What a live comparison (`tocsin diff --live`) adds to the report.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LiveReport {
+    /// `prometheus` (the server's own alerts) or `rules` (`--old`, evaluated live).
+    pub baseline: &'static str,
+    /// The whole run, Prometheus notation.
+    pub duration: String,
+    /// The first part of the run, not compared, and why it lasts that long.
+    pub warm_up: String,
+    pub warm_up_reason: String,
+    /// Slots compared after the warm-up, per side: (group, slot) pairs evaluated or
+    /// observed.
+    pub slots_old: u64,
+    pub slots_new: u64,
+    /// (alerting rule, slot) pairs both sides saw: where states were compared.
+    pub slots_compared: u64,
+    /// Alerts with the same labels on both sides whose state or activeAt differ at one
+    /// slot, counted per (alert, slot).
+    pub state_mismatches: u64,
+    /// The first mismatches (at most 20).
+    pub mismatches: Vec<StateMismatch>,
+    /// Groups of the server not in the candidate, left out of the comparison.
+    pub groups_not_compared: Vec<String>,
+}
+
+/// One alert at one slot whose state or activeAt differs between the sets.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StateMismatch {
+    pub group: String,
+    pub rule: String,
+    pub labels: BTreeMap<String, String>,
+    /// RFC 3339, the slot.
+    pub at: String,
+    /// `pending`/`firing` and activeAt (RFC 3339) on each side.
+    pub old: (String, String),
+    pub new: (String, String),
 }
 
 /// RFC 3339 UTC with milliseconds.
@@ -263,4 +304,65 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
 pub fn fmt_labels(l: &BTreeMap<String, String>) -> String {
     let inner: Vec<String> = l.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
     format!("{{{}}}", inner.join(", "))
+}
+
+/// A label set as the report's map.
+pub fn label_map_of(l: &tocsin_engine::Labels) -> BTreeMap<String, String> {
+    l.iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Nanoseconds since the epoch of an RFC 3339 time as Prometheus's API prints it
+/// (`2026-01-02T15:04:05.123456789Z`, or with a `+01:00` offset in a non-UTC zone).
+pub fn parse_rfc3339_nanos(s: &str) -> Option<i64> {
+    let (body, offset_s) = if let Some(b) = s.strip_suffix('Z') {
+        (b, 0)
+    } else {
+        let cut = s.len().checked_sub(6)?;
+        let (b, off) = (s.get(..cut)?, s.get(cut..)?);
+        let sign = match off.as_bytes().first()? {
+            b'+' => 1,
+            b'-' => -1,
+            _ => return None,
+        };
+        let hh: i64 = off.get(1..3)?.parse().ok()?;
+        let mm: i64 = off.get(4..6)?.parse().ok()?;
+        (b, sign * (hh * 3600 + mm * 60))
+    };
+    let whole = body.get(..19)?;
+    let secs_ms = parse_rfc3339(&format!("{whole}Z"))?;
+    let frac = &body[19..];
+    let nanos = match frac.strip_prefix('.') {
+        None if frac.is_empty() => 0,
+        Some(f) if !f.is_empty() && f.len() <= 9 && f.bytes().all(|c| c.is_ascii_digit()) => {
+            format!("{f:0<9}").parse::<i64>().ok()?
+        }
+        _ => return None,
+    };
+    // Prometheus's zero time (`0001-01-01T00:00:00Z`, never evaluated) does not fit: None.
+    (secs_ms / 1000 - offset_s)
+        .checked_mul(1_000_000_000)?
+        .checked_add(nanos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_times_parse_to_the_nanosecond_with_any_offset_and_the_zero_time_is_none() {
+        let utc = parse_rfc3339_nanos("2026-01-02T15:04:05.123456789Z");
+        assert_eq!(utc, Some(1_767_366_245_123_456_789));
+        assert_eq!(
+            parse_rfc3339_nanos("2026-01-02T16:04:05.123456789+01:00"),
+            utc
+        );
+        assert_eq!(
+            parse_rfc3339_nanos("2026-01-02T15:04:05Z"),
+            Some(1_767_366_245_000_000_000)
+        );
+        assert_eq!(parse_rfc3339_nanos("0001-01-01T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339_nanos("yesterday"), None);
+    }
 }

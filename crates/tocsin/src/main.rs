@@ -8,6 +8,7 @@ mod logging;
 mod notify;
 mod query_string;
 mod remote;
+mod shadow;
 mod sink;
 mod timefmt;
 mod unittest;
@@ -35,8 +36,8 @@ struct Cli {
 enum Command {
     /// Validate rule files as `promtool check rules` does (exit 0 valid, 1 invalid, 2 usage).
     Check(cmd::check::CheckArgs),
-    /// Backtest two rule sets over Prometheus's history and compare them alert by alert
-    /// (exit 0 nothing regressed, 1 regressed, 2 usage).
+    /// Backtest two rule sets over Prometheus's history (or evaluate them live with --live)
+    /// and compare them alert by alert (exit 0 nothing regressed, 1 regressed, 2 usage).
     Diff(cmd::diff::DiffArgs),
     /// Evaluate rule files against Prometheus and notify: the daemon.
     Run(cmd::run::RunArgs),

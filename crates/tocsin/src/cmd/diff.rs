@@ -1,5 +1,6 @@
-//! `tocsin diff`: backtest two rule sets over a Prometheus's history and compare them alert
-//! by alert (docs/diff.md). Flags and output here; the work is in `tocsin-diff`.
+//! `tocsin diff`: backtest two rule sets over a Prometheus's history, or evaluate them live
+//! (`--live`), and compare them alert by alert (docs/diff.md). Flags and output here; the
+//! work is in `tocsin-diff`.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -20,19 +21,30 @@ pub struct DiffArgs {
     #[arg(long, value_name = "URL")]
     datasource: String,
     /// The deployed rule set: files, directories or globs.
-    #[arg(long, value_name = "PATH", num_args = 1.., required = true)]
+    #[arg(long, value_name = "PATH", num_args = 1.., required_unless_present = "baseline")]
     old: Vec<String>,
+    /// Evaluate live for this long (Prometheus duration) instead of over history, on
+    /// Prometheus's own slots (docs/diff.md, "Live").
+    #[arg(long, value_name = "DURATION")]
+    live: Option<String>,
+    /// With --live: compare with the alerts the datasource itself reports.
+    #[arg(long, value_enum, requires = "live", conflicts_with = "old")]
+    baseline: Option<BaselineArg>,
+    /// With --live: how long the start is not compared (default: the longest
+    /// `for` + `keep_firing_for` + interval of the rules).
+    #[arg(long, value_name = "DURATION", requires = "live")]
+    warm_up: Option<String>,
     /// The candidate rule set: files, directories or globs.
     #[arg(long, value_name = "PATH", num_args = 1.., required = true)]
     new: Vec<String>,
     /// How far back to replay (Prometheus duration).
-    #[arg(long, default_value = "7d")]
+    #[arg(long, default_value = "7d", conflicts_with = "live")]
     range: String,
     /// End of the window: `now`, Unix seconds, or RFC 3339 (`2026-01-02T15:04:05Z`).
-    #[arg(long, default_value = "now")]
+    #[arg(long, default_value = "now", conflicts_with = "live")]
     end: String,
     /// Evaluation step for every rule (default: each group's interval).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "live")]
     step: Option<String>,
     /// The interval of groups that set none (Prometheus's global evaluation_interval).
     #[arg(long, default_value = "1m")]
@@ -67,6 +79,12 @@ pub struct DiffArgs {
     /// Timeout of one range query.
     #[arg(long, default_value = "2m")]
     query_timeout: String,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BaselineArg {
+    /// The deployed Prometheus's own `/api/v1/rules`.
+    Prometheus,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -140,9 +158,13 @@ pub fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
     }
 
     // An invalid baseline is a usage problem (2); an invalid candidate is the regression (1).
-    let old = match load(&args.old, default_interval, "old")? {
-        Ok(set) => set,
-        Err(()) => return Ok(ExitCode::from(2)),
+    let old = if args.old.is_empty() {
+        None
+    } else {
+        match load(&args.old, default_interval, "old")? {
+            Ok(set) => Some(set),
+            Err(()) => return Ok(ExitCode::from(2)),
+        }
     };
     let new = match load(&args.new, default_interval, "new")? {
         Ok(set) => set,
@@ -166,6 +188,60 @@ pub fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    if let Some(live) = &args.live {
+        let length = duration("live", live)?;
+        let warm_up = args
+            .warm_up
+            .as_deref()
+            .map(|w| duration("warm-up", w))
+            .transpose()?;
+        let baseline = match old {
+            Some(set) => tocsin_diff::live::Baseline::Rules(set),
+            None => tocsin_diff::live::Baseline::Prometheus,
+        };
+        let (computed, reason) = match &baseline {
+            tocsin_diff::live::Baseline::Rules(set) => tocsin_diff::live::warm_up(&[set, &new]),
+            tocsin_diff::live::Baseline::Prometheus => tocsin_diff::live::warm_up(&[&new]),
+        };
+        let warm = warm_up.unwrap_or(computed);
+        if length <= warm {
+            bail!(
+                "--live {live}: not longer than the warm-up ({}, {reason}): nothing would be compared",
+                tocsin_diff::load::fmt_duration(warm)
+            );
+        }
+        let options = tocsin_diff::live::LiveOptions {
+            duration: length,
+            warm_up,
+            backtest: options,
+        };
+        let report = runtime.block_on(async {
+            client
+                .instant_query("vector(1)", Timestamp::now().to_system_time())
+                .await
+                .map_err(|e| anyhow!("--datasource: {e}"))?;
+            let counter = Arc::new(Counter::default());
+            let ticker = tokio::spawn(show_progress(counter.clone(), "seconds"));
+            let report = tocsin_diff::live::diff_live(
+                &client,
+                baseline,
+                &new,
+                options,
+                args.allow_added,
+                args.allow_removed,
+                counter.clone(),
+            )
+            .await
+            .map_err(|e| anyhow!("{e}"));
+            ticker.abort();
+            finish_progress(&counter, "seconds");
+            report
+        })?;
+        return print(&args, &report);
+    }
+    let Some(old) = old else {
+        bail!("--baseline prometheus needs --live");
+    };
     let report = runtime.block_on(async {
         // A datasource that does not answer would make both sides fail alike and pass.
         client
@@ -173,7 +249,7 @@ pub fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
             .await
             .map_err(|e| anyhow!("--datasource: {e}"))?;
         let counter = Arc::new(Counter::default());
-        let ticker = tokio::spawn(show_progress(counter.clone()));
+        let ticker = tokio::spawn(show_progress(counter.clone(), "steps"));
         let report = tocsin_diff::diff(
             &client,
             &old,
@@ -185,27 +261,31 @@ pub fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
         )
         .await;
         ticker.abort();
-        finish_progress(&counter);
+        finish_progress(&counter, "steps");
         anyhow::Ok(report)
     })?;
+    print(&args, &report)
+}
 
+/// Prints the report in the chosen format (and the HTML page); the verdict as exit code.
+fn print(args: &DiffArgs, report: &tocsin_diff::Report) -> anyhow::Result<ExitCode> {
     let body = match args.format {
-        Format::Text => tocsin_diff::render::text(&report),
-        Format::Markdown => tocsin_diff::render::markdown(&report),
-        Format::Json => serde_json::to_string_pretty(&report)? + "\n",
+        Format::Text => tocsin_diff::render::text(report),
+        Format::Markdown => tocsin_diff::render::markdown(report),
+        Format::Json => serde_json::to_string_pretty(report)? + "\n",
     };
     let mut out = std::io::stdout().lock();
     out.write_all(body.as_bytes())?;
     out.flush()?;
     if let Some(path) = &args.html {
-        std::fs::write(path, tocsin_diff::render::html(&report))
+        std::fs::write(path, tocsin_diff::render::html(report))
             .with_context(|| format!("writing {path}"))?;
     }
     Ok(ExitCode::from(if report.regressed { 1 } else { 0 }))
 }
 
 /// A progress bar on a terminal; a line every 10 seconds otherwise (CI logs).
-async fn show_progress(counter: Arc<Counter>) {
+async fn show_progress(counter: Arc<Counter>, unit: &'static str) {
     let tty = std::io::stderr().is_terminal();
     let period = if tty {
         Duration::from_millis(200)
@@ -222,17 +302,17 @@ async fn show_progress(counter: Arc<Counter>) {
         let mut err = std::io::stderr().lock();
         if tty {
             let bar = "#".repeat(pct * 30 / 100) + &" ".repeat(30 - pct * 30 / 100);
-            let _ = write!(err, "\r[{bar}] {pct:3}% {done}/{total} steps");
+            let _ = write!(err, "\r[{bar}] {pct:3}% {done}/{total} {unit}");
         } else {
-            let _ = writeln!(err, "tocsin diff: {pct}% ({done}/{total} steps replayed)");
+            let _ = writeln!(err, "tocsin diff: {pct}% ({done}/{total} {unit})");
         }
         let _ = err.flush();
     }
 }
 
-fn finish_progress(counter: &Counter) {
+fn finish_progress(counter: &Counter, unit: &str) {
     if std::io::stderr().is_terminal() {
         let done = counter.done.load(Ordering::Relaxed);
-        eprintln!("\r[{}] 100% {done}/{done} steps", "#".repeat(30));
+        eprintln!("\r[{}] 100% {done}/{done} {unit}", "#".repeat(30));
     }
 }

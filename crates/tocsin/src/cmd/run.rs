@@ -45,6 +45,13 @@ pub struct RunArgs {
     /// Evaluate and log what would be notified, without sending anything.
     #[arg(long)]
     dry_run: bool,
+    /// Run as a shadow next to production: no remote write, `shadow="true"` on exposed
+    /// series, notifications only logged (README, "A safe shadow next to production").
+    #[arg(long)]
+    shadow: bool,
+    /// With --shadow: send notifications anyway (they carry `shadow="true"`).
+    #[arg(long, requires = "shadow")]
+    shadow_notify: bool,
     /// Enable POST /-/reload (as Prometheus's --web.enable-lifecycle).
     #[arg(long = "web.enable-lifecycle")]
     enable_lifecycle: bool,
@@ -69,9 +76,12 @@ pub struct RunArgs {
 /// How long shutdown waits for the last notification flush.
 const SHUTDOWN_FLUSH: StdDuration = StdDuration::from_secs(10);
 
-pub fn run(args: RunArgs) -> anyhow::Result<std::process::ExitCode> {
+pub fn run(mut args: RunArgs) -> anyhow::Result<std::process::ExitCode> {
     logging::init(args.log_format, args.log_level);
-    let (config, base) = settings(&args)?;
+    let (mut config, base) = settings(&args)?;
+    if args.shadow {
+        args.dry_run = crate::shadow::apply(&mut config, args.dry_run, args.shadow_notify);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -251,7 +261,10 @@ async fn serve(args: RunArgs, config: Config, _base: PathBuf) -> anyhow::Result<
             .with_context(|| format!("creating the state directory {}", dir.display()))?;
     }
     let client = PrometheusClient::new(client_config(ds)?).context("datasource")?;
-    let outputs = Arc::new(web::outputs::LatestOutputs::default());
+    let outputs = Arc::new(match args.shadow {
+        true => web::outputs::LatestOutputs::labelled(crate::shadow::LABEL),
+        false => web::outputs::LatestOutputs::default(),
+    });
     let remote = match &config.remote_write {
         Some(rw) => {
             let client =

@@ -15,6 +15,9 @@ use super::exposition::Exposition;
 #[derive(Default)]
 pub struct LatestOutputs {
     series: Mutex<BTreeMap<Labels, f64>>,
+    /// A label added to every exposed series, replacing one of the same name
+    /// (`shadow="true"` of `run --shadow`).
+    extra: Option<(&'static str, &'static str)>,
 }
 
 impl Outputs for LatestOutputs {
@@ -33,6 +36,14 @@ impl Outputs for LatestOutputs {
 }
 
 impl LatestOutputs {
+    /// Outputs exposed with `label` added to every series.
+    pub fn labelled(label: (&'static str, &'static str)) -> Self {
+        LatestOutputs {
+            extra: Some(label),
+            ..LatestOutputs::default()
+        }
+    }
+
     /// Appends every series, one `untyped` family per metric name.
     pub fn expose(&self, page: &mut Exposition) {
         let Ok(series) = self.series.lock() else {
@@ -51,7 +62,17 @@ impl LatestOutputs {
             }
             page.family(name, "untyped", "Rule output evaluated by tocsin.");
             for (labels, value) in samples {
-                page.sample(name, labels.iter().filter(|(k, _)| *k != "__name__"), value);
+                let own = labels.iter().filter(|(k, _)| *k != "__name__");
+                match self.extra {
+                    // `Labels::new` sorts and keeps the last of a repeated name.
+                    Some(extra) => {
+                        let all = Labels::new(own.chain(std::iter::once(extra)));
+                        page.sample(name, all.iter(), value);
+                    }
+                    None => {
+                        page.sample(name, own, value);
+                    }
+                }
             }
         }
     }

@@ -217,7 +217,12 @@ pub fn run_tocsin(args: &[String]) -> Outcome {
 }
 
 pub fn remote_write(prom: &Prometheus, samples: &[WriteSample]) {
-    let url = format!("{}/api/v1/write", prom.url());
+    remote_write_to(&prom.url(), samples)
+}
+
+/// Writes `samples` to the remote-write receiver of the Prometheus at `base_url`.
+pub fn remote_write_to(base_url: &str, samples: &[WriteSample]) {
+    let url = format!("{base_url}/api/v1/write");
     for batch in samples.chunks(500) {
         let body = compress(&encode_write_request(batch)).expect("snappy");
         let resp = http_request(
