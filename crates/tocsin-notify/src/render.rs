@@ -343,7 +343,7 @@ struct Packer {
 }
 
 /// `{"msgtype":"markdown","markdown":{"title":"","text":""}}`.
-const ENVELOPE: usize = 52;
+pub(crate) const ENVELOPE: usize = 52;
 /// The `(i/n)` numbering added to continued parts' titles and text.
 const NUMBERING: usize = 24;
 
@@ -432,27 +432,27 @@ pub(crate) fn json_len(s: &str) -> usize {
 }
 
 /// Markdown or plain-text decorations.
-struct Style(MessageFormat);
+pub(crate) struct Style(pub(crate) MessageFormat);
 
 impl Style {
-    fn md(&self) -> bool {
+    pub(crate) fn md(&self) -> bool {
         self.0 == MessageFormat::Markdown
     }
-    fn heading(&self, s: &str) -> String {
+    pub(crate) fn heading(&self, s: &str) -> String {
         if self.md() {
             format!("#### {}", escape_md(s))
         } else {
             s.to_owned()
         }
     }
-    fn bold(&self, s: &str) -> String {
+    pub(crate) fn bold(&self, s: &str) -> String {
         if self.md() {
             format!("**{s}**")
         } else {
             s.to_owned()
         }
     }
-    fn link(&self, text: &str, url: &str) -> String {
+    pub(crate) fn link(&self, text: &str, url: &str) -> String {
         if self.md() {
             format!("[{text}]({})", url.replace(' ', "%20").replace(')', "%29"))
         } else {
@@ -460,14 +460,14 @@ impl Style {
         }
     }
     /// A line break that survives DingTalk's markdown (single newlines collapse there).
-    fn br(&self) -> &'static str {
+    pub(crate) fn br(&self) -> &'static str {
         if self.md() {
             "  \n"
         } else {
             "\n"
         }
     }
-    fn escape(&self, s: &str) -> String {
+    pub(crate) fn escape(&self, s: &str) -> String {
         if self.md() {
             escape_md(s)
         } else {

@@ -43,10 +43,20 @@ impl Daemon {
     }
 
     pub fn start_with_env(args: &[String], log: PathBuf, env: &[(&str, &str)]) -> Daemon {
+        Daemon::start_command("run", args, log, env)
+    }
+
+    /// `tocsin COMMAND ARGS --listen=…` for a serving command (`run`, `gateway`).
+    pub fn start_command(
+        command: &str,
+        args: &[String],
+        log: PathBuf,
+        env: &[(&str, &str)],
+    ) -> Daemon {
         let port = free_port();
         let file = std::fs::File::create(&log).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_tocsin"))
-            .arg("run")
+            .arg(command)
             .args(args)
             .arg(format!("--listen=127.0.0.1:{port}"))
             .envs(env.iter().copied())
