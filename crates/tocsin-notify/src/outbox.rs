@@ -53,6 +53,16 @@ pub struct OutboxEntry {
     pub notification: Notification,
 }
 
+/// An [`OutboxEntry`] borrowing its parts, written the same way (no copy of a storm's
+/// notifications just to store them).
+#[derive(Serialize)]
+struct EntryRef<'a> {
+    seq: u64,
+    target: &'a str,
+    dedup_key: String,
+    notification: &'a Notification,
+}
+
 /// What [`Outbox::append`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Appended {
@@ -327,11 +337,11 @@ impl Outbox {
             self.next_seq += 1;
             let group = group_hash(target, &notification.group_key);
             let content = notification.content_hash();
-            let entry = OutboxEntry {
+            let entry = EntryRef {
                 seq,
-                target: (*target).to_owned(),
+                target,
                 dedup_key: format!("{group:016x}-{content:016x}-{seq}"),
-                notification: (*notification).clone(),
+                notification,
             };
             let start = text.len();
             serde_json::to_writer(&mut text, &entry)

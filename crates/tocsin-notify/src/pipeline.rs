@@ -475,12 +475,21 @@ impl Pipeline {
         for n in self.dispatcher.tick(now) {
             self.stats.notifications += 1;
             let repeat = self.repeat.get(&n.receiver).copied().unwrap_or_default();
-            let lanes = self.fan_out.get(&n.receiver).cloned().unwrap_or_default();
-            for lane_name in lanes {
-                due.push((lane_name, n.clone(), repeat));
+            let mut lanes = self.fan_out.get(&n.receiver).cloned().unwrap_or_default();
+            // A copy per further lane; the last takes the notification itself.
+            if let Some(last) = lanes.pop() {
+                for lane_name in lanes {
+                    due.push((lane_name, n.clone(), repeat));
+                }
+                due.push((last, n, repeat));
             }
         }
-        self.enqueue_all(due, now)?;
+        if !due.is_empty() {
+            let started = std::time::Instant::now();
+            let count = due.len();
+            self.enqueue_all(due, now)?;
+            tracing::debug!(notifications = count, took = ?started.elapsed(), "groups flushed and stored");
+        }
         let mut jobs = Vec::new();
         for (name, lane) in &mut self.lanes {
             if let Some(batch) = lane.plan(now) {
