@@ -45,7 +45,8 @@ struct Group {
 pub struct Dispatcher {
     tree: RouteTree,
     send_resolved: HashMap<String, bool>,
-    groups: BTreeMap<(usize, Labels), Group>,
+    /// By route and group labels; hashed, as a storm brings thousands of groups.
+    groups: HashMap<(usize, Labels), Group>,
 }
 
 impl Dispatcher {
@@ -54,7 +55,7 @@ impl Dispatcher {
         Dispatcher {
             tree,
             send_resolved,
-            groups: BTreeMap::new(),
+            groups: HashMap::new(),
         }
     }
 
@@ -138,7 +139,7 @@ impl Dispatcher {
                 now,
             ) {
                 n.mention = route.mention.clone();
-                out.push(n);
+                out.push((group.route, n));
             }
             group.flushed = true;
             group.next_flush = now + route.timers.group_interval;
@@ -149,7 +150,9 @@ impl Dispatcher {
         for k in empty {
             self.groups.remove(&k);
         }
-        out
+        // In route and group-label order, as the groups' own order is a hash's.
+        out.sort_by(|(r, a), (q, b)| (r, &a.group_labels).cmp(&(q, &b.group_labels)));
+        out.into_iter().map(|(_, n)| n).collect()
     }
 
     /// When [`Dispatcher::tick`] next has something to do (for the driver's sleep).

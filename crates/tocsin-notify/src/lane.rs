@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use crate::dingtalk::{Mention, SharedWindow, StormConfig};
 use crate::notification::Notification;
-use crate::render::{render_compact, render_full, render_templated, RenderOptions, Rendered};
+use crate::render::{render_own, render_templated, RenderOptions, Rendered};
 use crate::storm::render_storm;
 use crate::time::Timestamp;
 
@@ -603,13 +603,21 @@ fn plan_dingtalk(pending: &mut VecDeque<Pending>, slots: usize, robot: &RobotLan
             own.push(one(r, requests));
             continue;
         }
-        let full = render_full(n, opts);
-        if body_len(&full) <= opts.max_bytes {
-            total += 1;
-            own.push(one(full, 1));
-            continue;
+        let mut parts = render_own(n, opts);
+        if let [single] = parts.as_mut_slice() {
+            if single.spans.len() == 1 && single.spans[0].1.len() == n.alerts.len() {
+                total += 1;
+                let rendered = std::mem::replace(
+                    &mut single.rendered,
+                    Rendered {
+                        title: String::new(),
+                        text: String::new(),
+                    },
+                );
+                own.push(one(rendered, 1));
+                continue;
+            }
         }
-        let parts = render_compact(std::slice::from_ref(n), opts);
         let count = parts.len();
         total += count;
         for (k, part) in parts.into_iter().enumerate() {

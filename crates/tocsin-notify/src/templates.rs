@@ -132,8 +132,8 @@ pub fn notification_data(n: &Notification, external_url: &str) -> NotificationDa
             .iter()
             .map(|a| NotificationAlert {
                 status: a.status.as_str().to_owned(),
-                labels: a.labels.clone(),
-                annotations: a.annotations.clone(),
+                labels: (*a.labels).clone(),
+                annotations: (*a.annotations).clone(),
                 starts_at: a.starts_at.as_millis().saturating_mul(NS_PER_MS),
                 ends_at: match a.status {
                     crate::alert::AlertStatus::Resolved => {

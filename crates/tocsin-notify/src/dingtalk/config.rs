@@ -57,8 +57,8 @@ pub struct StormConfig {
 }
 
 impl Default for StormConfig {
-    /// 60 messages list about 8,000 alerts and go out within three windows (about two
-    /// minutes at DingTalk's limit).
+    /// 60 messages go out within three windows (about two minutes at DingTalk's limit) and
+    /// list about 14,000 alerts with short summaries.
     fn default() -> Self {
         StormConfig {
             max_messages: 60,
