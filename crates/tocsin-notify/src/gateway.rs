@@ -99,7 +99,7 @@ pub fn decode(receiver: &str, body: &[u8], now: Timestamp) -> Result<Notificatio
         };
         alerts.push(NotifyAlert {
             fingerprint: fingerprint(&labels),
-            labels,
+            labels: labels.into(),
             annotations: a.annotations.into_iter().collect(),
             starts_at,
             ends_at,

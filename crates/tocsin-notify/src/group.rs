@@ -45,7 +45,9 @@ struct Group {
 pub struct Dispatcher {
     tree: RouteTree,
     send_resolved: HashMap<String, bool>,
-    groups: BTreeMap<(usize, Labels), Group>,
+    /// By route and a hash of the group labels (groups whose labels collide share the
+    /// bucket): finding an alert's group builds no label map.
+    groups: HashMap<(usize, u64), Vec<Group>>,
 }
 
 impl Dispatcher {
@@ -54,7 +56,7 @@ impl Dispatcher {
         Dispatcher {
             tree,
             send_resolved,
-            groups: BTreeMap::new(),
+            groups: HashMap::new(),
         }
     }
 
@@ -66,21 +68,15 @@ impl Dispatcher {
     /// call. An alert replaces the group's previous version of it (same fingerprint).
     pub fn ingest(&mut self, alerts: impl IntoIterator<Item = NotifyAlert>, now: Timestamp) {
         for alert in alerts {
-            let routes: Vec<(usize, Labels, std::time::Duration)> = self
+            let routes: Vec<(usize, u64, std::time::Duration)> = self
                 .tree
                 .matching(&alert.labels)
                 .into_iter()
-                .map(|r| {
-                    (
-                        r.id,
-                        r.group_by.group_labels(&alert.labels),
-                        r.timers.group_wait,
-                    )
-                })
+                .map(|r| (r.id, r.group_by.hash_of(&alert.labels), r.timers.group_wait))
                 .collect();
             let last = routes.len().saturating_sub(1);
             let mut alert = Some(alert);
-            for (k, (route, group_labels, wait)) in routes.into_iter().enumerate() {
+            for (k, (route, hash, wait)) in routes.into_iter().enumerate() {
                 // Clone only for the routes before the last one (`continue`).
                 let Some(this) = (if k == last {
                     alert.take()
@@ -90,24 +86,35 @@ impl Dispatcher {
                     continue;
                 };
                 let alert = this;
-                let map_key = (route, group_labels);
-                let group = match self.groups.get_mut(&map_key) {
-                    Some(g) => g,
+                let group_by = &self.tree.routes[route].group_by;
+                let bucket = self.groups.entry((route, hash)).or_default();
+                let found = bucket
+                    .iter()
+                    .position(|g| group_by.same_group(&alert.labels, &g.labels));
+                let i = match found {
+                    Some(i) => i,
                     // A resolved alert for a group nobody heard of has nothing to tell.
-                    None if alert.is_resolved_at(now) => continue,
+                    None if alert.is_resolved_at(now) => {
+                        if bucket.is_empty() {
+                            self.groups.remove(&(route, hash));
+                        }
+                        continue;
+                    }
                     None => {
-                        let key = group_key(&self.tree.routes[route].key, &map_key.1);
-                        self.groups.entry(map_key.clone()).or_insert(Group {
-                            key,
+                        let labels = group_by.group_labels(&alert.labels);
+                        bucket.push(Group {
+                            key: group_key(&self.tree.routes[route].key, &labels),
                             route,
-                            labels: map_key.1.clone(),
+                            labels,
                             alerts: BTreeMap::new(),
                             next_flush: now + wait,
                             flushed: false,
                             last: None,
-                        })
+                        });
+                        bucket.len() - 1
                     }
                 };
+                let group = &mut bucket[i];
                 if !group.flushed && alert.starts_at + wait < now {
                     group.next_flush = group.next_flush.min(now);
                 }
@@ -120,7 +127,11 @@ impl Dispatcher {
     pub fn tick(&mut self, now: Timestamp) -> Vec<Notification> {
         let mut out = Vec::new();
         let mut empty = Vec::new();
-        for (map_key, group) in self.groups.iter_mut() {
+        for (map_key, group) in self
+            .groups
+            .iter_mut()
+            .flat_map(|(k, bucket)| bucket.iter_mut().map(move |g| (k, g)))
+        {
             if group.next_flush > now {
                 continue;
             }
@@ -138,30 +149,37 @@ impl Dispatcher {
                 now,
             ) {
                 n.mention = route.mention.clone();
-                out.push(n);
+                out.push((group.route, n));
             }
             group.flushed = true;
             group.next_flush = now + route.timers.group_interval;
             if group.alerts.is_empty() {
-                empty.push(map_key.clone());
+                empty.push(*map_key);
             }
         }
         for k in empty {
-            self.groups.remove(&k);
+            if let Some(bucket) = self.groups.get_mut(&k) {
+                bucket.retain(|g| !g.alerts.is_empty());
+                if bucket.is_empty() {
+                    self.groups.remove(&k);
+                }
+            }
         }
-        out
+        // In route and group-label order, as the groups' own order is a hash's.
+        out.sort_by(|(r, a), (q, b)| (r, &a.group_labels).cmp(&(q, &b.group_labels)));
+        out.into_iter().map(|(_, n)| n).collect()
     }
 
     /// When [`Dispatcher::tick`] next has something to do (for the driver's sleep).
     pub fn next_due(&self) -> Option<Timestamp> {
-        self.groups.values().map(|g| g.next_flush).min()
+        self.groups.values().flatten().map(|g| g.next_flush).min()
     }
 
     /// Groups alive, and alerts in them.
     pub fn stats(&self) -> (usize, usize) {
         (
-            self.groups.len(),
-            self.groups.values().map(|g| g.alerts.len()).sum(),
+            self.groups.values().map(Vec::len).sum(),
+            self.groups.values().flatten().map(|g| g.alerts.len()).sum(),
         )
     }
 }

@@ -23,5 +23,6 @@ pub mod pipeline;
 pub mod receiver;
 pub mod render;
 pub mod route;
+pub mod storm;
 pub mod templates;
 pub mod time;

@@ -48,12 +48,12 @@ impl Notification {
 
     /// Labels every alert has with the same value.
     pub fn common_labels(&self) -> Labels {
-        common(self.alerts.iter().map(|a| &a.labels))
+        common(self.alerts.iter().map(|a| &*a.labels))
     }
 
     /// Annotations every alert has with the same value.
     pub fn common_annotations(&self) -> Labels {
-        common(self.alerts.iter().map(|a| &a.annotations))
+        common(self.alerts.iter().map(|a| &*a.annotations))
     }
 
     /// A stable hash of what the notification says (alerts' labels, annotations, status and

@@ -4,6 +4,9 @@
 //! Layout of the state directory:
 //! - `<seq>.json`, one file per pending notification (20-digit sequence number, so names
 //!   sort in order): written to a temp file, fsync'd, renamed, directory fsync'd;
+//! - `<first seq>.batch`, several pending notifications stored at once (a storm's worth of
+//!   groups flushed in one tick), one JSON entry per line, written and synced the same
+//!   way; removed once its last entry is acknowledged or discarded;
 //! - `acked.log`, one line per acknowledgement (`seq group-hash content-hash millis`),
 //!   fsync'd before the message file is removed. A message whose sequence number is in the
 //!   log is delivered even if its file survived a crash, and the last acknowledged content
@@ -50,6 +53,16 @@ pub struct OutboxEntry {
     pub notification: Notification,
 }
 
+/// An [`OutboxEntry`] borrowing its parts, written the same way (no copy of a storm's
+/// notifications just to store them).
+#[derive(Serialize)]
+struct EntryRef<'a> {
+    seq: u64,
+    target: &'a str,
+    dedup_key: String,
+    notification: &'a Notification,
+}
+
 /// What [`Outbox::append`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Appended {
@@ -76,6 +89,8 @@ struct Meta {
     bytes: u64,
     group: u64,
     content: u64,
+    /// The batch file holding it (its first sequence number), if not its own file.
+    batch: Option<u64>,
 }
 
 /// The outbox in one directory.
@@ -90,6 +105,8 @@ pub struct Outbox {
     /// Per group hash: (content hash, when) of the last acknowledged notification.
     last_ack: HashMap<u64, (u64, Timestamp)>,
     ack_log: File,
+    /// Batch file → entries of it still pending.
+    batches: HashMap<u64, usize>,
 }
 
 const ACK_LOG: &str = "acked.log";
@@ -146,6 +163,7 @@ impl Outbox {
             .max()
             .unwrap_or(0);
         let mut names: Vec<(u64, PathBuf)> = Vec::new();
+        let mut batch_names: Vec<(u64, PathBuf)> = Vec::new();
         for e in fs::read_dir(dir).map_err(io(dir))? {
             let e = e.map_err(io(dir))?;
             let name = e.file_name();
@@ -155,11 +173,44 @@ impl Outbox {
                 let _ = fs::remove_file(e.path());
             } else if let Some(seq) = name.strip_suffix(".json").and_then(|s| s.parse().ok()) {
                 names.push((seq, e.path()));
+            } else if let Some(id) = name.strip_suffix(".batch").and_then(|s| s.parse().ok()) {
+                batch_names.push((id, e.path()));
             }
         }
         names.sort();
+        batch_names.sort();
         let mut entries = BTreeMap::new();
         let mut bytes = 0;
+        let mut batches = HashMap::new();
+        for (id, path) in batch_names {
+            let raw = fs::read(&path).map_err(io(&path))?;
+            let mut live = 0;
+            for line in raw.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                let Ok(entry) = serde_json::from_slice::<OutboxEntry>(line) else {
+                    tracing::warn!(path = %path.display(), "outbox: unreadable batch entry set aside");
+                    continue;
+                };
+                max_seq = max_seq.max(entry.seq);
+                if acked.contains(&entry.seq) {
+                    continue;
+                }
+                let meta = Meta {
+                    bytes: line.len() as u64,
+                    group: group_hash(&entry.target, &entry.notification.group_key),
+                    content: entry.notification.content_hash(),
+                    batch: Some(id),
+                };
+                entries.insert(entry.seq, meta);
+                bytes += meta.bytes;
+                live += 1;
+                pending.push(entry);
+            }
+            if live == 0 {
+                let _ = fs::remove_file(&path);
+            } else {
+                batches.insert(id, live);
+            }
+        }
         for (seq, path) in names {
             if seq == u64::MAX {
                 // No append ever writes it (see `append`): taking it would wrap the next
@@ -181,6 +232,7 @@ impl Outbox {
                         bytes: raw.len() as u64,
                         group: group_hash(&entry.target, &entry.notification.group_key),
                         content: entry.notification.content_hash(),
+                        batch: None,
                     };
                     entries.insert(seq, meta);
                     bytes += raw.len() as u64;
@@ -208,6 +260,7 @@ impl Outbox {
         }
         fs::rename(&tmp, &log_path).map_err(io(&log_path))?;
         sync_dir(dir);
+        pending.sort_by_key(|e| e.seq);
         let ack_log = OpenOptions::new()
             .append(true)
             .open(&log_path)
@@ -222,6 +275,7 @@ impl Outbox {
                 overflowed: 0,
                 last_ack,
                 ack_log,
+                batches,
             },
             pending,
         ))
@@ -297,10 +351,145 @@ impl Outbox {
                 bytes: size,
                 group,
                 content,
+                batch: None,
             },
         );
         self.bytes += size;
         Ok(Appended { seq, evicted })
+    }
+
+    /// Stores several notifications durably with one file and one sync (a storm flushes
+    /// thousands of groups at once; a file and two syncs each took a minute). Returns
+    /// their sequence numbers in order, and the older entries evicted to make room.
+    pub fn append_all(
+        &mut self,
+        items: &[(&str, &Notification)],
+    ) -> Result<(Vec<u64>, Vec<u64>), OutboxError> {
+        if let [(target, n)] = items {
+            let a = self.append(target, n)?;
+            return Ok((vec![a.seq], a.evicted));
+        }
+        if items.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let first = self.next_seq;
+        // Sequence numbers never wrap (see `append`).
+        if first
+            .checked_add(items.len() as u64)
+            .is_none_or(|next| next == u64::MAX)
+        {
+            return Err(OutboxError::Exhausted);
+        }
+        let mut text = Vec::new();
+        let mut metas = Vec::with_capacity(items.len());
+        for (i, (target, notification)) in items.iter().enumerate() {
+            let seq = first + i as u64;
+            let group = group_hash(target, &notification.group_key);
+            let content = notification.content_hash();
+            let entry = EntryRef {
+                seq,
+                target,
+                dedup_key: format!("{group:016x}-{content:016x}-{seq}"),
+                notification,
+            };
+            let start = text.len();
+            serde_json::to_writer(&mut text, &entry)
+                .map_err(|e| OutboxError::Encode(e.to_string()))?;
+            let size = (text.len() - start) as u64;
+            text.push(b'\n');
+            metas.push((
+                seq,
+                Meta {
+                    bytes: size,
+                    group,
+                    content,
+                    batch: Some(first),
+                },
+            ));
+        }
+        let tmp = self.dir.join(format!(".tmp-{first}"));
+        let path = self.dir.join(format!("{first:020}.batch"));
+        let io = |p: &Path| {
+            let p = p.to_path_buf();
+            move |source| OutboxError::Io { path: p, source }
+        };
+        let written = (|| {
+            let mut f = File::create(&tmp).map_err(io(&tmp))?;
+            f.write_all(&text).map_err(io(&tmp))?;
+            f.sync_all().map_err(io(&tmp))?;
+            fs::rename(&tmp, &path).map_err(io(&path))
+        })();
+        if let Err(e) = written {
+            // A full disk: nothing older is evicted for entries that were not stored.
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+        sync_dir(&self.dir);
+        self.next_seq = first + items.len() as u64;
+        // Only once the new entries are on disk do the oldest make room for them.
+        let size: u64 = metas.iter().map(|(_, m)| m.bytes).sum();
+        let mut evicted = Vec::new();
+        while !self.entries.is_empty()
+            && (self.entries.len() + metas.len() > self.options.max_messages
+                || self.bytes + size > self.options.max_bytes)
+        {
+            let Some((&old, _)) = self.entries.iter().next() else {
+                break;
+            };
+            self.remove(old);
+            evicted.push(old);
+        }
+        if !evicted.is_empty() {
+            self.overflowed += evicted.len() as u64;
+            tracing::warn!(
+                evicted = evicted.len(),
+                overflowed_total = self.overflowed,
+                max_messages = self.options.max_messages,
+                max_bytes = self.options.max_bytes,
+                "outbox full: oldest undelivered notifications dropped"
+            );
+        }
+        self.batches.insert(first, metas.len());
+        let seqs = metas.iter().map(|(seq, _)| *seq).collect();
+        for (seq, meta) in metas {
+            self.bytes += meta.bytes;
+            self.entries.insert(seq, meta);
+        }
+        Ok((seqs, evicted))
+    }
+
+    /// Records that entries `seqs` were delivered at `now` with one sync, then removes
+    /// them.
+    pub fn ack_all(&mut self, seqs: &[u64], now: Timestamp) -> Result<(), OutboxError> {
+        let mut lines = String::new();
+        let mut known = Vec::with_capacity(seqs.len());
+        for seq in seqs {
+            let Some(meta) = self.entries.get(seq).copied() else {
+                continue;
+            };
+            lines.push_str(&format!(
+                "{seq} {:016x} {:016x} {}\n",
+                meta.group,
+                meta.content,
+                now.as_millis()
+            ));
+            known.push((*seq, meta));
+        }
+        if known.is_empty() {
+            return Ok(());
+        }
+        let log = self.dir.join(ACK_LOG);
+        let io = |source| OutboxError::Io {
+            path: log.clone(),
+            source,
+        };
+        self.ack_log.write_all(lines.as_bytes()).map_err(io)?;
+        self.ack_log.sync_data().map_err(io)?;
+        for (seq, meta) in known {
+            self.last_ack.insert(meta.group, (meta.content, now));
+            self.remove(seq);
+        }
+        Ok(())
     }
 
     /// Records that entry `seq` was delivered at `now`, then removes it. Unknown
@@ -330,13 +519,32 @@ impl Outbox {
     /// Removes entry `seq` without recording a delivery (superseded, or dropped after a
     /// permanent failure).
     pub fn discard(&mut self, seq: u64) {
+        // An entry of a batch file stays in that file: the log says it is done with (a
+        // line for no group). Not synced: lost in a crash, the entry is sent again, which
+        // duplicates but loses nothing.
+        if self.entries.get(&seq).is_some_and(|m| m.batch.is_some()) {
+            let line = format!("{seq} {:016x} {:016x} 0\n", 0, 0);
+            let _ = self.ack_log.write_all(line.as_bytes());
+        }
         self.remove(seq);
     }
 
     fn remove(&mut self, seq: u64) {
         if let Some(m) = self.entries.remove(&seq) {
             self.bytes -= m.bytes;
-            let _ = fs::remove_file(self.path(seq));
+            match m.batch {
+                None => {
+                    let _ = fs::remove_file(self.path(seq));
+                }
+                Some(id) => {
+                    let live = self.batches.entry(id).or_insert(1);
+                    *live -= 1;
+                    if *live == 0 {
+                        self.batches.remove(&id);
+                        let _ = fs::remove_file(self.dir.join(format!("{id:020}.batch")));
+                    }
+                }
+            }
         }
     }
 
@@ -605,5 +813,34 @@ mod tests {
         assert_eq!(o.overflowed(), 0);
         let e = o.append("t", &n("g2", "x")).unwrap();
         assert_eq!(e.evicted, [1]);
+    }
+
+    #[test]
+    fn a_batch_is_one_file_whose_entries_leave_one_by_one_and_survive_a_restart() {
+        let dir = TempDir::new("outbox-batch").unwrap();
+        let (mut o, pending) = Outbox::open(dir.path(), OutboxOptions::default()).unwrap();
+        assert!(pending.is_empty());
+        let ns: Vec<Notification> = (0..4).map(|i| n(&format!("g{i}"), "1")).collect();
+        let items: Vec<(&str, &Notification)> = ns.iter().map(|n| ("dingtalk:a", n)).collect();
+        let (seqs, evicted) = o.append_all(&items).unwrap();
+        assert_eq!(seqs.len(), 4);
+        assert!(evicted.is_empty());
+        let files = || std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(files(), 2, "one batch file and the log");
+        o.ack_all(&seqs[..2], Timestamp::from_secs(10)).unwrap();
+        o.discard(seqs[2]);
+        drop(o);
+        let (mut o, pending) = Outbox::open(dir.path(), OutboxOptions::default()).unwrap();
+        let left: Vec<u64> = pending.iter().map(|e| e.seq).collect();
+        assert_eq!(left, [seqs[3]]);
+        assert_eq!(pending[0].notification, ns[3]);
+        o.ack_all(&left, Timestamp::from_secs(11)).unwrap();
+        assert_eq!(files(), 1, "the batch file goes with its last entry");
+        assert!(o.delivered_recently(
+            "dingtalk:a",
+            &ns[0],
+            Duration::from_secs(60),
+            Timestamp::from_secs(12)
+        ));
     }
 }

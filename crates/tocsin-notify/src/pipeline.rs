@@ -3,11 +3,12 @@
 //! robots) → jobs for the receivers. [`Pipeline`] is synchronous and takes time as an
 //! argument; [`Notifier`] is the small async driver `tocsin run` uses around it.
 //!
-//! Destinations ("lanes") are named `dingtalk:<receiver>`, `alertmanager:<receiver>`,
-//! `webhook:<receiver>`; receivers on the same DingTalk robot (same URL and token source)
-//! share the first one's lane, and so its 20-a-minute budget. Names hold no secrets (they
-//! go into the outbox files) and survive a change of URL, so what is pending still goes
-//! out after the config is fixed and tocsin restarted.
+//! Destinations ("lanes") are [`Destination`]s, written `dingtalk:<receiver>`,
+//! `alertmanager:<receiver>`, `webhook:<receiver>`; receivers on the same DingTalk robot
+//! (same URL and token source) share the first one's lane, and so its send window (one
+//! per robot, for `run` and gateway traffic alike). Names hold no secrets (they go into the
+//! outbox files) and survive a change of URL, so what is pending still goes out after the
+//! config is fixed and tocsin restarted.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
@@ -16,14 +17,14 @@ use std::time::{Duration, Instant};
 
 use crate::alert::NotifyAlert;
 use crate::config::NotifyConfig;
-use crate::dingtalk::{ClientError, DingTalkClient, DingTalkReceiverConfig};
+use crate::dingtalk::{ClientError, DingTalkClient, DingTalkReceiverConfig, SharedWindow};
 use crate::group::Dispatcher;
-use crate::lane::{Batch, Lane, LaneMode, Limiter, RateLimit, SendResult};
+use crate::lane::{Batch, Lane, LaneMode, RobotLane, SendResult};
 use crate::notification::Notification;
 use crate::outbox::{Outbox, OutboxError, OutboxOptions};
 use crate::receiver::{
-    AlertmanagerReceiver, DeliveryError, DingTalkReceiver, EndpointError, LogReceiver, Receiver,
-    WebhookReceiver,
+    part_text, AlertmanagerReceiver, DeliveryError, DingTalkReceiver, EndpointError, LogReceiver,
+    Receiver, WebhookReceiver,
 };
 use crate::render::RenderOptions;
 use crate::route::{RouteError, RouteTree};
@@ -34,7 +35,9 @@ use crate::time::Timestamp;
 pub struct PipelineOptions {
     /// Message layout; `format` is overridden per robot by its `message:` setting.
     pub render: RenderOptions,
-    pub rate_limit: RateLimit,
+    /// How long a robot's lane waits for a burst of notifications to end before planning
+    /// ([`crate::lane`]); the daemon uses [`DAEMON_SETTLE`].
+    pub settle: Duration,
     /// Where the outbox lives (`<state dir>/outbox`); `None` keeps notifications in memory
     /// only (tests, `--dry-run`).
     pub outbox_dir: Option<PathBuf>,
@@ -49,12 +52,55 @@ impl Default for PipelineOptions {
     fn default() -> Self {
         PipelineOptions {
             render: RenderOptions::default(),
-            rate_limit: RateLimit::default(),
+            settle: Duration::ZERO,
             outbox_dir: None,
             outbox: OutboxOptions::default(),
             external_url: String::new(),
             http_timeout: Duration::from_secs(10),
         }
+    }
+}
+
+/// The daemon's settle time: half a second of quiet (bursts are cut off after 2.5 s).
+pub const DAEMON_SETTLE: Duration = Duration::from_millis(500);
+
+/// Where a lane's notifications go: a receiver's DingTalk robot, Alertmanager or webhook.
+/// Written `dingtalk:<receiver>` (the outbox stores that form).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Destination {
+    DingTalk(String),
+    Alertmanager(String),
+    Webhook(String),
+}
+
+impl Destination {
+    /// Reads what [`Destination`]'s `Display` writes.
+    pub fn parse(s: &str) -> Option<Destination> {
+        let (kind, receiver) = s.split_once(':')?;
+        let receiver = receiver.to_owned();
+        match kind {
+            "dingtalk" => Some(Destination::DingTalk(receiver)),
+            "alertmanager" => Some(Destination::Alertmanager(receiver)),
+            "webhook" => Some(Destination::Webhook(receiver)),
+            _ => None,
+        }
+    }
+
+    pub fn receiver(&self) -> &str {
+        match self {
+            Destination::DingTalk(r) | Destination::Alertmanager(r) | Destination::Webhook(r) => r,
+        }
+    }
+}
+
+impl std::fmt::Display for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self {
+            Destination::DingTalk(_) => "dingtalk",
+            Destination::Alertmanager(_) => "alertmanager",
+            Destination::Webhook(_) => "webhook",
+        };
+        write!(f, "{kind}:{}", self.receiver())
     }
 }
 
@@ -105,6 +151,8 @@ pub struct PipelineStats {
     pub digests: u64,
     /// Failed sends, by what happens next.
     pub rate_limited: u64,
+    /// Times a robot was found throttled (130101) and held back for its throttle.
+    pub throttles: u64,
     pub transient_failures: u64,
     /// Notifications given up on after a permanent failure.
     pub dropped: u64,
@@ -114,7 +162,7 @@ pub struct PipelineStats {
 /// [`Pipeline::complete`].
 #[derive(Clone, Debug)]
 pub struct Job {
-    pub lane: String,
+    pub lane: Destination,
     pub batch: Batch,
 }
 
@@ -123,15 +171,15 @@ pub struct Job {
 pub struct Pipeline {
     dispatcher: Dispatcher,
     outbox: Option<Outbox>,
-    lanes: BTreeMap<String, Lane>,
+    lanes: BTreeMap<Destination, Lane>,
     /// Receiver name → its lanes for grouped notifications (DingTalk, webhook).
-    fan_out: HashMap<String, Vec<String>>,
+    fan_out: HashMap<String, Vec<Destination>>,
     /// Receiver name → its Alertmanager lane. Alertmanager groups by itself and expects
     /// every alert on every resend, as Prometheus sends them: alerts routed to such a
     /// receiver skip the aggregation groups.
-    direct: HashMap<String, String>,
+    direct: HashMap<String, Destination>,
     /// Alerts for `direct` lanes, queued by [`Pipeline::ingest`] until the next tick.
-    direct_pending: Vec<(String, Notification)>,
+    direct_pending: Vec<(Destination, Notification)>,
     /// Notifications the dispatcher produced (its group state is already advanced) whose
     /// outbox write failed: stored, in order, before anything newer on the next tick.
     unstored: VecDeque<Unstored>,
@@ -145,7 +193,7 @@ pub struct Pipeline {
 /// A notification on its way into a lane and the outbox.
 #[derive(Debug)]
 struct Unstored {
-    lane: String,
+    lane: Destination,
     notification: Notification,
     /// Content delivered this recently is not sent again.
     dedup: Duration,
@@ -163,15 +211,15 @@ fn robot_identity(cfg: &DingTalkReceiverConfig) -> String {
     format!("{}#{source}", cfg.url)
 }
 
-/// Lane name per DingTalk receiver: receivers on the same robot share the first's lane.
-fn dingtalk_lanes(config: &NotifyConfig) -> HashMap<String, String> {
-    let mut by_robot: HashMap<String, String> = HashMap::new();
+/// Lane per DingTalk receiver: receivers on the same robot share the first's lane.
+fn dingtalk_lanes(config: &NotifyConfig) -> HashMap<String, Destination> {
+    let mut by_robot: HashMap<String, Destination> = HashMap::new();
     let mut out = HashMap::new();
     for r in &config.receivers {
         if let Some(d) = &r.dingtalk {
             let lane = by_robot
                 .entry(robot_identity(d))
-                .or_insert_with(|| format!("dingtalk:{}", r.name))
+                .or_insert_with(|| Destination::DingTalk(r.name.clone()))
                 .clone();
             out.insert(r.name.clone(), lane);
         }
@@ -194,7 +242,7 @@ impl Pipeline {
             *e = (*e).min(r.timers.repeat_interval);
         }
         let mut lanes = BTreeMap::new();
-        let mut fan_out: HashMap<String, Vec<String>> = HashMap::new();
+        let mut fan_out: HashMap<String, Vec<Destination>> = HashMap::new();
         let mut direct = HashMap::new();
         let robots = dingtalk_lanes(config);
         let templates = config.message_templates()?;
@@ -203,24 +251,26 @@ impl Pipeline {
             if let (Some(d), Some(name)) = (&r.dingtalk, robots.get(&r.name)) {
                 let name = name.clone();
                 lanes.entry(name.clone()).or_insert_with(|| {
-                    Lane::new(LaneMode::DingTalk {
-                        limiter: Limiter::new(options.rate_limit),
+                    Lane::robot(RobotLane {
+                        window: SharedWindow::new(d.rate_limit),
                         render: RenderOptions {
                             format: d.message,
                             templates: templates.clone(),
                             ..options.render.clone()
                         },
+                        storm: d.storm,
+                        settle: options.settle,
                     })
                 });
                 mine.push(name);
             }
             if r.alertmanager.is_some() {
-                let name = format!("alertmanager:{}", r.name);
+                let name = Destination::Alertmanager(r.name.clone());
                 lanes.insert(name.clone(), Lane::new(LaneMode::AllAtOnce));
                 direct.insert(r.name.clone(), name);
             }
             if r.webhook.is_some() {
-                let name = format!("webhook:{}", r.name);
+                let name = Destination::Webhook(r.name.clone());
                 lanes.insert(name.clone(), Lane::new(LaneMode::PerNotification));
                 mine.push(name);
             }
@@ -247,7 +297,8 @@ impl Pipeline {
             let (outbox, pending) = Outbox::open(dir, options.outbox)?;
             let mut outbox = outbox;
             for entry in pending {
-                match p.lanes.get_mut(&entry.target) {
+                let lane = Destination::parse(&entry.target).and_then(|d| p.lanes.get_mut(&d));
+                match lane {
                     Some(lane) => {
                         lane.push(entry.seq, entry.notification);
                     }
@@ -274,7 +325,7 @@ impl Pipeline {
             return;
         }
         let alerts: Vec<NotifyAlert> = alerts.into_iter().collect();
-        let mut by_lane: BTreeMap<(String, String), Vec<NotifyAlert>> = BTreeMap::new();
+        let mut by_lane: BTreeMap<(Destination, String), Vec<NotifyAlert>> = BTreeMap::new();
         for alert in &alerts {
             let mut receivers: Vec<&str> = self
                 .dispatcher
@@ -328,106 +379,133 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Queues `n` on `lane_name`, folding in an unsent older notification of the same
+    /// Queues each `(lane, n, dedup)`, folding in an unsent older notification of the same
     /// group; unless it was folded, content delivered within `dedup` before (a restart, a
-    /// re-post) is skipped.
-    /// When the outbox write fails, the notification comes back (with what it absorbed)
-    /// so that the caller can keep it.
-    fn enqueue(
+    /// re-post) is skipped. What is queued is stored in the outbox first, all at once.
+    /// When the outbox write fails, the notifications come back (with what each absorbed)
+    /// so that the caller can keep them: nothing is taken before it is stored.
+    fn enqueue_all(
         &mut self,
-        u: Unstored,
+        items: Vec<Unstored>,
         now: Timestamp,
-    ) -> Result<(), Box<(PipelineError, Unstored)>> {
-        let Unstored {
-            lane: lane_name,
-            notification: mut n,
-            dedup,
-            mut superseded,
-        } = u;
-        let Some(lane) = self.lanes.get_mut(&lane_name) else {
-            return Ok(());
-        };
-        superseded.extend(lane.absorb_pending(&mut n));
-        if superseded.is_empty()
-            && self
-                .outbox
-                .as_ref()
-                .is_some_and(|o| o.delivered_recently(&lane_name, &n, dedup, now))
-        {
-            self.stats.duplicates_skipped += 1;
-            return Ok(());
-        }
-        let seq = match self.store(&lane_name, &n) {
-            Ok(seq) => seq,
-            Err(e) => {
-                let u = Unstored {
-                    lane: lane_name,
-                    notification: n,
-                    dedup,
-                    superseded,
-                };
-                return Err(Box::new((e, u)));
+    ) -> Result<(), Box<(PipelineError, Vec<Unstored>)>> {
+        let mut keep = Vec::with_capacity(items.len());
+        for mut u in items {
+            let Some(lane) = self.lanes.get_mut(&u.lane) else {
+                continue;
+            };
+            u.superseded
+                .extend(lane.absorb_pending(&mut u.notification));
+            if u.superseded.is_empty()
+                && self.outbox.as_ref().is_some_and(|o| {
+                    o.delivered_recently(&u.lane.to_string(), &u.notification, u.dedup, now)
+                })
+            {
+                self.stats.duplicates_skipped += 1;
+                continue;
             }
-        };
-        for old in superseded {
-            self.stats.superseded += 1;
-            if let Some(outbox) = &mut self.outbox {
-                outbox.discard(old);
-            }
+            keep.push(u);
         }
-        if let Some(lane) = self.lanes.get_mut(&lane_name) {
-            lane.push(seq, n);
+        let seqs = match self.store_all(keep.iter().map(|u| (&u.lane, &u.notification))) {
+            Ok(seqs) => seqs,
+            Err(e) => return Err(Box::new((e, keep))),
+        };
+        for (u, seq) in keep.into_iter().zip(seqs) {
+            for old in u.superseded {
+                self.stats.superseded += 1;
+                if let Some(outbox) = &mut self.outbox {
+                    outbox.discard(old);
+                }
+            }
+            if let Some(lane) = self.lanes.get_mut(&u.lane) {
+                lane.push(seq, u.notification);
+            }
         }
         Ok(())
     }
 
     /// Writes `n` to the outbox (when there is one) and returns its sequence number.
-    fn store(&mut self, lane_name: &str, n: &Notification) -> Result<u64, PipelineError> {
+    fn store(&mut self, lane_name: &Destination, n: &Notification) -> Result<u64, PipelineError> {
+        let seqs = self.store_all(std::iter::once((lane_name, n)))?;
+        Ok(seqs.first().copied().unwrap_or_default())
+    }
+
+    /// Writes notifications to the outbox in one go and returns their sequence numbers.
+    fn store_all<'a>(
+        &mut self,
+        items: impl Iterator<Item = (&'a Destination, &'a Notification)>,
+    ) -> Result<Vec<u64>, PipelineError> {
         match &mut self.outbox {
             Some(outbox) => {
-                let appended = outbox.append(lane_name, n)?;
-                for old in appended.evicted {
+                let items: Vec<(String, &Notification)> =
+                    items.map(|(l, n)| (l.to_string(), n)).collect();
+                let refs: Vec<(&str, &Notification)> =
+                    items.iter().map(|(l, n)| (l.as_str(), *n)).collect();
+                let (seqs, evicted) = outbox.append_all(&refs)?;
+                for old in evicted {
                     for l in self.lanes.values_mut() {
                         l.remove(old);
                     }
                 }
-                Ok(appended.seq)
+                Ok(seqs)
             }
-            None => {
-                self.next_seq += 1;
-                Ok(self.next_seq)
-            }
+            None => Ok(items
+                .map(|_| {
+                    self.next_seq += 1;
+                    self.next_seq
+                })
+                .collect()),
         }
     }
 
     /// Gateway mode: a notification Alertmanager already grouped (see [`crate::gateway`])
     /// for `n.receiver`'s DingTalk robot, stored in the outbox before this returns.
     pub fn submit(&mut self, n: Notification, now: Timestamp) -> Result<(), PipelineError> {
-        let lanes = self
-            .fan_out
-            .get(&n.receiver)
-            .ok_or_else(|| PipelineError::UnknownReceiver(n.receiver.clone()))?;
-        let lane = lanes
-            .iter()
-            .find(|l| l.starts_with("dingtalk:"))
-            .cloned()
-            .ok_or_else(|| PipelineError::NotDingTalk(n.receiver.clone()))?;
-        self.stats.notifications += 1;
-        let u = Unstored {
-            lane,
-            notification: n,
-            dedup: GATEWAY_DEDUP,
-            superseded: Vec::new(),
-        };
-        self.enqueue(u, now).map_err(|failed| {
-            let (e, u) = *failed;
-            // Refused: Alertmanager posts it again. But what it absorbed was taken with an
-            // OK earlier and must not be lost with it.
-            if !u.superseded.is_empty() {
-                self.unstored.push_back(u);
+        let mut results = self.submit_all(vec![n], now)?;
+        results.pop().unwrap_or(Ok(()))
+    }
+
+    /// [`Pipeline::submit`] for several posts, stored with one write: per post, whether it
+    /// has a robot; the outer error when storing failed (then none was taken).
+    pub fn submit_all(
+        &mut self,
+        posts: Vec<Notification>,
+        now: Timestamp,
+    ) -> Result<Vec<Result<(), PipelineError>>, PipelineError> {
+        let mut results = Vec::with_capacity(posts.len());
+        let mut items = Vec::new();
+        for n in posts {
+            let lane = match self.fan_out.get(&n.receiver) {
+                None => Err(PipelineError::UnknownReceiver(n.receiver.clone())),
+                Some(lanes) => lanes
+                    .iter()
+                    .find(|l| matches!(l, Destination::DingTalk(_)))
+                    .cloned()
+                    .ok_or_else(|| PipelineError::NotDingTalk(n.receiver.clone())),
+            };
+            match lane {
+                Ok(lane) => {
+                    self.stats.notifications += 1;
+                    items.push(Unstored {
+                        lane,
+                        notification: n,
+                        dedup: GATEWAY_DEDUP,
+                        superseded: Vec::new(),
+                    });
+                    results.push(Ok(()));
+                }
+                Err(e) => results.push(Err(e)),
             }
-            e
-        })
+        }
+        if let Err(failed) = self.enqueue_all(items, now) {
+            let (e, refused) = *failed;
+            // Refused: Alertmanager posts them again. But what they absorbed was taken with
+            // an OK earlier and must not be lost with them.
+            self.unstored
+                .extend(refused.into_iter().filter(|u| !u.superseded.is_empty()));
+            return Err(e);
+        }
+        Ok(results)
     }
 
     /// Flushes due groups into the outbox and lanes, and returns the batches that may be
@@ -438,25 +516,41 @@ impl Pipeline {
     /// ticks, and the error is returned until they all are.
     pub fn tick(&mut self, now: Timestamp) -> Result<Vec<Job>, PipelineError> {
         self.enqueue_direct()?;
+        let mut due = Vec::new();
         for n in self.dispatcher.tick(now) {
             self.stats.notifications += 1;
             let repeat = self.repeat.get(&n.receiver).copied().unwrap_or_default();
-            let lanes = self.fan_out.get(&n.receiver).cloned().unwrap_or_default();
+            let mut lanes = self.fan_out.get(&n.receiver).cloned().unwrap_or_default();
+            // A copy per further lane; the last takes the notification itself.
+            let Some(last) = lanes.pop() else {
+                continue;
+            };
+            let unstored = |lane, notification| Unstored {
+                lane,
+                notification,
+                dedup: repeat,
+                superseded: Vec::new(),
+            };
             for lane in lanes {
-                self.unstored.push_back(Unstored {
-                    lane,
-                    notification: n.clone(),
-                    dedup: repeat,
-                    superseded: Vec::new(),
-                });
+                due.push(unstored(lane, n.clone()));
             }
+            due.push(unstored(last, n));
         }
-        while let Some(u) = self.unstored.pop_front() {
-            if let Err(failed) = self.enqueue(u, now) {
-                let (e, u) = *failed;
-                self.unstored.push_front(u);
+        // The dispatcher's state has moved on: these are kept until they are stored.
+        self.unstored.extend(due);
+        if !self.unstored.is_empty() {
+            let started = std::time::Instant::now();
+            let count = self.unstored.len();
+            let items: Vec<Unstored> = self.unstored.drain(..).collect();
+            if let Err(failed) = self.enqueue_all(items, now) {
+                let (e, kept) = *failed;
+                // In order, before anything newer.
+                for u in kept.into_iter().rev() {
+                    self.unstored.push_front(u);
+                }
                 return Err(e);
             }
+            tracing::debug!(notifications = count, took = ?started.elapsed(), "groups flushed and stored");
         }
         let mut jobs = Vec::new();
         for (name, lane) in &mut self.lanes {
@@ -470,7 +564,8 @@ impl Pipeline {
         Ok(jobs)
     }
 
-    /// Records how `job` went.
+    /// Records how `job` went: logs each delivered DingTalk message, acknowledges what was
+    /// delivered in the outbox, and says once when a robot holds us back.
     pub fn complete(
         &mut self,
         job: &Job,
@@ -480,36 +575,56 @@ impl Pipeline {
         let Some(lane) = self.lanes.get_mut(&job.lane) else {
             return Ok(());
         };
-        let outcome = match &result {
-            Ok(()) => SendResult::Delivered,
-            Err(e) => e.result.clone(),
+        let (outcome, delivered) = match &result {
+            Ok(()) => (SendResult::Delivered, job.batch.messages.len()),
+            Err(e) => (e.result.clone(), e.delivered.min(job.batch.messages.len())),
         };
-        let finished = lane.done(&job.batch, outcome.clone(), now);
-        match (&outcome, &result) {
-            (SendResult::Delivered, _) => {
-                self.stats.batches_delivered += 1;
-                self.stats.messages_sent += job.batch.messages.len() as u64;
-                self.stats.digests += u64::from(job.batch.digest);
-                if let Some(outbox) = &mut self.outbox {
-                    for seq in finished {
-                        outbox.ack(seq, now)?;
-                    }
-                }
+        let done = lane.done(&job.batch, delivered, outcome.clone(), now);
+        for m in &job.batch.messages[..delivered] {
+            tracing::info!(
+                destination = %job.lane,
+                receiver = %m.receiver,
+                group = %m.about,
+                part = %part_text(m.part),
+                alerts = m.alerts,
+                latency = %m.newest_start.map_or_else(String::new, |t| {
+                    crate::time::format_duration(now.since(t))
+                }),
+                "message delivered"
+            );
+        }
+        self.stats.messages_sent += delivered as u64;
+        if outcome == SendResult::Delivered {
+            self.stats.batches_delivered += 1;
+            self.stats.digests += u64::from(job.batch.digest);
+        }
+        if let Some(outbox) = &mut self.outbox {
+            outbox.ack_all(&done.finished, now)?;
+            for seq in &done.dropped {
+                outbox.discard(*seq);
             }
+        }
+        match (&outcome, &result) {
             (SendResult::Permanent, Err(e)) => {
-                self.stats.dropped += finished.len() as u64;
-                tracing::error!(lane = %job.lane, error = %e, notifications = finished.len(),
+                self.stats.dropped += done.dropped.len() as u64;
+                tracing::error!(lane = %job.lane, error = %e, notifications = done.dropped.len(),
                     "notification rejected for good; dropped");
-                if let Some(outbox) = &mut self.outbox {
-                    for seq in finished {
-                        outbox.discard(seq);
-                    }
-                }
+            }
+            (SendResult::Throttled, Err(e)) => {
+                self.stats.rate_limited += 1;
+                self.stats.throttles += 1;
+                let until = done.throttled_until.unwrap_or(now);
+                tracing::warn!(lane = %job.lane, error = %e,
+                    wait = %crate::time::format_duration(until.since(now)), until = %until,
+                    "robot throttled: over its rate limit (another sender on the same robot?); holding every message back until the throttle is over, nothing is dropped");
             }
             (SendResult::RateLimited(wait), Err(e)) => {
                 self.stats.rate_limited += 1;
                 tracing::warn!(lane = %job.lane, error = %e, wait_secs = wait.as_secs(),
                     "receiver throttled; holding notifications back");
+            }
+            (SendResult::Held, Err(e)) => {
+                tracing::debug!(lane = %job.lane, error = %e, "waiting for a free slot");
             }
             (_, Err(e)) => {
                 self.stats.transient_failures += 1;
@@ -518,6 +633,22 @@ impl Pipeline {
             (_, Ok(())) => {}
         }
         Ok(())
+    }
+
+    /// Robots held back by a throttle at `now`, and until when.
+    pub fn throttled(&self, now: Timestamp) -> BTreeMap<String, Timestamp> {
+        self.lanes
+            .iter()
+            .filter_map(|(d, l)| {
+                let until = l.window()?.lock().blocked_until(now)?;
+                Some((d.to_string(), until))
+            })
+            .collect()
+    }
+
+    /// A robot lane's send window (the client of that robot counts its requests in it).
+    pub fn window(&self, lane: &Destination) -> Option<SharedWindow> {
+        self.lanes.get(lane)?.window().cloned()
     }
 
     /// When [`Pipeline::tick`] next has work (a group due, a lane free again).
@@ -542,11 +673,11 @@ impl Pipeline {
         let mut queued: BTreeMap<String, usize> = self
             .lanes
             .iter()
-            .map(|(k, l)| (k.clone(), l.len()))
+            .map(|(k, l)| (k.to_string(), l.len()))
             .collect();
         let unstored = self.unstored.iter().map(|u| &u.lane);
         for lane in unstored.chain(self.direct_pending.iter().map(|(l, _)| l)) {
-            *queued.entry(lane.clone()).or_default() += 1;
+            *queued.entry(lane.to_string()).or_default() += 1;
         }
         queued
     }
@@ -556,8 +687,8 @@ impl Pipeline {
         self.outbox.as_ref().map_or(0, Outbox::overflowed)
     }
 
-    pub fn lane_names(&self) -> impl Iterator<Item = &str> {
-        self.lanes.keys().map(String::as_str)
+    pub fn lane_names(&self) -> impl Iterator<Item = &Destination> {
+        self.lanes.keys()
     }
 
     pub fn dispatcher(&self) -> &Dispatcher {
@@ -576,7 +707,7 @@ impl Pipeline {
 /// ```
 pub struct Notifier {
     pipeline: Pipeline,
-    receivers: HashMap<String, Arc<dyn Receiver>>,
+    receivers: HashMap<Destination, Arc<dyn Receiver>>,
 }
 
 impl std::fmt::Debug for Notifier {
@@ -598,7 +729,7 @@ impl Notifier {
     ) -> Result<Notifier, PipelineError> {
         let pipeline = Pipeline::new(config, options)?;
         let robots = dingtalk_lanes(config);
-        let mut receivers: HashMap<String, Arc<dyn Receiver>> = HashMap::new();
+        let mut receivers: HashMap<Destination, Arc<dyn Receiver>> = HashMap::new();
         for r in &config.receivers {
             let timeout =
                 |u: &crate::config::UrlConfig| u.timeout.map_or(options.http_timeout, |d| d.0);
@@ -610,12 +741,15 @@ impl Notifier {
                 let rx: Arc<dyn Receiver> = if dry_run {
                     Arc::new(LogReceiver)
                 } else {
-                    let client = DingTalkClient::from_config(d).map_err(|source| {
+                    let mut client = DingTalkClient::from_config(d).map_err(|source| {
                         PipelineError::DingTalk {
                             receiver: r.name.clone(),
                             source,
                         }
                     })?;
+                    if let Some(window) = pipeline.window(&lane) {
+                        client = client.with_window(window);
+                    }
                     Arc::new(DingTalkReceiver::new(client))
                 };
                 receivers.insert(lane, rx);
@@ -632,7 +766,7 @@ impl Notifier {
                             },
                         )?)
                     };
-                receivers.insert(format!("alertmanager:{}", r.name), rx);
+                receivers.insert(Destination::Alertmanager(r.name.clone()), rx);
             }
             if let Some(w) = &r.webhook {
                 let rx: Arc<dyn Receiver> = if dry_run {
@@ -647,14 +781,14 @@ impl Notifier {
                         )?,
                     )
                 };
-                receivers.insert(format!("webhook:{}", r.name), rx);
+                receivers.insert(Destination::Webhook(r.name.clone()), rx);
             }
         }
         Ok(Notifier::new(pipeline, receivers))
     }
 
     /// A notifier with receivers given by lane name (tests plug in their own).
-    pub fn new(pipeline: Pipeline, receivers: HashMap<String, Arc<dyn Receiver>>) -> Notifier {
+    pub fn new(pipeline: Pipeline, receivers: HashMap<Destination, Arc<dyn Receiver>>) -> Notifier {
         Notifier {
             pipeline,
             receivers,
@@ -680,6 +814,7 @@ impl Notifier {
                     None => Err(DeliveryError {
                         result: SendResult::Permanent,
                         message: "no receiver for this destination".into(),
+                        delivered: 0,
                     }),
                 };
                 (job, result)
@@ -711,6 +846,15 @@ impl Notifier {
     /// Gateway mode ([`Pipeline::submit`]); the next [`Notifier::flush`] sends it.
     pub fn submit(&mut self, n: Notification, now: Timestamp) -> Result<(), PipelineError> {
         self.pipeline.submit(n, now)
+    }
+
+    /// Gateway mode, several posts at once ([`Pipeline::submit_all`]).
+    pub fn submit_all(
+        &mut self,
+        posts: Vec<Notification>,
+        now: Timestamp,
+    ) -> Result<Vec<Result<(), PipelineError>>, PipelineError> {
+        self.pipeline.submit_all(posts, now)
     }
 
     pub fn pipeline(&self) -> &Pipeline {
@@ -758,8 +902,15 @@ mod tests {
 
     fn alerts_in(jobs: &[Job], lane: &str) -> Vec<usize> {
         jobs.iter()
-            .filter(|j| j.lane == lane)
-            .map(|j| j.batch.notifications.iter().map(|n| n.alerts.len()).sum())
+            .filter(|j| j.lane.to_string() == lane)
+            .map(|j| {
+                j.batch
+                    .notifications
+                    .iter()
+                    .map(|n| n.alerts.len())
+                    .sum::<usize>()
+                    + j.batch.messages.iter().map(|m| m.alerts).sum::<usize>()
+            })
             .collect()
     }
 

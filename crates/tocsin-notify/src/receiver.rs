@@ -30,6 +30,8 @@ pub trait Receiver: Send + Sync {
 pub struct DeliveryError {
     pub result: SendResult,
     pub message: String,
+    /// Messages of the batch delivered before the failure (DingTalk sends them in order).
+    pub delivered: usize,
 }
 
 /// Sends rendered messages to one DingTalk robot, in order, stopping at the first failure.
@@ -48,21 +50,26 @@ impl Receiver for DingTalkReceiver {
     fn send<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), DeliveryError>> {
         Box::pin(async move {
             for (i, m) in batch.messages.iter().enumerate() {
-                let mut message = self.client.message(&m.title, &m.text);
-                if let Some(mentions) = batch.mentions.get(i) {
-                    message.mention = mentions.resolve(&message.mention);
-                }
+                let mut message = self.client.message(&m.rendered.title, &m.rendered.text);
+                message.mention = m.mentions.resolve(&message.mention);
                 if let Err(e) = self.client.send(&message).await {
                     let result = match &e.kind {
                         SendErrorKind::Rejected { .. } => SendResult::Permanent,
+                        // "Too fast": the robot's own limit, then its throttle.
+                        SendErrorKind::RateLimited {
+                            errcode: Some(130101 | 660026),
+                            ..
+                        } => SendResult::Throttled,
                         SendErrorKind::RateLimited { retry_after, .. } => {
                             SendResult::RateLimited(*retry_after)
                         }
                         SendErrorKind::GaveUp { .. } => SendResult::Transient,
+                        SendErrorKind::HeldBack => SendResult::Held,
                     };
                     return Err(DeliveryError {
                         result,
                         message: e.to_string(),
+                        delivered: i,
                     });
                 }
             }
@@ -157,6 +164,7 @@ impl JsonEndpoint {
             .map_err(|e| DeliveryError {
                 result: SendResult::Transient,
                 message: format!("{shown}: {}", e.without_url()),
+                delivered: 0,
             })?;
         let status = response.status().as_u16();
         if (200..300).contains(&status) {
@@ -178,6 +186,7 @@ impl JsonEndpoint {
         Err(DeliveryError {
             result,
             message: format!("{shown}: HTTP {status}: {snippet}"),
+            delivered: 0,
         })
     }
 }
@@ -254,9 +263,27 @@ impl Receiver for LogReceiver {
                     "dry run: notification not sent"
                 );
             }
+            // DingTalk messages in full, as they would be sent, for reviewing wording.
+            for m in &batch.messages {
+                tracing::info!(
+                    receiver = %m.receiver,
+                    group = %m.about,
+                    part = %part_text(m.part),
+                    alerts = m.alerts,
+                    title = %m.rendered.title,
+                    text = %m.rendered.text,
+                    "dry run: message not sent"
+                );
+            }
             Ok(())
         })
     }
+}
+
+/// `2/47`, or `1/1` for a message that is not split.
+pub fn part_text(part: Option<(usize, usize)>) -> String {
+    let (k, n) = part.unwrap_or((1, 1));
+    format!("{k}/{n}")
 }
 
 /// Alertmanager's webhook message, version 4.

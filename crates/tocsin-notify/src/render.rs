@@ -113,6 +113,46 @@ pub fn render_templated(n: &Notification, opts: &RenderOptions) -> Option<Render
     }
 }
 
+/// `n`'s own messages in the built-in layout: the full layout when it fits one message,
+/// else the compact layout (numbered parts when one is not enough).
+pub fn render_own(n: &Notification, opts: &RenderOptions) -> Vec<Part> {
+    // The full layout shows at least each alert's summary, description, start time
+    // (`Started 2026-08-20 16:21:00`) and the labels that tell it apart: a group whose
+    // texts alone are over the budget goes straight to the compact layout.
+    let floor: usize = n
+        .alerts
+        .iter()
+        .map(|a| {
+            let distinct: usize = a
+                .labels
+                .iter()
+                .filter(|(k, v)| {
+                    !matches!(k.as_str(), "alertname" | "severity")
+                        && n.group_labels.get(*k) != Some(v)
+                })
+                .map(|(k, v)| k.len() + v.len() + 1)
+                .sum();
+            a.annotations
+                .get("summary")
+                .map_or(a.name().len(), String::len)
+                + a.annotations.get("description").map_or(0, String::len)
+                + "Started 2026-08-20 16:21:00".len()
+                + distinct
+        })
+        .sum();
+    if floor <= opts.max_bytes {
+        let full = render_full(n, opts);
+        let size = crate::dingtalk::Message::markdown(&full.title, &full.text).body_len();
+        if size <= opts.max_bytes {
+            return vec![Part {
+                rendered: full,
+                spans: vec![(0, 0..n.alerts.len())],
+            }];
+        }
+    }
+    render_compact(std::slice::from_ref(n), opts)
+}
+
 /// Renders `n` as one message in the full layout.
 pub fn render_full(n: &Notification, opts: &RenderOptions) -> Rendered {
     let st = Style(opts.format);
@@ -232,18 +272,31 @@ fn compact_alert(
     n: &Notification,
     shared: &Labels,
     st: &Style,
-    opts: &RenderOptions,
+    since: &mut SinceCache,
 ) -> String {
-    let mut line = String::from("- ");
+    let mut line = String::with_capacity(96);
     line.push_str(match a.status {
-        AlertStatus::Firing => "🔥 ",
-        AlertStatus::Resolved => "✅ ",
+        AlertStatus::Firing => "- 🔥 ",
+        AlertStatus::Resolved => "- ✅ ",
     });
     if !n.group_labels.contains_key("alertname") {
-        line.push_str(&st.escape(a.name()));
+        st.escape_into(&mut line, a.name());
         line.push(' ');
     }
-    line.push_str(&st.escape(&distinct_from(&a.labels, shared)));
+    // The labels that tell it apart (as `distinct_from`), written in place.
+    let mut first = true;
+    for (k, v) in a.labels.iter() {
+        if matches!(k.as_str(), "alertname" | "severity") || shared.get(k) == Some(v) {
+            continue;
+        }
+        if !first {
+            line.push(' ');
+        }
+        first = false;
+        st.escape_into(&mut line, k);
+        line.push('=');
+        st.escape_into(&mut line, v);
+    }
     match (a.status, a.ends_at) {
         (AlertStatus::Resolved, Some(end)) => {
             let _ = write!(
@@ -253,11 +306,35 @@ fn compact_alert(
             );
         }
         _ => {
-            let t = a.starts_at.human(opts.utc_offset_minutes);
-            let _ = write!(line, " since {}", t.get(5..16).unwrap_or(&t));
+            line.push_str(" since ");
+            line.push_str(since.get(a.starts_at));
         }
     }
     line
+}
+
+/// `MM-DD HH:MM` of the last start time shown: a group's alerts mostly started together.
+struct SinceCache {
+    offset_minutes: i32,
+    last: Option<(Timestamp, String)>,
+}
+
+impl SinceCache {
+    fn new(offset_minutes: i32) -> SinceCache {
+        SinceCache {
+            offset_minutes,
+            last: None,
+        }
+    }
+
+    fn get(&mut self, t: Timestamp) -> &str {
+        if self.last.as_ref().is_none_or(|(at, _)| *at != t) {
+            let human = t.human(self.offset_minutes);
+            let short = human.get(5..16).unwrap_or(&human).to_owned();
+            self.last = Some((t, short));
+        }
+        self.last.as_ref().map_or("", |(_, s)| s.as_str())
+    }
 }
 
 /// Renders `ns` in as few messages as the compact layout allows, every alert included.
@@ -285,6 +362,7 @@ pub fn render_compact(ns: &[Notification], opts: &RenderOptions) -> Vec<Part> {
         let _ = write!(intro, " · {}", st.link("alert list", &opts.external_url));
     }
     let mut packer = Packer::new(title, intro, opts.max_bytes);
+    let mut since = SinceCache::new(opts.utc_offset_minutes);
     for (i, n) in ns.iter().enumerate() {
         // Labels every alert of the group shares are said once, in the group's header.
         let shared = n.common_labels();
@@ -313,7 +391,7 @@ pub fn render_compact(ns: &[Notification], opts: &RenderOptions) -> Vec<Part> {
             n.group_labels.clone()
         };
         for (j, a) in n.alerts.iter().enumerate() {
-            packer.line(compact_alert(a, n, &shared, &st, opts), i, j);
+            packer.line(compact_alert(a, n, &shared, &st, &mut since), i, j);
         }
     }
     packer.finish()
@@ -343,7 +421,7 @@ struct Packer {
 }
 
 /// `{"msgtype":"markdown","markdown":{"title":"","text":""}}`.
-const ENVELOPE: usize = 52;
+pub(crate) const ENVELOPE: usize = 52;
 /// The `(i/n)` numbering added to continued parts' titles and text.
 const NUMBERING: usize = 24;
 
@@ -432,27 +510,27 @@ pub(crate) fn json_len(s: &str) -> usize {
 }
 
 /// Markdown or plain-text decorations.
-struct Style(MessageFormat);
+pub(crate) struct Style(pub(crate) MessageFormat);
 
 impl Style {
-    fn md(&self) -> bool {
+    pub(crate) fn md(&self) -> bool {
         self.0 == MessageFormat::Markdown
     }
-    fn heading(&self, s: &str) -> String {
+    pub(crate) fn heading(&self, s: &str) -> String {
         if self.md() {
             format!("#### {}", escape_md(s))
         } else {
             s.to_owned()
         }
     }
-    fn bold(&self, s: &str) -> String {
+    pub(crate) fn bold(&self, s: &str) -> String {
         if self.md() {
             format!("**{s}**")
         } else {
             s.to_owned()
         }
     }
-    fn link(&self, text: &str, url: &str) -> String {
+    pub(crate) fn link(&self, text: &str, url: &str) -> String {
         if self.md() {
             format!("[{text}]({})", url.replace(' ', "%20").replace(')', "%29"))
         } else {
@@ -460,18 +538,27 @@ impl Style {
         }
     }
     /// A line break that survives DingTalk's markdown (single newlines collapse there).
-    fn br(&self) -> &'static str {
+    pub(crate) fn br(&self) -> &'static str {
         if self.md() {
             "  \n"
         } else {
             "\n"
         }
     }
-    fn escape(&self, s: &str) -> String {
+    pub(crate) fn escape(&self, s: &str) -> String {
         if self.md() {
             escape_md(s)
         } else {
             s.to_owned()
+        }
+    }
+
+    /// [`Style::escape`], appended to `out`.
+    pub(crate) fn escape_into(&self, out: &mut String, s: &str) {
+        if self.md() {
+            escape_md_into(out, s);
+        } else {
+            out.push_str(s);
         }
     }
 }
@@ -480,6 +567,20 @@ impl Style {
 /// label values cannot restyle or break the message.
 fn escape_md(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    escape_md_into(&mut out, s);
+    out
+}
+
+fn escape_md_into(out: &mut String, s: &str) {
+    if !s.bytes().any(|b| {
+        matches!(
+            b,
+            b'*' | b'_' | b'`' | b'[' | b']' | b'#' | b'<' | b'>' | b'\\' | b'\n' | b'\r'
+        )
+    }) {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '*' | '_' | '`' | '[' | ']' | '#' | '<' | '>' | '\\' => {
@@ -490,7 +591,6 @@ fn escape_md(s: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
 /// The labels of `a` (for tests and callers that show raw label sets).

@@ -27,6 +27,39 @@ pub enum GroupBy {
 }
 
 impl GroupBy {
+    fn groups_by(&self, name: &str) -> bool {
+        match self {
+            GroupBy::All => true,
+            GroupBy::Labels(names) => names.iter().any(|n| n == name),
+        }
+    }
+
+    /// A hash of an alert's group labels, computed in place (no label map is built): equal
+    /// group labels hash equally.
+    pub fn hash_of(&self, labels: &Labels) -> u64 {
+        let mut h = crate::notification::Fnv::new();
+        for (k, v) in labels.iter().filter(|(k, _)| self.groups_by(k)) {
+            h.eat(k.as_bytes());
+            h.eat(&[0xff]);
+            h.eat(v.as_bytes());
+            h.eat(&[0xff]);
+        }
+        h.0
+    }
+
+    /// Whether an alert with `labels` belongs to the group whose labels are `group`.
+    pub fn same_group(&self, labels: &Labels, group: &Labels) -> bool {
+        let mut mine = labels.iter().filter(|(k, _)| self.groups_by(k));
+        let mut theirs = group.iter();
+        loop {
+            match (mine.next(), theirs.next()) {
+                (None, None) => return true,
+                (Some(a), Some(b)) if a == b => {}
+                _ => return false,
+            }
+        }
+    }
+
     /// The group labels of an alert: the grouping labels it has (missing ones are left
     /// out, as in Alertmanager).
     pub fn group_labels(&self, labels: &Labels) -> Labels {
@@ -404,5 +437,23 @@ mod tests {
             RouteTree::from_config(&cfg).unwrap_err().to_string(),
             "route {}/{} names receiver \"b\", which is not defined"
         );
+    }
+
+    #[test]
+    fn group_hash_and_membership_follow_the_group_labels_alone() {
+        let by = GroupBy::Labels(vec!["job".into(), "alertname".into()]);
+        let a = labels([("alertname", "A"), ("instance", "1"), ("job", "x")]);
+        let b = labels([("alertname", "A"), ("instance", "2"), ("job", "x")]);
+        let no_job = labels([("alertname", "A"), ("instance", "1")]);
+        assert_eq!(by.hash_of(&a), by.hash_of(&b));
+        assert_ne!(by.hash_of(&a), by.hash_of(&no_job));
+        let group = by.group_labels(&a);
+        assert!(by.same_group(&b, &group));
+        assert!(!by.same_group(&no_job, &group));
+        assert!(by.same_group(&no_job, &by.group_labels(&no_job)));
+        assert!(!by.same_group(&a, &by.group_labels(&no_job)));
+        let all = GroupBy::All;
+        assert!(all.same_group(&a, &a));
+        assert!(!all.same_group(&a, &b));
     }
 }

@@ -132,8 +132,8 @@ pub fn notification_data(n: &Notification, external_url: &str) -> NotificationDa
             .iter()
             .map(|a| NotificationAlert {
                 status: a.status.as_str().to_owned(),
-                labels: a.labels.clone(),
-                annotations: a.annotations.clone(),
+                labels: (*a.labels).clone(),
+                annotations: (*a.annotations).clone(),
                 starts_at: a.starts_at.as_millis().saturating_mul(NS_PER_MS),
                 ends_at: match a.status {
                     crate::alert::AlertStatus::Resolved => {
@@ -156,7 +156,8 @@ pub fn notification_data(n: &Notification, external_url: &str) -> NotificationDa
 mod tests {
     use super::*;
     use crate::alert::{labels, NotifyAlert};
-    use crate::lane::{Lane, LaneMode, Limiter, RateLimit};
+    use crate::dingtalk::{RateLimit, SharedWindow};
+    use crate::lane::{deliver, Lane, RobotLane};
     use crate::time::Timestamp;
     use std::time::Duration;
 
@@ -245,13 +246,14 @@ mod tests {
             templates: templates(Some("CUSTOM {{ .Status }}"), Some("CUSTOM")),
             ..RenderOptions::default()
         };
-        let mut lane = Lane::new(LaneMode::DingTalk {
-            limiter: Limiter::new(RateLimit {
-                max: 2,
+        let mut lane = Lane::robot(RobotLane::new(
+            SharedWindow::new(RateLimit {
+                messages: 2,
                 per: Duration::from_secs(60),
+                throttle: Duration::from_secs(600),
             }),
-            render: opts,
-        });
+            opts,
+        ));
         // Two groups, two slots: one templated message each.
         for (i, g) in ["A", "B"].into_iter().enumerate() {
             lane.push(i as u64, note(g, vec![alert(g, "1")]));
@@ -260,8 +262,11 @@ mod tests {
         let b = lane.plan(now).expect("a batch");
         assert!(!b.digest);
         assert_eq!(b.messages.len(), 2);
-        assert!(b.messages.iter().all(|m| m.title == "CUSTOM firing"));
-        lane.done(&b, crate::lane::SendResult::Delivered, now);
+        assert!(b
+            .messages
+            .iter()
+            .all(|m| m.rendered.title == "CUSTOM firing"));
+        deliver(&mut lane, &b, now);
         // A minute later, five groups for two slots: a digest, in the built-in layout.
         let later = now + Duration::from_secs(61);
         for (i, g) in ["C", "D", "E", "F", "G"].into_iter().enumerate() {
@@ -269,8 +274,15 @@ mod tests {
         }
         let b = lane.plan(later).expect("a batch");
         assert!(b.digest, "{:?}", b.messages);
-        assert!(b.messages.iter().all(|m| !m.text.contains("CUSTOM")));
-        let all: String = b.messages.iter().map(|m| m.text.as_str()).collect();
+        assert!(b
+            .messages
+            .iter()
+            .all(|m| !m.rendered.text.contains("CUSTOM")));
+        let all: String = b
+            .messages
+            .iter()
+            .map(|m| m.rendered.text.as_str())
+            .collect();
         for g in ["C", "D", "E", "F", "G"] {
             assert!(all.contains(g), "{all}");
         }

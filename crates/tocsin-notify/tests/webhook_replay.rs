@@ -28,7 +28,7 @@ fn every_payload_alertmanager_posted_decodes_with_its_alerts() {
             let alert = n
                 .alerts
                 .iter()
-                .find(|a| a.labels == labels)
+                .find(|a| *a.labels == labels)
                 .unwrap_or_else(|| panic!("{}: {labels:?} missing", path.display()));
             let resolved = raw["status"] == "resolved";
             assert_eq!(

@@ -16,7 +16,9 @@ use tocsin_engine::runner::{AlertNotifier, OutgoingAlert, OutgoingState};
 use tocsin_notify::alert::{AlertStatus, NotifyAlert};
 use tocsin_notify::config::NotifyConfig;
 use tocsin_notify::gateway;
-use tocsin_notify::pipeline::{Notifier, PipelineError, PipelineOptions, PipelineStats};
+use tocsin_notify::pipeline::{
+    Notifier, PipelineError, PipelineOptions, PipelineStats, DAEMON_SETTLE,
+};
 use tocsin_notify::render::RenderOptions;
 use tocsin_notify::time::Timestamp;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
@@ -88,13 +90,15 @@ impl GatewayHandle {
 pub struct NotifyStatus {
     stats: PipelineStats,
     queued: BTreeMap<String, usize>,
+    /// Robots held back by a throttle, until when.
+    throttled: BTreeMap<String, Timestamp>,
     outbox_evicted: u64,
 }
 
 impl NotifyStatus {
     pub fn expose(&self, page: &mut Exposition) {
         let s = &self.stats;
-        let counters: [(&str, &str, u64); 9] = [
+        let counters: [(&str, &str, u64); 10] = [
             (
                 "tocsin_notifications_total",
                 "Notifications produced (groups flushed, gateway posts taken).",
@@ -131,6 +135,11 @@ impl NotifyStatus {
                 s.rate_limited,
             ),
             (
+                "tocsin_notification_throttles_total",
+                "Times a DingTalk robot answered 130101 and was left alone for its throttle.",
+                s.throttles,
+            ),
+            (
                 "tocsin_notification_failures_total",
                 "Sends that failed and will be retried.",
                 s.transient_failures,
@@ -155,6 +164,19 @@ impl NotifyStatus {
             [],
             self.outbox_evicted as f64,
         );
+        let name = "tocsin_notification_throttled_until_seconds";
+        page.family(
+            name,
+            "gauge",
+            "Until when a throttled DingTalk robot is left alone (Unix seconds), per destination.",
+        );
+        for (destination, until) in &self.throttled {
+            page.sample(
+                name,
+                [("destination", destination.as_str())],
+                until.as_millis() as f64 / 1000.0,
+            );
+        }
         let name = "tocsin_notifications_queued";
         page.family(name, "gauge", "Notifications waiting per destination.");
         for (destination, n) in &self.queued {
@@ -186,6 +208,7 @@ pub fn start(
         },
         outbox_dir,
         external_url: external_url.to_owned(),
+        settle: DAEMON_SETTLE,
         ..PipelineOptions::default()
     };
     let pipeline = Notifier::from_config(config, &options, dry_run).context("notify")?;
@@ -233,7 +256,18 @@ async fn drive(
             .min(Duration::from_secs(1));
         tokio::select! {
             received = rx.recv() => match received {
-                Some(event) => handle(&mut notifier, event),
+                Some(event) => {
+                    // Take everything already waiting, so a burst of gateway posts is
+                    // stored with one write.
+                    let mut events = vec![event];
+                    while events.len() < MAX_EVENTS_AT_ONCE {
+                        match rx.try_recv() {
+                            Ok(e) => events.push(e),
+                            Err(_) => break,
+                        }
+                    }
+                    handle(&mut notifier, events);
+                }
                 None => break,
             },
             () = tokio::time::sleep(wait) => {}
@@ -249,39 +283,76 @@ async fn drive(
     publish(&notifier, &status);
 }
 
-fn handle(notifier: &mut Notifier, event: Event) {
-    match event {
-        Event::Alerts(alerts) => notifier.ingest(alerts.into_iter().map(convert), Timestamp::now()),
-        Event::Gateway {
-            receiver,
-            body,
-            reply,
-        } => {
-            let now = Timestamp::now();
-            let result = gateway::decode(&receiver, &body, now)
-                .map_err(|e| GatewayRefusal {
-                    status: 400,
-                    message: e.to_string(),
-                })
-                .and_then(|n| {
-                    notifier.submit(n, now).map_err(|e| GatewayRefusal {
-                        status: match e {
-                            PipelineError::UnknownReceiver(_) | PipelineError::NotDingTalk(_) => {
-                                404
-                            }
-                            _ => 503,
-                        },
+/// Events handled in one round at most.
+const MAX_EVENTS_AT_ONCE: usize = 10_000;
+
+fn handle(notifier: &mut Notifier, events: Vec<Event>) {
+    let now = Timestamp::now();
+    let mut posts = Vec::new();
+    let mut replies = Vec::new();
+    for event in events {
+        match event {
+            Event::Alerts(alerts) => notifier.ingest(alerts.into_iter().map(convert), now),
+            Event::Gateway {
+                receiver,
+                body,
+                reply,
+            } => match gateway::decode(&receiver, &body, now) {
+                Ok(n) => {
+                    posts.push(n);
+                    replies.push((receiver, reply));
+                }
+                Err(e) => answer(
+                    &receiver,
+                    reply,
+                    Err(GatewayRefusal {
+                        status: 400,
                         message: e.to_string(),
-                    })
-                });
-            if let Err(refusal) = &result {
-                warn!(receiver = %receiver, status = refusal.status, err = %refusal.message,
-                    "gateway post refused");
-            }
-            // The poster may have hung up; the notification is stored either way.
-            let _ = reply.send(result);
+                    }),
+                ),
+            },
         }
     }
+    if posts.is_empty() {
+        return;
+    }
+    match notifier.submit_all(posts, now) {
+        Ok(results) => {
+            for ((receiver, reply), result) in replies.into_iter().zip(results) {
+                let result = result.map_err(|e| GatewayRefusal {
+                    status: match e {
+                        PipelineError::UnknownReceiver(_) | PipelineError::NotDingTalk(_) => 404,
+                        _ => 503,
+                    },
+                    message: e.to_string(),
+                });
+                answer(&receiver, reply, result);
+            }
+        }
+        Err(e) => {
+            for (receiver, reply) in replies {
+                let refusal = GatewayRefusal {
+                    status: 503,
+                    message: e.to_string(),
+                };
+                answer(&receiver, reply, Err(refusal));
+            }
+        }
+    }
+}
+
+/// Answers a gateway post, logging a refusal.
+fn answer(
+    receiver: &str,
+    reply: oneshot::Sender<Result<(), GatewayRefusal>>,
+    result: Result<(), GatewayRefusal>,
+) {
+    if let Err(refusal) = &result {
+        warn!(receiver = %receiver, status = refusal.status, err = %refusal.message,
+            "gateway post refused");
+    }
+    // The poster may have hung up; the notification is stored either way.
+    let _ = reply.send(result);
 }
 
 fn publish(notifier: &Notifier, status: &Mutex<NotifyStatus>) {
@@ -289,6 +360,7 @@ fn publish(notifier: &Notifier, status: &Mutex<NotifyStatus>) {
     if let Ok(mut s) = status.lock() {
         s.stats = pipeline.stats();
         s.queued = pipeline.queued();
+        s.throttled = pipeline.throttled(Timestamp::now());
         s.outbox_evicted = pipeline.outbox_overflowed();
     }
 }

@@ -172,6 +172,7 @@ fn accept_failures_are_logged_in_the_configured_format_and_served_again_after() 
     // Few file descriptors: accepting the connections below runs out of them.
     let daemon = Daemon::start_under(
         &["prlimit", "--nofile=48:48", "--"],
+        "run",
         &[
             "--datasource=http://127.0.0.1:9".into(),
             format!("--rules={rules}"),
@@ -240,6 +241,7 @@ fn hostile_probes_leave_tocsin_alive_healthy_and_within_bounded_memory() {
     .expect("config");
     let mut daemon = Daemon::start_under(
         &["prlimit", "--as=4294967296", "--"],
+        "run",
         &[format!("--config={}", config.display())],
         dir.path().join("tocsin.log"),
         &[],

@@ -728,3 +728,47 @@ fn a_resolution_that_meets_an_unwritable_outbox_is_sent_once_it_can_be_stored() 
         describe(&messages)
     );
 }
+
+#[test]
+fn dry_run_logs_each_message_in_full_as_it_would_be_sent_and_sends_nothing() {
+    let prom = Prometheus::start(PrometheusOptions::default());
+    let setup = Setup::new("notify-e2e-dry-run");
+    let sink = Sink::start(
+        free_port(),
+        setup.path("sink.jsonl"),
+        &["--secret", SECRET, "--token", TOKEN],
+    );
+    setup.write("rules.yaml", ONE_ALERT);
+    let timers = "    group_by: [alertname]\n    group_wait: 1s\n    group_interval: 3s\n    repeat_interval: 1h";
+    setup.write(
+        "tocsin.yaml",
+        &setup.config(&prom.url(), &sink.url(), timers),
+    );
+    let daemon = Daemon::start(
+        &[
+            format!("--config={}", setup.path("tocsin.yaml").display()),
+            "--dry-run".into(),
+        ],
+        setup.path("tocsin.log"),
+    );
+    let logged = || {
+        daemon
+            .log_text()
+            .lines()
+            .find(|l| l.contains("msg=\"dry run: message not sent\""))
+            .map(str::to_owned)
+    };
+    daemon.wait_for("the message in the log", Duration::from_secs(60), || {
+        logged().is_some()
+    });
+    let line = logged().unwrap_or_default();
+    // Title and text as the robot would get them (logfmt-quoted, newlines as \n).
+    assert!(line.contains("title=\"[FIRING:1] DiskFull\""), "{line}");
+    assert!(
+        line.contains("text=\"#### \\\\[FIRING:1\\\\] DiskFull\\n"),
+        "{line}"
+    );
+    assert!(line.contains("db-1:9100 disk at 97%"), "{line}");
+    assert!(line.contains("receiver=robot"), "{line}");
+    assert!(sink.messages().is_empty(), "a dry run sent a message");
+}

@@ -16,6 +16,8 @@ use super::retry::{jitter, RetryPolicy};
 use super::secret::{Secret, SecretError};
 use super::sign::sign;
 use super::split::{fit, SplitOptions};
+use super::window::SharedWindow;
+use crate::time::Timestamp;
 
 /// The most of a robot's answer that is read. DingTalk answers
 /// `{"errcode":0,"errmsg":"ok"}`; a robot or proxy sending more is not to be believed, and
@@ -54,6 +56,8 @@ pub struct DingTalkClient {
     options: ClientOptions,
     format: MessageFormat,
     mention: Mention,
+    /// The robot's send window: every request takes a slot in it, or is not made.
+    window: Option<SharedWindow>,
 }
 
 /// What [`DingTalkClient::send`] did.
@@ -107,6 +111,8 @@ pub enum SendErrorKind {
     },
     /// Transient failures until the retry budget ran out.
     GaveUp { last: String },
+    /// Not sent: the robot's send window had no free slot (nothing was asked of DingTalk).
+    HeldBack,
 }
 
 impl SendError {
@@ -124,7 +130,7 @@ impl SendError {
         match &self.kind {
             SendErrorKind::Rejected { errcode, .. } => Some(*errcode),
             SendErrorKind::RateLimited { errcode, .. } => *errcode,
-            SendErrorKind::GaveUp { .. } => None,
+            SendErrorKind::GaveUp { .. } | SendErrorKind::HeldBack => None,
         }
     }
 }
@@ -162,6 +168,9 @@ impl fmt::Display for SendError {
                 " did not take the message after {} attempts; last failure: {last}",
                 self.attempts
             ),
+            SendErrorKind::HeldBack => {
+                write!(f, ": held back, the robot's rate limit has no free slot")
+            }
         }
     }
 }
@@ -191,7 +200,15 @@ impl DingTalkClient {
             options,
             format: MessageFormat::default(),
             mention: Mention::default(),
+            window: None,
         })
+    }
+
+    /// Counts every request (parts and retries included) in `window`, and makes none
+    /// while it is full.
+    pub fn with_window(mut self, window: SharedWindow) -> Self {
+        self.window = Some(window);
+        self
     }
 
     /// A client for a configured receiver: reads the token and secret, takes the keyword,
@@ -245,7 +262,16 @@ impl DingTalkClient {
         let max = self.options.retry.max_attempts.max(1);
         let mut attempt = 1;
         loop {
-            match self.send_once(part).await {
+            if let Some(w) = &self.window {
+                if !w.lock().begin(Timestamp::now()) {
+                    return Err((SendErrorKind::HeldBack, attempt - 1));
+                }
+            }
+            let outcome = self.send_once(part).await;
+            if let Some(w) = &self.window {
+                w.lock().end(Timestamp::now());
+            }
+            match outcome {
                 Outcome::Ok => return Ok(attempt),
                 Outcome::Rejected {
                     kind,

@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use super::message::{Mention, MessageFormat};
 use super::secret::{Secret, SecretError, SecretSource};
+use super::window::RateLimit;
 
 /// DingTalk's robot endpoint; tests point `url` at `tocsin sink dingtalk` instead.
 pub const DEFAULT_URL: &str = "https://oapi.dingtalk.com/robot/send";
@@ -34,6 +35,36 @@ pub struct DingTalkReceiverConfig {
     pub title: Option<String>,
     /// Message text template; default: the built-in full layout.
     pub text: Option<String>,
+    /// The robot's limit as tocsin keeps it (default 20 messages per 63 s, 10 minutes
+    /// held back after a 130101); receivers on the same robot use the first one's.
+    #[serde(default)]
+    pub rate_limit: RateLimit,
+    /// How alert storms are reported.
+    #[serde(default)]
+    pub storm: StormConfig,
+}
+
+/// `storm:` of a `dingtalk:` receiver: the layout used when more is due than the robot's
+/// rate limit lets through (a summary message, then numbered parts listing the alerts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StormConfig {
+    /// Messages one storm digest may take, summary included; alerts beyond are counted
+    /// per alertname (`… and 3,200 more FlinkJobNotRunning`) instead of listed.
+    pub max_messages: usize,
+    /// A listed alert's `summary` annotation is cut to this many characters.
+    pub summary_chars: usize,
+}
+
+impl Default for StormConfig {
+    /// 60 messages go out within three windows (about two minutes at DingTalk's limit) and
+    /// list about 14,000 alerts with short summaries.
+    fn default() -> Self {
+        StormConfig {
+            max_messages: 60,
+            summary_chars: 80,
+        }
+    }
 }
 
 fn default_url() -> String {
@@ -53,6 +84,8 @@ impl Default for DingTalkReceiverConfig {
             keyword: None,
             title: None,
             text: None,
+            rate_limit: RateLimit::default(),
+            storm: StormConfig::default(),
         }
     }
 }

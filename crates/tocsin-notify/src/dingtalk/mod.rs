@@ -18,12 +18,14 @@ mod retry;
 mod secret;
 mod sign;
 mod split;
+mod window;
 
 pub use classify::{classify, Outcome, RejectKind};
 pub use client::{ClientError, ClientOptions, Delivery, DingTalkClient, SendError, SendErrorKind};
-pub use config::{DingTalkReceiverConfig, RobotCredentials, DEFAULT_URL};
+pub use config::{DingTalkReceiverConfig, RobotCredentials, StormConfig, DEFAULT_URL};
 pub use message::{Body, Mention, Message, MessageFormat};
 pub use retry::RetryPolicy;
 pub use secret::{Secret, SecretError, SecretSource};
 pub use sign::{sign, Signature};
 pub use split::{fit, SplitOptions, MAX_BODY_BYTES};
+pub use window::{RateLimit, SendWindow, SharedWindow};

@@ -44,13 +44,24 @@ impl Daemon {
     }
 
     pub fn start_with_env(args: &[String], log: PathBuf, env: &[(&str, &str)]) -> Daemon {
-        Daemon::start_under(&[], args, log, env)
+        Daemon::start_under(&[], "run", args, log, env)
     }
 
-    /// Starts `tocsin run` through `wrapper` (say `prlimit --as=N --`), which must exec it
-    /// so that the process is tocsin's own.
+    /// `tocsin COMMAND ARGS --listen=…` for a serving command (`run`, `gateway`).
+    pub fn start_command(
+        command: &str,
+        args: &[String],
+        log: PathBuf,
+        env: &[(&str, &str)],
+    ) -> Daemon {
+        Daemon::start_under(&[], command, args, log, env)
+    }
+
+    /// Starts `tocsin COMMAND` through `wrapper` (say `prlimit --as=N --`), which must exec
+    /// it so that the process is tocsin's own.
     pub fn start_under(
         wrapper: &[&str],
+        subcommand: &str,
         args: &[String],
         log: PathBuf,
         env: &[(&str, &str)],
@@ -67,7 +78,7 @@ impl Daemon {
             None => Command::new(tocsin),
         };
         let child = command
-            .arg("run")
+            .arg(subcommand)
             .args(args)
             .arg(format!("--listen=127.0.0.1:{port}"))
             .envs(env.iter().copied())
