@@ -237,20 +237,9 @@ pub struct StateMismatch {
     pub new: (String, String),
 }
 
-/// RFC 3339 UTC with milliseconds.
+/// RFC 3339 UTC with milliseconds (`tocsin_template::rfc3339_millis`).
 pub fn rfc3339(ts: Timestamp) -> String {
-    let ms = ts.unix_millis();
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = tocsin_template::civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        ms.rem_euclid(1000)
-    )
+    tocsin_template::rfc3339_millis(ts.unix_millis())
 }
 
 /// Milliseconds since the epoch of `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (UTC only).

@@ -51,6 +51,22 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// `ms` since the Unix epoch as RFC 3339 in UTC with milliseconds always printed,
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ`: the one such formatter of the workspace (logs, diff
+/// reports, the DingTalk stand-in's records).
+pub fn rfc3339_millis(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let sod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60,
+        ms.rem_euclid(1000)
+    )
+}
+
 fn civil(secs: i64, nanos: u32) -> Civil {
     let days = secs.div_euclid(86400);
     let sod = secs.rem_euclid(86400) as u32;
@@ -316,4 +332,20 @@ where
         _ => return Ok(None),
     };
     Ok(Some(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339_millis;
+
+    #[test]
+    fn rfc3339_millis_formats_known_instants() {
+        assert_eq!(rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            rfc3339_millis(1_700_000_000_002),
+            "2023-11-14T22:13:20.002Z"
+        );
+        assert_eq!(rfc3339_millis(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(rfc3339_millis(-1), "1969-12-31T23:59:59.999Z");
+    }
 }
