@@ -49,14 +49,17 @@
 //! No alert condition holds in the data's first 10 s, so whichever of them saw it at that
 //! boundary, both sides start the compared window from "no alerts".
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use common::remote_write;
 use serde_json::Value;
-use tocsin_query::remote_write::{compress, encode_write_request, WriteSample, STALE_NAN_BITS};
+use tocsin_query::remote_write::{WriteSample, STALE_NAN_BITS};
 use tocsin_query::LabelSet;
 use tocsin_testkit::{free_port, http_get, http_request, Prometheus, PrometheusOptions, TempDir};
 
@@ -167,25 +170,6 @@ fn scenario(base_ms: i64) -> Vec<WriteSample> {
         push("diff_requests_total", &req("r2", "500"), 0.0);
     }
     out
-}
-
-fn remote_write(prom: &Prometheus, samples: &[WriteSample]) {
-    let url = format!("{}/api/v1/write", prom.url());
-    for batch in samples.chunks(500) {
-        let body = compress(&encode_write_request(batch)).expect("snappy");
-        let resp = http_request(
-            "POST",
-            &url,
-            &[
-                ("Content-Type", "application/x-protobuf"),
-                ("Content-Encoding", "snappy"),
-                ("X-Prometheus-Remote-Write-Version", "0.1.0"),
-            ],
-            &body,
-        )
-        .expect("remote write");
-        assert_eq!(resp.status, 204, "remote write: {}", resp.text());
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -463,8 +447,8 @@ fn tocsin_and_prometheus_hold_the_same_alerts_at_every_evaluation() {
     };
     let base = now_ms() / 1000 * 1000;
     let data = scenario(base);
-    remote_write(&a, &data);
-    remote_write(&b, &data);
+    remote_write(&a.url(), &data);
+    remote_write(&b.url(), &data);
     let written = now_ms();
 
     let slot_after = |ms: i64| ms - (ms - grid).rem_euclid(INTERVAL_MS) + INTERVAL_MS;
