@@ -52,12 +52,11 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::remote_write;
+use common::{form_encode, remote_write};
 use serde_json::Value;
 use tocsin_query::remote_write::{WriteSample, STALE_NAN_BITS};
 use tocsin_query::LabelSet;
@@ -234,18 +233,6 @@ impl Drop for Tocsin {
     }
 }
 
-fn url_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
-}
-
 fn prom_time(ms: i64) -> String {
     format!("{}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000))
 }
@@ -260,7 +247,7 @@ fn get_json(url: &str) -> Value {
 fn instant(base_url: &str, query: &str, at_ms: i64) -> BTreeMap<Labels, String> {
     let doc = get_json(&format!(
         "{base_url}/api/v1/query?query={}&time={}",
-        url_encode(query),
+        form_encode(query),
         prom_time(at_ms)
     ));
     let mut out = BTreeMap::new();
@@ -281,7 +268,7 @@ fn instant(base_url: &str, query: &str, at_ms: i64) -> BTreeMap<Labels, String> 
 fn heartbeats(base_url: &str, at_ms: i64, range_s: i64) -> BTreeSet<i64> {
     let doc = get_json(&format!(
         "{base_url}/api/v1/query?query={}&time={}",
-        url_encode(&format!("diff:heartbeat[{range_s}s]")),
+        form_encode(&format!("diff:heartbeat[{range_s}s]")),
         prom_time(at_ms)
     ));
     doc["data"]["result"]

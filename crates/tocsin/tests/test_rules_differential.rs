@@ -650,19 +650,6 @@ fn evaluator_matches_promtool_on_random_expressions() {
     );
 }
 
-/// `application/x-www-form-urlencoded` value encoding.
-fn form_encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
-}
-
 /// A result as both sides are compared: sorted `labels value` lines, or the error.
 fn prometheus_answer(body: &serde_json::Value) -> Result<Vec<String>, String> {
     if body["status"] != "success" {
@@ -735,7 +722,7 @@ fn eval_answer(
 
 #[test]
 fn evaluator_matches_a_real_prometheus_on_random_expressions() {
-    use common::remote_write;
+    use common::{form_encode, remote_write};
     use tocsin_query::remote_write::WriteSample;
     use tocsin_query::LabelSet;
     use tocsin_testkit::{http_get, Prometheus, PrometheusOptions};

@@ -427,3 +427,18 @@ pub fn remote_write(base_url: &str, samples: &[WriteSample]) {
         assert_eq!(resp.status, 204, "remote write: {}", resp.text());
     }
 }
+
+/// `application/x-www-form-urlencoded` value encoding (unreserved bytes kept, the rest
+/// `%XX`), for queries sent to Prometheus's HTTP API.
+pub fn form_encode(s: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
