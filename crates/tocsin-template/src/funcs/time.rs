@@ -51,6 +51,18 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// The day counted from 1970-01-01 of a proleptic Gregorian date: the inverse of
+/// [`civil_from_days`] (Howard Hinnant's `days_from_civil`).
+pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// `ms` since the Unix epoch as RFC 3339 in UTC with milliseconds always printed,
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ`: the one such formatter of the workspace (logs, diff
 /// reports, the DingTalk stand-in's records).
@@ -336,7 +348,16 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::rfc3339_millis;
+    use super::{civil_from_days, days_from_civil, rfc3339_millis};
+
+    #[test]
+    fn days_from_civil_inverts_civil_from_days() {
+        for days in [-719_468, -1, 0, 11_016, 19_000, 2_932_896] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, i64::from(m), i64::from(d)), days);
+        }
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+    }
 
     #[test]
     fn rfc3339_millis_formats_known_instants() {
