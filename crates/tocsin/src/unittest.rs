@@ -256,22 +256,10 @@ pub fn go_duration(ms: i64) -> String {
     }
 }
 
-/// Go's `strconv.FormatFloat(v, 'E', -1, 64)`: `1E+00`, `1.5E-07`, `NaN`, `+Inf`.
+/// Go's `strconv.FormatFloat(v, 'E', -1, 64)`: `1E+00`, `1.5E-07`, `NaN`, `+Inf` (the
+/// engine's `'e'` printer, upper-cased exponent mark).
 pub fn go_float_e(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".to_owned();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf" } else { "-Inf" }.to_owned();
-    }
-    let s = format!("{v:E}");
-    let (mant, exp) = s.split_once('E').unwrap_or((&s, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    format!(
-        "{mant}E{}{:02}",
-        if exp < 0 { '-' } else { '+' },
-        exp.unsigned_abs()
-    )
+    tocsin_engine::runner::format_value(v).replacen('e', "E", 1)
 }
 
 /// `filepath.Join(dir, rf)` for a relative `rf`, cleaned as Go cleans it.
