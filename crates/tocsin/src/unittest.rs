@@ -1,8 +1,9 @@
 //! promtool 2.42's rule unit tests (`promtool test rules`, `cmd/promtool/unittest.go`) on
 //! the embedded evaluator: input series in expanding notation go into a
-//! `tocsin_eval::Storage`, rule groups are evaluated on the test's clock with
-//! tocsin-engine's alert state machine and recording rules, and the expectations are
-//! compared and reported in promtool's words and layout.
+//! `tocsin_eval::Storage`, rule groups are evaluated on the test's clock by the daemon's
+//! own step (`GroupDef::eval_rule` on a `GroupState`, templates through the engine's
+//! `RuleExpander`), and the expectations are compared and reported in promtool's words and
+//! layout.
 //!
 //! [`run_file`] returns the lines promtool would print for one file; the command prints them.
 

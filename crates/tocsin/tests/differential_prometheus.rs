@@ -56,7 +56,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{form_encode, remote_write};
+use common::{form_encode, remote_write, rfc3339_millis};
 use serde_json::Value;
 use tocsin_query::remote_write::{WriteSample, STALE_NAN_BITS};
 use tocsin_query::LabelSet;
@@ -282,23 +282,6 @@ fn heartbeats(base_url: &str, at_ms: i64, range_s: i64) -> BTreeSet<i64> {
         .collect()
 }
 
-/// Milliseconds since the epoch of an RFC 3339 UTC time (`...Z`, any fraction length).
-fn rfc3339_ms(s: &str) -> i64 {
-    let (date, time) = s.trim_end_matches('Z').split_once('T').expect("RFC 3339");
-    let num = |p: &str| p.parse::<i64>().unwrap_or_else(|_| panic!("bad time {s}"));
-    let d: Vec<i64> = date.split('-').map(num).collect();
-    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
-    let t: Vec<i64> = hms.split(':').map(num).collect();
-    let millis = format!("{frac:0<3}")[..3].parse::<i64>().unwrap_or(0);
-    // Days from civil (Howard Hinnant's algorithm).
-    let (y, m, day) = (if d[1] <= 2 { d[0] - 1 } else { d[0] }, d[1], d[2]);
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * ((m + 9) % 12) + 2) / 5 + day - 1;
-    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
-    ((days * 24 + t[0]) * 60 + t[1]) * 60_000 + t[2] * 1000 + millis
-}
-
 /// What `/api/v1/alerts` says about one alert.
 #[derive(Debug, Clone, PartialEq)]
 struct ApiAlert {
@@ -315,7 +298,7 @@ struct ApiAlert {
 fn snapshot(base_url: &str, slot: i64) -> Option<BTreeMap<Labels, ApiAlert>> {
     let last_eval = || {
         let doc = get_json(&format!("{base_url}/api/v1/rules"));
-        rfc3339_ms(doc["data"]["groups"][0]["lastEvaluation"].as_str()?).into()
+        rfc3339_millis(doc["data"]["groups"][0]["lastEvaluation"].as_str()?).into()
     };
     let before: Option<i64> = last_eval();
     let doc = get_json(&format!("{base_url}/api/v1/alerts"));
