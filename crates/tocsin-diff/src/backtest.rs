@@ -29,11 +29,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tocsin_engine::{
-    AlertState, AlertingRule, AlertingState, ExpandError, Expander, Labels, RecordingRule,
-    RuleError, RuleStatus, Sample, Scratch, TemplateData, Timestamp,
+    AlertState, AlertingRule, AlertingState, Labels, RecordingRule, RuleError, RuleExpander,
+    RuleStatus, RuleTemplates, Sample, Scratch, Timestamp,
 };
 use tocsin_query::{ErrorKind, PrometheusClient, QueryError, QueryValue};
-use tocsin_template::{parse_alert_template, AlertTemplateData, Template, TemplateContext};
+use tocsin_template::TemplateContext;
 
 /// Prometheus's limit on points per series in one range query.
 pub const MAX_POINTS_PER_SERIES: usize = 11_000;
@@ -267,35 +267,20 @@ fn split_steps(
 // ---------------------------------------------------------------------------------------
 // Templates
 
-/// Expands one alerting rule's label and annotation templates, as Prometheus does, with
-/// `tocsin-template`. The `query` template function is not available in a backtest (it
-/// would need an instant query per alert per step): such a template expands to Prometheus's
-/// in-band error value.
-pub(crate) struct BacktestExpander {
-    by_text: HashMap<String, Result<Template, String>>,
+/// The rule's templates, compiled and expanded by the engine's one expander
+/// ([`RuleTemplates`], [`RuleExpander`]), with the backtest's external labels and URL.
+/// The `query` template function is not available in a backtest (it would need an instant
+/// query per alert per step): such a template expands to Prometheus's in-band error value.
+pub(crate) struct BacktestTemplates {
+    templates: RuleTemplates,
     external_labels: BTreeMap<String, String>,
     external_url: String,
 }
 
-impl BacktestExpander {
+impl BacktestTemplates {
     pub fn new(rule: &AlertingRule, options: &BacktestOptions) -> Self {
-        let name = format!("__alert_{}", rule.name());
-        let mut by_text = HashMap::new();
-        let texts = rule
-            .labels()
-            .iter()
-            .filter(|(n, _)| *n != "alertname")
-            .map(|(_, v)| v.to_string())
-            .chain(rule.annotations().map(|(_, v)| v.to_string()))
-            .filter(|t| t.contains("{{"))
-            .collect::<Vec<_>>();
-        for text in texts {
-            let parsed = parse_alert_template(&name, &text)
-                .map_err(|e| format!("error parsing template {name}: {e}"));
-            by_text.insert(text, parsed);
-        }
-        BacktestExpander {
-            by_text,
+        BacktestTemplates {
+            templates: RuleTemplates::compile(rule),
             external_labels: options.external_labels.clone(),
             external_url: options.external_url.clone(),
         }
@@ -310,30 +295,6 @@ impl TemplateContext for NoQuery {
     }
     fn eval_time(&self) -> f64 {
         self.0
-    }
-}
-
-impl Expander for BacktestExpander {
-    fn expand(&self, data: &TemplateData<'_>, text: &str) -> Result<String, ExpandError> {
-        let template = match self.by_text.get(text) {
-            Some(Ok(t)) => t,
-            Some(Err(e)) => return Err(ExpandError(e.clone())),
-            None => return Ok(text.to_string()),
-        };
-        let td = AlertTemplateData {
-            labels: data
-                .labels
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
-                .collect(),
-            external_labels: self.external_labels.clone(),
-            external_url: self.external_url.clone(),
-            value: data.value,
-        };
-        let ctx = NoQuery(data.ts.as_nanos() as f64 / 1e9);
-        template
-            .render(&td, &ctx)
-            .map_err(|e| ExpandError(format!("error executing template {}: {e}", template.name())))
     }
 }
 
@@ -404,7 +365,7 @@ pub(crate) struct AlertSide {
     rule: Arc<AlertingRule>,
     state: AlertingState,
     scratch: Scratch,
-    expander: BacktestExpander,
+    templates: BacktestTemplates,
     limit: usize,
     step_ms: i64,
     /// Slots before this are evaluated but not recorded (a live run's warm-up).
@@ -419,12 +380,12 @@ impl AlertSide {
         grid: Grid,
         options: &BacktestOptions,
     ) -> Self {
-        let expander = BacktestExpander::new(&rule, options);
+        let templates = BacktestTemplates::new(&rule, options);
         AlertSide {
             rule,
             state: AlertingState::default(),
             scratch: Scratch::default(),
-            expander,
+            templates,
             limit,
             step_ms: grid.step_ms,
             record_from: Timestamp::from_nanos(i64::MIN),
@@ -438,12 +399,16 @@ impl AlertSide {
     /// Evaluates one slot with its query result and records who fires.
     pub fn step(&mut self, ts: Timestamp, result: Result<&[Sample], &str>) {
         let result = result.map_err(|e| RuleError::query(ErrorKind::BadQuery, e));
+        let context = NoQuery(ts.as_nanos() as f64 / 1e9);
+        let t = &self.templates;
+        let expander =
+            RuleExpander::new(&t.templates, &t.external_labels, &t.external_url, &context);
         let outcome = self.rule.eval(
             &mut self.state,
             ts,
             result,
             self.limit,
-            &self.expander,
+            &expander,
             &mut self.scratch,
         );
         if ts < self.record_from {

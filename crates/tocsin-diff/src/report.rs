@@ -237,20 +237,9 @@ pub struct StateMismatch {
     pub new: (String, String),
 }
 
-/// RFC 3339 UTC with milliseconds.
+/// RFC 3339 UTC with milliseconds (`tocsin_template::rfc3339_millis`).
 pub fn rfc3339(ts: Timestamp) -> String {
-    let ms = ts.unix_millis();
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = tocsin_template::civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        ms.rem_euclid(1000)
-    )
+    tocsin_template::rfc3339_millis(ts.unix_millis())
 }
 
 /// Milliseconds since the epoch of `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (UTC only).
@@ -289,14 +278,7 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
         return None;
     }
-    // Days from the civil date (the inverse of `civil_from_days`).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = tocsin_template::days_from_civil(y, m, d);
     Some((days * 86_400 + hh * 3600 + mm * 60 + ss) * 1000 + ms)
 }
 

@@ -61,15 +61,36 @@ impl RuleTemplates {
     }
 }
 
-/// Expands one rule's templates for the samples of one evaluation.
-pub(crate) struct RuleExpander<'a> {
-    pub templates: &'a RuleTemplates,
-    pub external_labels: &'a BTreeMap<String, String>,
-    pub external_url: &'a str,
-    pub context: &'a dyn TemplateContext,
+/// Expands one rule's templates for the samples of one evaluation. The one expander of
+/// the daemon, `tocsin test rules` and the backtest of `tocsin diff`: they differ only in
+/// the `context` that answers the `query` template function.
+pub struct RuleExpander<'a> {
+    pub(crate) templates: &'a RuleTemplates,
+    pub(crate) external_labels: &'a BTreeMap<String, String>,
+    pub(crate) external_url: &'a str,
+    pub(crate) context: &'a dyn TemplateContext,
     /// The template data of the last sample (labels fingerprint, value bits): a sample's
     /// labels and annotations all share it.
-    pub last: RefCell<Option<(u64, u64, AlertTemplateData)>>,
+    pub(crate) last: RefCell<Option<(u64, u64, AlertTemplateData)>>,
+}
+
+impl<'a> RuleExpander<'a> {
+    /// `templates` expanded with the external labels and URL (`$externalLabels`,
+    /// `$externalURL`), template queries answered by `context` at its evaluation time.
+    pub fn new(
+        templates: &'a RuleTemplates,
+        external_labels: &'a BTreeMap<String, String>,
+        external_url: &'a str,
+        context: &'a dyn TemplateContext,
+    ) -> Self {
+        RuleExpander {
+            templates,
+            external_labels,
+            external_url,
+            context,
+            last: RefCell::default(),
+        }
+    }
 }
 
 impl Expander for RuleExpander<'_> {

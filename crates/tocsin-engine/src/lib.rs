@@ -40,7 +40,7 @@ mod time;
 
 pub use alert::{Alert, AlertState, AlertingRule, AlertingState, Scratch};
 pub use error::RuleError;
-pub use expand::RuleTemplates;
+pub use expand::{RuleExpander, RuleTemplates};
 pub use group::{EvalOptions, GroupDef, GroupState, Rule, RuleDef, RuleOutcome, RuleState};
 pub use labels::{BuildFingerprint, FingerprintHasher, Labels, QueryValue, Sample};
 pub use outgoing::{OutgoingAlert, OutgoingState};

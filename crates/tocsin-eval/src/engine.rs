@@ -619,7 +619,11 @@ impl<'a> Evaluator<'a> {
                 let s: Vec<RangeSource> = m.into_iter().map(RangeSource::Owned).collect();
                 (s, *range, *offset, *at)
             }
-            _ => unreachable!("position() found a range argument"),
+            _ => {
+                return Err(EvalError::new(
+                    "range argument is neither a matrix selector nor a subquery",
+                ))
+            }
         };
         // The other arguments are scalars: one value per step.
         let mut scalars: Vec<Vec<f64>> = Vec::new();

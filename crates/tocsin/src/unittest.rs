@@ -1,23 +1,25 @@
 //! promtool 2.42's rule unit tests (`promtool test rules`, `cmd/promtool/unittest.go`) on
 //! the embedded evaluator: input series in expanding notation go into a
-//! `tocsin_eval::Storage`, rule groups are evaluated on the test's clock with
-//! tocsin-engine's alert state machine and recording rules, and the expectations are
-//! compared and reported in promtool's words and layout.
+//! `tocsin_eval::Storage`, rule groups are evaluated on the test's clock by the daemon's
+//! own step (`GroupDef::eval_rule` on a `GroupState`, templates through the engine's
+//! `RuleExpander`), and the expectations are compared and reported in promtool's words and
+//! layout.
 //!
 //! [`run_file`] returns the lines promtool would print for one file; the command prints them.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Deserialize;
 use tocsin_engine::{
-    AlertState, AlertingRule, AlertingState, ExpandError, Expander, Labels as EngineLabels,
-    RecordingRule, RuleDef, RuleError, RuleStatus, Sample as EngineSample, Scratch, TemplateData,
-    Timestamp,
+    AlertState, EvalOptions, GroupDef, GroupState, Labels as EngineLabels, RuleDef, RuleError,
+    RuleExpander, RuleState, Sample as EngineSample, Scratch, Timestamp,
 };
 use tocsin_eval::series_desc::{parse_metric, parse_series_desc};
 use tocsin_eval::{Engine, Labels, Storage, Value};
-use tocsin_template::{parse_alert_template, AlertTemplateData, Template, TemplateContext};
+use tocsin_template::TemplateContext;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -255,22 +257,10 @@ pub fn go_duration(ms: i64) -> String {
     }
 }
 
-/// Go's `strconv.FormatFloat(v, 'E', -1, 64)`: `1E+00`, `1.5E-07`, `NaN`, `+Inf`.
+/// Go's `strconv.FormatFloat(v, 'E', -1, 64)`: `1E+00`, `1.5E-07`, `NaN`, `+Inf` (the
+/// engine's `'e'` printer, upper-cased exponent mark).
 pub fn go_float_e(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".to_owned();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf" } else { "-Inf" }.to_owned();
-    }
-    let s = format!("{v:E}");
-    let (mant, exp) = s.split_once('E').unwrap_or((&s, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    format!(
-        "{mant}E{}{:02}",
-        if exp < 0 { '-' } else { '+' },
-        exp.unsigned_abs()
-    )
+    tocsin_engine::runner::format_value(v).replacen('e', "E", 1)
 }
 
 /// `filepath.Join(dir, rf)` for a relative `rf`, cleaned as Go cleans it.
@@ -316,44 +306,6 @@ fn go_glob(pattern: &str) -> Result<Vec<String>, String> {
         .collect();
     out.sort();
     Ok(out)
-}
-
-struct LoadedGroup {
-    name: String,
-    rules: Vec<RuleDef>,
-    limit: usize,
-}
-
-/// A rule's compiled label and annotation templates, and how it expands them for one
-/// evaluation (the `query` function answered by the evaluator at the evaluation time).
-struct TestExpander<'a> {
-    templates: &'a HashMap<String, Result<Template, String>>,
-    external_labels: &'a BTreeMap<String, String>,
-    external_url: &'a str,
-    context: &'a dyn TemplateContext,
-}
-
-impl Expander for TestExpander<'_> {
-    fn expand(&self, data: &TemplateData<'_>, text: &str) -> Result<String, ExpandError> {
-        let template = match self.templates.get(text) {
-            Some(Ok(t)) => t,
-            Some(Err(e)) => return Err(ExpandError(e.clone())),
-            None => return Ok(text.to_owned()),
-        };
-        let td = AlertTemplateData {
-            labels: data
-                .labels
-                .iter()
-                .map(|(n, v)| (n.to_owned(), v.to_owned()))
-                .collect(),
-            external_labels: self.external_labels.clone(),
-            external_url: self.external_url.to_owned(),
-            value: data.value,
-        };
-        template
-            .render(&td, self.context)
-            .map_err(|e| ExpandError(format!("error executing template {}: {e}", template.name())))
-    }
 }
 
 /// Template queries on the test's storage at the evaluation time.
@@ -554,18 +506,18 @@ fn io_error_text(e: &std::io::Error) -> String {
 }
 
 /// Loads the rule files as the rule manager does: the first file with errors stops it.
-fn load_groups(rule_files: &[String]) -> Result<Vec<LoadedGroup>, Vec<String>> {
+/// Each group is the daemon's [`GroupDef`]; `interval` (the test's evaluation interval)
+/// only matters to when alerts would be re-sent, which a test never looks at.
+fn load_groups(rule_files: &[String], interval: Duration) -> Result<Vec<GroupDef>, Vec<String>> {
     let mut groups = Vec::new();
     for path in rule_files {
         match tocsin_rules::load_file(path) {
             Ok((loaded, _)) => {
-                for g in loaded {
-                    groups.push(LoadedGroup {
-                        name: g.name.value.clone(),
-                        rules: g.rules.iter().map(RuleDef::from_rule).collect(),
-                        limit: usize::try_from(g.limit).unwrap_or(0),
-                    });
-                }
+                groups.extend(
+                    loaded
+                        .iter()
+                        .map(|g| GroupDef::from_group(path, g, interval)),
+                );
             }
             Err(report) => {
                 return Err(report
@@ -578,37 +530,6 @@ fn load_groups(rule_files: &[String]) -> Result<Vec<LoadedGroup>, Vec<String>> {
         }
     }
     Ok(groups)
-}
-
-enum RuleRun {
-    Alerting {
-        rule: AlertingRule,
-        state: AlertingState,
-        templates: HashMap<String, Result<Template, String>>,
-    },
-    Recording {
-        rule: RecordingRule,
-        status: RuleStatus,
-    },
-}
-
-fn compile_templates(rule: &AlertingRule) -> HashMap<String, Result<Template, String>> {
-    let name = format!("__alert_{}", rule.name());
-    let mut out = HashMap::new();
-    let texts = rule
-        .labels()
-        .iter()
-        .filter(|(n, _)| *n != "alertname")
-        .map(|(_, v)| v.to_owned())
-        .chain(rule.annotations().map(|(_, v)| v.to_owned()))
-        .filter(|t| t.contains("{{"))
-        .collect::<Vec<_>>();
-    for text in texts {
-        let parsed = parse_alert_template(&name, &text)
-            .map_err(|e| format!("error parsing template {name}: {e}"));
-        out.entry(text).or_insert(parsed);
-    }
-    out
 }
 
 fn run_group(
@@ -638,36 +559,24 @@ fn run_group(
         inputs.retain(|(l, _)| *l != desc.labels);
         inputs.push((desc.labels, samples));
     }
-    let mut loaded = match load_groups(rule_files) {
+    let group_interval = Duration::from_millis(u64::try_from(eval_interval).unwrap_or(0));
+    let mut loaded = match load_groups(rule_files, group_interval) {
         Ok(g) => g,
         Err(errs) => return errs,
     };
     // Groups named in group_eval_order first, in that order; others keep file order.
-    loaded.sort_by_key(|g| order.get(g.name.as_str()).copied().unwrap_or(0));
-    let mut groups: Vec<(
-        LoadedGroup,
-        Vec<RuleRun>,
-        Vec<tocsin_engine::stale::StaleTracker>,
-    )> = Vec::new();
-    for g in loaded {
-        let runs: Vec<RuleRun> = g
-            .rules
-            .iter()
-            .map(|r| match r {
-                RuleDef::Alerting(a) => RuleRun::Alerting {
-                    templates: compile_templates(a),
-                    rule: a.clone(),
-                    state: AlertingState::default(),
-                },
-                RuleDef::Recording(rr) => RuleRun::Recording {
-                    rule: rr.clone(),
-                    status: RuleStatus::default(),
-                },
-            })
-            .collect();
-        let trackers = vec![Default::default(); runs.len()];
-        groups.push((g, runs, trackers));
-    }
+    loaded.sort_by_key(|g| order.get(&*g.name).copied().unwrap_or(0));
+    // The daemon's group records (templates compiled, stale tracking), evaluated by its
+    // one step, `GroupDef::eval_rule`.
+    let mut groups: Vec<(GroupDef, GroupState)> = loaded
+        .into_iter()
+        .map(|def| {
+            let state = GroupState::new(&def, &tg.external_url);
+            (def, state)
+        })
+        .collect();
+    let options = EvalOptions::default();
+    let mut scratch = Scratch::default();
 
     let mut errs = Vec::new();
     let mut alert_times: Vec<i64> = Vec::new();
@@ -721,14 +630,11 @@ fn run_group(
         }
         let mut eval_errs = Vec::new();
         let when = Timestamp::from_millis(ts);
-        for (group, runs, trackers) in groups.iter_mut() {
-            for (run, tracker) in runs.iter_mut().zip(trackers.iter_mut()) {
-                let (name, expr) = match run {
-                    RuleRun::Alerting { rule, .. } => (rule.name().to_owned(), rule.expr()),
-                    RuleRun::Recording { rule, .. } => (rule.name().to_owned(), rule.expr()),
-                };
+        for (def, state) in groups.iter_mut() {
+            for i in 0..def.rules.len() {
+                let rule = &def.rules[i];
                 let result: Result<Vec<EngineSample>, RuleError> =
-                    instant_query(&engine, &store, expr, ts)
+                    instant_query(&engine, &store, rule.expr(), ts)
                         .map(|v| {
                             v.iter()
                                 .map(|(l, val)| EngineSample::new(to_engine_labels(l), *val))
@@ -741,61 +647,34 @@ fn run_group(
                                 RuleError::query(tocsin_query::ErrorKind::BadQuery, e)
                             }
                         });
-                let mut out = Vec::new();
-                let outcome = match run {
-                    RuleRun::Alerting {
-                        rule,
-                        state,
-                        templates,
-                    } => {
-                        let context = EvalContext {
-                            engine: &engine,
-                            store: &store,
-                            ts_ms: ts,
-                        };
-                        let expander = TestExpander {
-                            templates,
-                            external_labels: &tg.external_labels,
-                            external_url: &tg.external_url,
-                            context: &context,
-                        };
-                        let mut scratch = Scratch::default();
-                        let r = rule.eval(
-                            state,
-                            when,
-                            result.as_deref().map_err(Clone::clone),
-                            group.limit,
-                            &expander,
-                            &mut scratch,
-                        );
-                        if r.is_ok() {
-                            rule.alerts_series(state, &mut out);
-                        }
-                        r.map(|_| ())
-                    }
-                    RuleRun::Recording { rule, status } => rule
-                        .eval(
-                            status,
-                            when,
-                            result.as_deref().map_err(Clone::clone),
-                            group.limit,
-                            &mut out,
-                        )
-                        .map(|_| ()),
+                let context = EvalContext {
+                    engine: &engine,
+                    store: &store,
+                    ts_ms: ts,
                 };
-                match outcome {
-                    Ok(()) => {
-                        let mut markers = Vec::new();
-                        tracker.update(&out, &mut markers);
-                        out.extend(markers);
-                        for s in &out {
+                let templates = Arc::clone(&state.rules[i].templates);
+                let expander =
+                    RuleExpander::new(&templates, &tg.external_labels, &tg.external_url, &context);
+                let outcome = def.eval_rule(
+                    state,
+                    i,
+                    when,
+                    result.as_deref().map_err(Clone::clone),
+                    &expander,
+                    &options,
+                    &mut scratch,
+                );
+                match outcome.error {
+                    None => {
+                        for s in &outcome.samples {
                             // Rejected samples (duplicates, out of order) are dropped, as the
                             // rule manager drops them.
                             let _ = store.append(&to_eval_labels(&s.labels), ts, s.value);
                         }
                     }
-                    Err(e) => eval_errs.push(format!(
-                        "    rule: {name}, time: {}, err: {e}",
+                    Some(e) => eval_errs.push(format!(
+                        "    rule: {}, time: {}, err: {e}",
+                        rule.name(),
                         go_duration(ts)
                     )),
                 }
@@ -818,9 +697,11 @@ fn run_group(
                 .filter(|a| duration_ms(a.eval_time.as_deref()).ok() == Some(t))
             {
                 let mut got: Vec<LabelsAndAnnotations> = Vec::new();
-                for (_, runs, _) in &groups {
-                    for run in runs {
-                        let RuleRun::Alerting { rule, state, .. } = run else {
+                for (def, state) in &groups {
+                    for (rule, run) in def.rules.iter().zip(&state.rules) {
+                        let (RuleDef::Alerting(rule), RuleState::Alerting(state)) =
+                            (rule, &run.state)
+                        else {
                             continue;
                         };
                         if rule.name() != tc.alertname {

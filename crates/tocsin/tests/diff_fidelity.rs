@@ -11,6 +11,7 @@
 //! promtool evaluates the rules itself with Prometheus's rule manager and fails on any
 //! difference. Tolerance: none — every slot, every label, every annotation.
 
+mod common;
 mod diff_support;
 
 use std::process::Command;

@@ -4,6 +4,7 @@
 //! timeline SVG per alerting rule with both sets' firing bars, the browser logs no console
 //! error, and a screenshot comes out.
 
+mod common;
 mod diff_support;
 
 use std::path::Path;

@@ -12,6 +12,7 @@
 //! Nothing here measures time: each run lasts what `--live` says and the assertions are on
 //! the report only.
 
+mod common;
 mod diff_support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,7 +20,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use diff_support::{remote_write_to, run_tocsin, Outcome};
+use common::remote_write;
+use diff_support::{run_tocsin, Outcome};
 use tocsin_engine::GroupSchedule;
 use tocsin_query::LabelSet;
 use tocsin_testkit::{Prometheus, PrometheusOptions, TempDir};
@@ -144,7 +146,7 @@ fn write_now(feed: &Feed, started: i64) {
             (labels, v, ts)
         })
         .collect();
-    remote_write_to(&feed.url, &samples);
+    remote_write(&feed.url, &samples);
 }
 
 #[test]

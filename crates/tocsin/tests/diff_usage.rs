@@ -2,6 +2,7 @@
 //! parts not built, `--live` misuse, an unusable baseline, a datasource that does not answer), 1 with
 //! `tocsin check`'s `FILE:LINE:COL` errors for a candidate that does not load.
 
+mod common;
 mod diff_support;
 
 use diff_support::{run_tocsin, BASE_RULES};

@@ -5,6 +5,7 @@
 //! The history: instance `a` is slow (0.9 > 0.8) for 20 minutes and again for 5 minutes,
 //! `b` is somewhat slow (0.6) for 20 minutes, `c` never, `d` flaps around 0.7.
 
+mod common;
 mod diff_support;
 
 use diff_support::{History, BASE_RULES};

@@ -49,14 +49,16 @@
 //! No alert condition holds in the data's first 10 s, so whichever of them saw it at that
 //! boundary, both sides start the compared window from "no alerts".
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use common::{form_encode, remote_write, rfc3339_millis};
 use serde_json::Value;
-use tocsin_query::remote_write::{compress, encode_write_request, WriteSample, STALE_NAN_BITS};
+use tocsin_query::remote_write::{WriteSample, STALE_NAN_BITS};
 use tocsin_query::LabelSet;
 use tocsin_testkit::{free_port, http_get, http_request, Prometheus, PrometheusOptions, TempDir};
 
@@ -169,25 +171,6 @@ fn scenario(base_ms: i64) -> Vec<WriteSample> {
     out
 }
 
-fn remote_write(prom: &Prometheus, samples: &[WriteSample]) {
-    let url = format!("{}/api/v1/write", prom.url());
-    for batch in samples.chunks(500) {
-        let body = compress(&encode_write_request(batch)).expect("snappy");
-        let resp = http_request(
-            "POST",
-            &url,
-            &[
-                ("Content-Type", "application/x-protobuf"),
-                ("Content-Encoding", "snappy"),
-                ("X-Prometheus-Remote-Write-Version", "0.1.0"),
-            ],
-            &body,
-        )
-        .expect("remote write");
-        assert_eq!(resp.status, 204, "remote write: {}", resp.text());
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // Talking to both sides
 
@@ -250,18 +233,6 @@ impl Drop for Tocsin {
     }
 }
 
-fn url_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
-}
-
 fn prom_time(ms: i64) -> String {
     format!("{}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000))
 }
@@ -276,7 +247,7 @@ fn get_json(url: &str) -> Value {
 fn instant(base_url: &str, query: &str, at_ms: i64) -> BTreeMap<Labels, String> {
     let doc = get_json(&format!(
         "{base_url}/api/v1/query?query={}&time={}",
-        url_encode(query),
+        form_encode(query),
         prom_time(at_ms)
     ));
     let mut out = BTreeMap::new();
@@ -297,7 +268,7 @@ fn instant(base_url: &str, query: &str, at_ms: i64) -> BTreeMap<Labels, String> 
 fn heartbeats(base_url: &str, at_ms: i64, range_s: i64) -> BTreeSet<i64> {
     let doc = get_json(&format!(
         "{base_url}/api/v1/query?query={}&time={}",
-        url_encode(&format!("diff:heartbeat[{range_s}s]")),
+        form_encode(&format!("diff:heartbeat[{range_s}s]")),
         prom_time(at_ms)
     ));
     doc["data"]["result"]
@@ -309,23 +280,6 @@ fn heartbeats(base_url: &str, at_ms: i64, range_s: i64) -> BTreeSet<i64> {
         .filter_map(|p| p[0].as_f64())
         .map(|secs| (secs * 1000.0).round() as i64)
         .collect()
-}
-
-/// Milliseconds since the epoch of an RFC 3339 UTC time (`...Z`, any fraction length).
-fn rfc3339_ms(s: &str) -> i64 {
-    let (date, time) = s.trim_end_matches('Z').split_once('T').expect("RFC 3339");
-    let num = |p: &str| p.parse::<i64>().unwrap_or_else(|_| panic!("bad time {s}"));
-    let d: Vec<i64> = date.split('-').map(num).collect();
-    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
-    let t: Vec<i64> = hms.split(':').map(num).collect();
-    let millis = format!("{frac:0<3}")[..3].parse::<i64>().unwrap_or(0);
-    // Days from civil (Howard Hinnant's algorithm).
-    let (y, m, day) = (if d[1] <= 2 { d[0] - 1 } else { d[0] }, d[1], d[2]);
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * ((m + 9) % 12) + 2) / 5 + day - 1;
-    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
-    ((days * 24 + t[0]) * 60 + t[1]) * 60_000 + t[2] * 1000 + millis
 }
 
 /// What `/api/v1/alerts` says about one alert.
@@ -344,7 +298,7 @@ struct ApiAlert {
 fn snapshot(base_url: &str, slot: i64) -> Option<BTreeMap<Labels, ApiAlert>> {
     let last_eval = || {
         let doc = get_json(&format!("{base_url}/api/v1/rules"));
-        rfc3339_ms(doc["data"]["groups"][0]["lastEvaluation"].as_str()?).into()
+        rfc3339_millis(doc["data"]["groups"][0]["lastEvaluation"].as_str()?).into()
     };
     let before: Option<i64> = last_eval();
     let doc = get_json(&format!("{base_url}/api/v1/alerts"));
@@ -463,8 +417,8 @@ fn tocsin_and_prometheus_hold_the_same_alerts_at_every_evaluation() {
     };
     let base = now_ms() / 1000 * 1000;
     let data = scenario(base);
-    remote_write(&a, &data);
-    remote_write(&b, &data);
+    remote_write(&a.url(), &data);
+    remote_write(&b.url(), &data);
     let written = now_ms();
 
     let slot_after = |ms: i64| ms - (ms - grid).rem_euclid(INTERVAL_MS) + INTERVAL_MS;

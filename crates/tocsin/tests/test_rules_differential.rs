@@ -19,6 +19,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+mod common;
 mod promtool_output;
 use promtool_output::{order_many_to_many_pair, run_in};
 
@@ -649,19 +650,6 @@ fn evaluator_matches_promtool_on_random_expressions() {
     );
 }
 
-/// `application/x-www-form-urlencoded` value encoding.
-fn form_encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
-}
-
 /// A result as both sides are compared: sorted `labels value` lines, or the error.
 fn prometheus_answer(body: &serde_json::Value) -> Result<Vec<String>, String> {
     if body["status"] != "success" {
@@ -734,9 +722,10 @@ fn eval_answer(
 
 #[test]
 fn evaluator_matches_a_real_prometheus_on_random_expressions() {
-    use tocsin_query::remote_write::{compress, encode_write_request, WriteSample};
+    use common::{form_encode, remote_write};
+    use tocsin_query::remote_write::WriteSample;
     use tocsin_query::LabelSet;
-    use tocsin_testkit::{http_get, http_request, Prometheus, PrometheusOptions};
+    use tocsin_testkit::{http_get, Prometheus, PrometheusOptions};
 
     // Subqueries without a step use the global evaluation interval: 1m on both sides.
     let prom = Prometheus::start(PrometheusOptions {
@@ -788,21 +777,8 @@ fn evaluator_matches_a_real_prometheus_on_random_expressions() {
             }
         }
     }
-    // One request per series keeps every series' samples in order.
-    let url = format!("{}/api/v1/write", prom.url());
-    let body = compress(&encode_write_request(&writes)).expect("snappy");
-    let resp = http_request(
-        "POST",
-        &url,
-        &[
-            ("Content-Type", "application/x-protobuf"),
-            ("Content-Encoding", "snappy"),
-            ("X-Prometheus-Remote-Write-Version", "0.1.0"),
-        ],
-        &body,
-    )
-    .expect("remote write");
-    assert_eq!(resp.status, 204, "remote write: {}", resp.text());
+    // Each series' samples are in order, and so are the requests.
+    remote_write(&prom.url(), &writes);
 
     let engine = tocsin_eval::Engine::default();
     let mut generator = ExprGen {

@@ -167,13 +167,12 @@ fn expander<'a>(
     templates: &'a RuleTemplates,
     context: &'a dyn tocsin_template::TemplateContext,
 ) -> RuleExpander<'a> {
-    RuleExpander {
+    RuleExpander::new(
         templates,
-        external_labels: &inner.opts.external_labels,
-        external_url: &inner.opts.external_url,
+        &inner.opts.external_labels,
+        &inner.opts.external_url,
         context,
-        last: Default::default(),
-    }
+    )
 }
 
 /// Renders rule `i`'s templates for `samples` on the blocking pool, where template

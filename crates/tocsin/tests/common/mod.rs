@@ -1,6 +1,7 @@
 //! Processes the end-to-end notification tests drive: `tocsin run` and `tocsin sink
 //! dingtalk`, each killed on drop, plus the sink's store file read back as messages; and
-//! the normalisation under which `tocsin check`'s and promtool's messages are compared.
+//! the normalisation under which `tocsin check`'s and promtool's messages are compared;
+//! and the remote write that feeds a real Prometheus its samples.
 
 #![allow(dead_code)] // each test file uses its own subset
 
@@ -11,6 +12,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
+use tocsin_query::remote_write::{compress, encode_write_request, WriteSample};
 use tocsin_testkit::{free_port, http_get, http_request};
 
 /// Polls `done` every 100 ms until it holds or `limit` passes; then panics with `context()`.
@@ -414,4 +416,40 @@ fn strip_template_position(text: &str) -> &str {
         Some(i) if text.ends_with(')') => &text[..i],
         _ => text,
     }
+}
+
+/// Writes `samples` to the remote-write receiver of the Prometheus at `base_url`, 500 a
+/// request and in order (a series' samples must arrive in time order).
+pub fn remote_write(base_url: &str, samples: &[WriteSample]) {
+    let url = format!("{base_url}/api/v1/write");
+    for batch in samples.chunks(500) {
+        let body = compress(&encode_write_request(batch)).expect("snappy");
+        let resp = http_request(
+            "POST",
+            &url,
+            &[
+                ("Content-Type", "application/x-protobuf"),
+                ("Content-Encoding", "snappy"),
+                ("X-Prometheus-Remote-Write-Version", "0.1.0"),
+            ],
+            &body,
+        )
+        .expect("remote write");
+        assert_eq!(resp.status, 204, "remote write: {}", resp.text());
+    }
+}
+
+/// `application/x-www-form-urlencoded` value encoding (unreserved bytes kept, the rest
+/// `%XX`), for queries sent to Prometheus's HTTP API.
+pub fn form_encode(s: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
 }

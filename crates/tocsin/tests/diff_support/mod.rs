@@ -9,9 +9,11 @@ use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use tocsin_query::remote_write::{compress, encode_write_request, WriteSample};
+use tocsin_query::remote_write::WriteSample;
 use tocsin_query::LabelSet;
-use tocsin_testkit::{http_request, Prometheus, PrometheusOptions, TempDir};
+use tocsin_testkit::{Prometheus, PrometheusOptions, TempDir};
+
+use crate::common::remote_write;
 
 /// Samples every 30 s.
 pub const SAMPLE_SPACING_S: i64 = 30;
@@ -125,7 +127,7 @@ impl History {
                 samples.push((labels, (s.value)(t_min), data_start + off * 1000));
             }
         }
-        remote_write(&prom, &samples);
+        remote_write(&prom.url(), &samples);
         History {
             prom,
             start_ms,
@@ -213,30 +215,6 @@ pub fn run_tocsin(args: &[String]) -> Outcome {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-pub fn remote_write(prom: &Prometheus, samples: &[WriteSample]) {
-    remote_write_to(&prom.url(), samples)
-}
-
-/// Writes `samples` to the remote-write receiver of the Prometheus at `base_url`.
-pub fn remote_write_to(base_url: &str, samples: &[WriteSample]) {
-    let url = format!("{base_url}/api/v1/write");
-    for batch in samples.chunks(500) {
-        let body = compress(&encode_write_request(batch)).expect("snappy");
-        let resp = http_request(
-            "POST",
-            &url,
-            &[
-                ("Content-Type", "application/x-protobuf"),
-                ("Content-Encoding", "snappy"),
-                ("X-Prometheus-Remote-Write-Version", "0.1.0"),
-            ],
-            &body,
-        )
-        .expect("remote write");
-        assert_eq!(resp.status, 204, "remote write: {}", resp.text());
     }
 }
 
