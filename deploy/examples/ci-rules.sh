@@ -13,24 +13,18 @@ rules=${1:?usage: ci-rules.sh RULES_DIR [BASE_REF]}
 
 # 1. Validate as `promtool check rules` (Prometheus 2.42) does, plus the ACK pod's layout:
 #    only alerting_rule*.yaml / recording_rule*.yaml are loaded, each with its own kind.
-#    Exit 1 on an invalid file; warnings (duplicate rules, layout) are printed but pass.
-#    The JSON report can be kept as an artifact: --format json > check.json
-findings=$("$tocsin" check --layout ack "$rules" 2>&1 >/dev/null) || { echo "$findings" >&2; exit 1; }
+#    --strict makes warnings (duplicate rules, layout) fail too; --format github would print
+#    them as GitHub Actions annotations. Exit 1 on an invalid file or any warning.
+"$tocsin" check --strict --layout ack "$rules"
 
-# There is no `--strict` yet that turns warnings into failures; until then, fail on any
-# warning line:
-if [[ $findings == *warning* ]]; then
-  echo "$findings" >&2
-  echo "ci-rules.sh: warnings above; fix them or accept them explicitly" >&2
-  exit 1
-fi
+# 2. Unit tests of the rules, in promtool's format (identical output and exit codes):
+#    shopt -s nullglob; tests=("$rules"/tests/*.yaml); ((${#tests[@]})) && "$tocsin" test rules "${tests[@]}"
 
-# 2. Unit tests of the rules (promtool test rules files). Not in tocsin yet (issue 13):
-#    promtool test rules tests/*.yaml
-
-# 3. What the change does to live alerts, against the production Prometheus. Not in tocsin
-#    yet (issue 12, `tocsin diff`); meanwhile a shadow run (deploy/examples/shadow.yml)
-#    shows the changed rules' alerts next to production's:
-#    tocsin diff --datasource http://prometheus:9090 "${2:-origin/main}" "$rules"
+# 3. What the change does to alerts, against the production Prometheus's last week: exit 1
+#    when alerts are added or removed, an alert's identity changes, or a selector matches
+#    nothing (old rules checked out of BASE_REF into old/):
+#    git worktree add old "${2:-origin/main}"
+#    "$tocsin" diff --datasource http://prometheus:9090 --old old/"$rules" --new "$rules" \
+#      --range 7d --format markdown > diff.md
 
 echo "ci-rules.sh: $rules: valid, no warnings"
