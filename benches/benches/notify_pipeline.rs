@@ -12,7 +12,7 @@ use tocsin_notify::group::Dispatcher;
 use tocsin_notify::render::{render_own, RenderOptions};
 use tocsin_notify::time::Timestamp;
 
-#[path = "../shared/notify_workload.rs"]
+#[path = "../common/notify_workload.rs"]
 mod workload;
 use workload::{alerts, tree, ALERTS};
 
