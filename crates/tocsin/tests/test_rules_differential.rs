@@ -153,13 +153,22 @@ fn unit_test_for(rule_file: &Path, name: &str, seed: u64) -> Option<String> {
             }
         }
     }
+    // A template's `query` result in promtool comes in the order its test storage created
+    // the series, and promtool creates input series in Go map order: random from run to
+    // run. `{{ query "up" | first }}` over two series is a coin toss there, so files whose
+    // templates query get one series per metric and every answer has one possible order.
+    let text = std::fs::read_to_string(rule_file).ok()?;
+    let queries = ["query \"", "query (", "query `"]
+        .iter()
+        .any(|q| text.contains(q));
+    let instances: &[&str] = if queries { &["a"] } else { &["a", "b"] };
     let mut rng = Rng(seed | 1);
     let mut input = String::new();
     for (metric, labels) in &wanted {
         let counter = ["_total", "_count", "_sum", "_bucket", "_seconds"]
             .iter()
             .any(|s| metric.ends_with(s));
-        for instance in ["a", "b"] {
+        for instance in instances {
             let mut l = labels.clone();
             l.entry("instance".to_owned())
                 .or_insert_with(|| format!("host-{instance}:9100"));
