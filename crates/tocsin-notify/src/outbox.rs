@@ -304,47 +304,9 @@ impl Outbox {
         };
         let raw = serde_json::to_vec(&entry).map_err(|e| OutboxError::Encode(e.to_string()))?;
         let size = raw.len() as u64;
-        let tmp = self.dir.join(format!(".tmp-{seq}"));
-        let path = self.path(seq);
-        let io = |p: &Path| {
-            let p = p.to_path_buf();
-            move |source| OutboxError::Io { path: p, source }
-        };
-        let written = (|| {
-            let mut f = File::create(&tmp).map_err(io(&tmp))?;
-            f.write_all(&raw).map_err(io(&tmp))?;
-            f.sync_all().map_err(io(&tmp))?;
-            fs::rename(&tmp, &path).map_err(io(&path))
-        })();
-        if let Err(e) = written {
-            // A full disk: what was written of it goes, and nothing older is evicted for
-            // an entry that was not stored.
-            let _ = fs::remove_file(&tmp);
-            return Err(e);
-        }
-        sync_dir(&self.dir);
-        // Only once the new entry is on disk do the oldest make room for it.
-        let mut evicted = Vec::new();
-        while !self.entries.is_empty()
-            && (self.entries.len() + 1 > self.options.max_messages
-                || self.bytes + size > self.options.max_bytes)
-        {
-            let Some((&old, _)) = self.entries.iter().next() else {
-                break;
-            };
-            self.remove(old);
-            evicted.push(old);
-        }
-        if !evicted.is_empty() {
-            self.overflowed += evicted.len() as u64;
-            tracing::warn!(
-                evicted = evicted.len(),
-                overflowed_total = self.overflowed,
-                max_messages = self.options.max_messages,
-                max_bytes = self.options.max_bytes,
-                "outbox full: oldest undelivered notifications dropped"
-            );
-        }
+        // Nothing older is evicted for an entry that was not stored.
+        self.write_durably(seq, &self.path(seq), &raw)?;
+        let evicted = self.make_room(1, size);
         self.entries.insert(
             seq,
             Meta {
@@ -407,30 +369,49 @@ impl Outbox {
                 },
             ));
         }
-        let tmp = self.dir.join(format!(".tmp-{first}"));
+        // Nothing older is evicted for entries that were not stored.
         let path = self.dir.join(format!("{first:020}.batch"));
+        self.write_durably(first, &path, &text)?;
+        self.next_seq = first + items.len() as u64;
+        let size: u64 = metas.iter().map(|(_, m)| m.bytes).sum();
+        let evicted = self.make_room(metas.len(), size);
+        self.batches.insert(first, metas.len());
+        let seqs = metas.iter().map(|(seq, _)| *seq).collect();
+        for (seq, meta) in metas {
+            self.bytes += meta.bytes;
+            self.entries.insert(seq, meta);
+        }
+        Ok((seqs, evicted))
+    }
+
+    /// Writes `bytes` to `path` through a temporary file (`.tmp-{id}`), synced and renamed
+    /// into place. On failure (a full disk) what was written of it goes.
+    fn write_durably(&self, id: u64, path: &Path, bytes: &[u8]) -> Result<(), OutboxError> {
+        let tmp = self.dir.join(format!(".tmp-{id}"));
         let io = |p: &Path| {
             let p = p.to_path_buf();
             move |source| OutboxError::Io { path: p, source }
         };
         let written = (|| {
             let mut f = File::create(&tmp).map_err(io(&tmp))?;
-            f.write_all(&text).map_err(io(&tmp))?;
+            f.write_all(bytes).map_err(io(&tmp))?;
             f.sync_all().map_err(io(&tmp))?;
-            fs::rename(&tmp, &path).map_err(io(&path))
+            fs::rename(&tmp, path).map_err(io(path))
         })();
-        if let Err(e) = written {
-            // A full disk: nothing older is evicted for entries that were not stored.
+        if written.is_err() {
             let _ = fs::remove_file(&tmp);
-            return Err(e);
         }
+        written?;
         sync_dir(&self.dir);
-        self.next_seq = first + items.len() as u64;
-        // Only once the new entries are on disk do the oldest make room for them.
-        let size: u64 = metas.iter().map(|(_, m)| m.bytes).sum();
+        Ok(())
+    }
+
+    /// Evicts the oldest entries until `count` more entries of `size` bytes in all fit;
+    /// called only once those are on disk. Returns the evicted sequence numbers.
+    fn make_room(&mut self, count: usize, size: u64) -> Vec<u64> {
         let mut evicted = Vec::new();
         while !self.entries.is_empty()
-            && (self.entries.len() + metas.len() > self.options.max_messages
+            && (self.entries.len() + count > self.options.max_messages
                 || self.bytes + size > self.options.max_bytes)
         {
             let Some((&old, _)) = self.entries.iter().next() else {
@@ -449,13 +430,7 @@ impl Outbox {
                 "outbox full: oldest undelivered notifications dropped"
             );
         }
-        self.batches.insert(first, metas.len());
-        let seqs = metas.iter().map(|(seq, _)| *seq).collect();
-        for (seq, meta) in metas {
-            self.bytes += meta.bytes;
-            self.entries.insert(seq, meta);
-        }
-        Ok((seqs, evicted))
+        evicted
     }
 
     /// Records that entries `seqs` were delivered at `now` with one sync, then removes
