@@ -415,8 +415,16 @@ impl<'a> ServerSide<'a> {
         }
     }
 
-    /// Records every group that evaluated a new slot since the last poll.
-    async fn poll(&mut self, client: &PrometheusClient, start: Timestamp, record_from: Timestamp) {
+    /// Records every group that evaluated a new slot since the last poll. Slots after `end`
+    /// are left out: the candidate stops evaluating there, and a slot only the server saw
+    /// would read as an alert the candidate lost.
+    async fn poll(
+        &mut self,
+        client: &PrometheusClient,
+        start: Timestamp,
+        record_from: Timestamp,
+        end: Timestamp,
+    ) {
         let groups = match client.rules(None).await {
             Ok(groups) => groups,
             Err(e) => {
@@ -435,7 +443,7 @@ impl<'a> ServerSide<'a> {
                 continue;
             };
             let slot = schedule.eval_timestamp(Timestamp::from_nanos(wall));
-            if slot.as_nanos() <= *last || slot <= start {
+            if slot.as_nanos() <= *last || slot <= start || slot > end {
                 continue;
             }
             *last = slot.as_nanos();
@@ -569,7 +577,7 @@ pub async fn diff_live(
         }
         if let Some(s) = server.as_mut() {
             if now >= next_poll {
-                s.poll(client, start, record_from).await;
+                s.poll(client, start, record_from, end).await;
                 next_poll = now + poll_every;
             }
         }
@@ -583,7 +591,7 @@ pub async fn diff_live(
     if let Some(s) = server.as_mut() {
         // The last slots before the end: one more look once they have run.
         tokio::time::sleep(poll_every).await;
-        s.poll(client, start, record_from).await;
+        s.poll(client, start, record_from, end).await;
     }
 
     if let Some(s) = &server {
