@@ -21,7 +21,8 @@ fn pipeline(c: &mut Criterion) {
     let alerts = alerts();
     let opts = RenderOptions {
         external_url: "http://tocsin:9096/alerts".into(),
-        utc_offset_minutes: 480,
+        time_zone: tocsin_notify::zoned::TimeZone::named("Asia/Shanghai")
+            .expect("in the tz database"),
         ..RenderOptions::default()
     };
     let t0 = Timestamp::from_secs(1_787_214_000);

@@ -2,7 +2,9 @@
 //! timed in CPU time of the running thread (`/proc/thread-self/schedstat`), best of 7: on
 //! a machine shared with other builds, wall-clock figures mostly measure the others.
 //!
-//! `cargo run --release -p tocsin-benches --example notify_cpu`
+//! `cargo run --release -p tocsin-benches --example notify_cpu [ITERATIONS]` (default 7; for
+//! `valgrind --tool=callgrind`, the difference between runs of 2 and 1 iterations is the
+//! instructions of one iteration, the set-up cancelled out).
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -29,12 +31,17 @@ fn main() {
     let alerts = alerts();
     let opts = RenderOptions {
         external_url: "http://tocsin:9096/alerts".into(),
-        utc_offset_minutes: 480,
+        time_zone: tocsin_notify::zoned::TimeZone::named("Asia/Shanghai")
+            .expect("in the tz database"),
         ..RenderOptions::default()
     };
     let t0 = Timestamp::from_secs(1_787_214_000);
     let mut best = (u64::MAX, u64::MAX);
-    for _ in 0..7 {
+    let iterations: usize = std::env::args()
+        .nth(1)
+        .map(|n| n.parse().expect("ITERATIONS is a number"))
+        .unwrap_or(7);
+    for _ in 0..iterations {
         let c = cpu_ns();
         let mut d = Dispatcher::new(tree.clone(), HashMap::new());
         d.ingest(alerts.iter().cloned(), t0);

@@ -26,3 +26,4 @@ pub mod route;
 pub mod storm;
 pub mod templates;
 pub mod time;
+pub mod zoned;

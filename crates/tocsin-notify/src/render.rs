@@ -10,10 +10,10 @@
 //!
 //! **[CRITICAL] CPU above 90%**
 //! node-1 at 97%
-//! Started 2026-08-20 16:21:00 · instance=node-1:9100 · [source](GENERATOR_URL)
+//! Started 2026-08-20 16:21:00 +08:00 · instance=node-1:9100 · [source](GENERATOR_URL)
 //!
 //! **[RESOLVED] …**
-//! Resolved after 1h2m (2026-08-20 17:23:00)
+//! Resolved after 1h2m (2026-08-20 17:23:00 +08:00)
 //! ```
 //!
 //! Compact layout (digests, and groups too large for one full message): one line per
@@ -31,14 +31,15 @@ use crate::dingtalk::MessageFormat;
 use crate::notification::Notification;
 use crate::templates::ReceiverTemplates;
 use crate::time::{format_duration, Timestamp};
+use crate::zoned::{self, TimeZone};
 
 /// How messages are rendered.
 #[derive(Clone, Debug)]
 pub struct RenderOptions {
     /// tocsin's alert list, linked from every message (`global.external_url`).
     pub external_url: String,
-    /// Times are shown at this offset east of UTC, in minutes (480 for China Standard Time).
-    pub utc_offset_minutes: i32,
+    /// Times are shown in this zone, with its offset (`global.time_zone`; UTC by default).
+    pub time_zone: TimeZone,
     /// Markdown or plain text.
     pub format: MessageFormat,
     /// Budget for one message's JSON body; below DingTalk's 20,000 with room for the
@@ -52,7 +53,7 @@ impl Default for RenderOptions {
     fn default() -> Self {
         RenderOptions {
             external_url: String::new(),
-            utc_offset_minutes: 0,
+            time_zone: TimeZone::UTC,
             format: MessageFormat::Markdown,
             max_bytes: 17_000,
             templates: ReceiverTemplates::default(),
@@ -136,7 +137,7 @@ pub fn render_own(n: &Notification, opts: &RenderOptions) -> Vec<Part> {
                 .get("summary")
                 .map_or(a.name().len(), String::len)
                 + a.annotations.get("description").map_or(0, String::len)
-                + "Started 2026-08-20 16:21:00".len()
+                + "Started 2026-08-20 16:21:00 +08:00".len()
                 + distinct
         })
         .sum();
@@ -230,15 +231,11 @@ fn full_alert(
                 out,
                 "Resolved after {} ({})",
                 format_duration(end.since(a.starts_at)),
-                end.human(opts.utc_offset_minutes)
+                zoned::human(end, opts.time_zone)
             );
         }
         _ => {
-            let _ = write!(
-                out,
-                "Started {}",
-                a.starts_at.human(opts.utc_offset_minutes)
-            );
+            let _ = write!(out, "Started {}", zoned::human(a.starts_at, opts.time_zone));
         }
     }
     let distinct = distinct_labels(a, n);
@@ -315,23 +312,18 @@ fn compact_alert(
 
 /// `MM-DD HH:MM` of the last start time shown: a group's alerts mostly started together.
 struct SinceCache {
-    offset_minutes: i32,
+    zone: TimeZone,
     last: Option<(Timestamp, String)>,
 }
 
 impl SinceCache {
-    fn new(offset_minutes: i32) -> SinceCache {
-        SinceCache {
-            offset_minutes,
-            last: None,
-        }
+    fn new(zone: TimeZone) -> SinceCache {
+        SinceCache { zone, last: None }
     }
 
     fn get(&mut self, t: Timestamp) -> &str {
         if self.last.as_ref().is_none_or(|(at, _)| *at != t) {
-            let human = t.human(self.offset_minutes);
-            let short = human.get(5..16).unwrap_or(&human).to_owned();
-            self.last = Some((t, short));
+            self.last = Some((t, zoned::short(t, self.zone)));
         }
         self.last.as_ref().map_or("", |(_, s)| s.as_str())
     }
@@ -362,7 +354,7 @@ pub fn render_compact(ns: &[Notification], opts: &RenderOptions) -> Vec<Part> {
         let _ = write!(intro, " · {}", st.link("alert list", &opts.external_url));
     }
     let mut packer = Packer::new(title, intro, opts.max_bytes);
-    let mut since = SinceCache::new(opts.utc_offset_minutes);
+    let mut since = SinceCache::new(opts.time_zone);
     for (i, n) in ns.iter().enumerate() {
         // Labels every alert of the group shares are said once, in the group's header.
         let shared = n.common_labels();
@@ -603,7 +595,7 @@ pub fn label_text(l: &Labels) -> String {
 
 /// For callers that want the alert timestamps shown like the messages show them.
 pub fn human_time(t: Timestamp, opts: &RenderOptions) -> String {
-    t.human(opts.utc_offset_minutes)
+    zoned::human(t, opts.time_zone)
 }
 
 #[cfg(test)]
@@ -644,7 +636,7 @@ mod tests {
     fn opts() -> RenderOptions {
         RenderOptions {
             external_url: "http://tocsin:9096/alerts".into(),
-            utc_offset_minutes: 480,
+            time_zone: TimeZone::named("Asia/Shanghai").unwrap(),
             ..RenderOptions::default()
         }
     }
@@ -657,9 +649,9 @@ mod tests {
         let expected = "#### \\[FIRING:1\\] HighCPU\n\
             1 resolved · [alert list](http://tocsin:9096/alerts)\n\n\
             **[CRITICAL] CPU above 90%**  \nat 97% \\*now\\*  \n\
-            Started 2026-08-20 16:21:00 · instance=node-1 job=node · [source](http://prom:9090/graph?g0.expr=x)\n\n\
+            Started 2026-08-20 16:21:00 +08:00 · instance=node-1 job=node · [source](http://prom:9090/graph?g0.expr=x)\n\n\
             **[RESOLVED] CPU above 90%**  \nat 97% \\*now\\*  \n\
-            Resolved after 1h2m3s (2026-08-20 17:23:03) · instance=node-2 job=node · [source](http://prom:9090/graph?g0.expr=x)";
+            Resolved after 1h2m3s (2026-08-20 17:23:03 +08:00) · instance=node-2 job=node · [source](http://prom:9090/graph?g0.expr=x)";
         assert_eq!(r.text, expected);
     }
 

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! #### [FIRING:5000] Alert storm: 5,000 alerts in 5,000 groups (1/47)
-//! 5,000 firing · since 2026-12-04 14:31:36 · [alert list](EXTERNAL_URL)
+//! 5,000 firing · since 2026-12-04 14:31:36 +08:00 · [alert list](EXTERNAL_URL)
 //!
 //! **By alert and severity**
 //! FlinkJobNotRunning · critical: 5,000
@@ -354,7 +354,10 @@ fn summary_text(
         .map(|(_, a)| a.starts_at)
         .min()
     {
-        head.push(format!("since {}", first.human(opts.utc_offset_minutes)));
+        head.push(format!(
+            "since {}",
+            crate::zoned::human(first, opts.time_zone)
+        ));
     }
     if !opts.external_url.is_empty() {
         head.push(st.link("alert list", &opts.external_url));
@@ -477,7 +480,7 @@ mod tests {
         let refs: Vec<&Notification> = ns.iter().collect();
         let opts = RenderOptions {
             external_url: "http://tocsin:9096/alerts".into(),
-            utc_offset_minutes: 480,
+            time_zone: crate::zoned::TimeZone::named("Asia/Shanghai").unwrap(),
             ..RenderOptions::default()
         };
         render_storm(&refs, &opts, &storm)
@@ -501,7 +504,7 @@ mod tests {
             "job\\_name: 5,000 distinct",
             "namespace: flink ×5,000",
             "[alert list](http://tocsin:9096/alerts)",
-            "since 2026-08-20 16:20:00",
+            "since 2026-08-20 16:20:00 +08:00",
             "Every alert is listed",
         ] {
             assert!(text.contains(want), "{want} not in\n{text}");

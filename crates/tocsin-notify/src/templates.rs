@@ -14,6 +14,7 @@ use std::sync::Arc;
 use thiserror::Error;
 use tocsin_template::{
     parse_notification_template, NotificationAlert, NotificationData, RenderError, Template,
+    TimeZone,
 };
 
 use crate::config::NotifyConfig;
@@ -80,7 +81,7 @@ impl MessageTemplates {
     /// Renders `n`'s message: the templates set, and the full layout's title or text for
     /// the one not set. An error is the template's execution error (Go's text).
     pub fn render(&self, n: &Notification, opts: &RenderOptions) -> Result<Rendered, RenderError> {
-        let data = notification_data(n, &opts.external_url);
+        let data = notification_data(n, &opts.external_url, opts.time_zone);
         let title = self
             .title
             .as_ref()
@@ -121,8 +122,9 @@ impl NotifyConfig {
 }
 
 /// Alertmanager's `template.Data` for `n`. Firing alerts carry no end (Go's zero time), as
-/// in Alertmanager's webhook payloads.
-pub fn notification_data(n: &Notification, external_url: &str) -> NotificationData {
+/// in Alertmanager's webhook payloads. Their times are in `zone` (`global.time_zone`), as
+/// an Alertmanager's are in the zone of its `TZ`.
+pub fn notification_data(n: &Notification, external_url: &str, zone: TimeZone) -> NotificationData {
     const NS_PER_MS: i64 = 1_000_000;
     NotificationData {
         receiver: n.receiver.clone(),
@@ -143,6 +145,7 @@ pub fn notification_data(n: &Notification, external_url: &str) -> NotificationDa
                 },
                 generator_url: a.generator_url.clone(),
                 fingerprint: format!("{:016x}", a.fingerprint),
+                time_zone: zone,
             })
             .collect(),
         group_labels: n.group_labels.clone(),
@@ -196,7 +199,11 @@ mod tests {
     fn data_has_alertmanager_shape_firing_alerts_end_at_go_zero_time() {
         let mut r = alert("A", "2").resolved_at(Timestamp::from_secs(90));
         r.fingerprint = 0xab;
-        let d = notification_data(&note("A", vec![alert("A", "1"), r]), "http://t");
+        let d = notification_data(
+            &note("A", vec![alert("A", "1"), r]),
+            "http://t",
+            TimeZone::UTC,
+        );
         assert_eq!(d.status, "firing");
         assert_eq!(d.alerts[0].ends_at, None);
         assert_eq!(d.alerts[1].status, "resolved");

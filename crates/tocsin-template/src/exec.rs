@@ -606,9 +606,8 @@ where
                     ns.div_euclid(1_000_000_000),
                     ns.rem_euclid(1_000_000_000) as u32,
                 );
-                if let Some(v) =
-                    funcs::time::method(self, dot, (t.0, t.1, true), name, node, args, final_)?
-                {
+                let t = (t.0, t.1, true, crate::zone::TimeZone::UTC);
+                if let Some(v) = funcs::time::method(self, dot, t, name, node, args, final_)? {
                     return Ok(v);
                 }
             }
@@ -705,8 +704,8 @@ where
     ) -> R<Value<'a>> {
         let has_args = args.len() > 1 || final_.is_some();
         match &recv {
-            Value::GoTime(secs, nanos) => {
-                let t = (*secs, *nanos, false);
+            Value::GoTime(secs, nanos, zone) => {
+                let t = (*secs, *nanos, false, *zone);
                 if let Some(v) = funcs::time::method(self, dot, t, name, node, args, final_)? {
                     return Ok(v);
                 }

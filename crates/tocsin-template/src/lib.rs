@@ -20,12 +20,14 @@ mod parse;
 mod unquote;
 mod value;
 mod vars;
+pub mod zone;
 
 pub use exec::{TemplateContext, MAX_CALL_DEPTH, MAX_OUTPUT, MAX_STEPS};
 pub use funcs::time::{civil_from_days, days_from_civil, rfc3339_millis};
 pub use notification::{NotificationAlert, NotificationData};
 pub use parse::MAX_DEPTH;
 pub use value::{AlertTemplateData, Labels, Sample};
+pub use zone::{TimeZone, UnknownTimeZone};
 
 pub use error::{ParseError, RenderError};
 

@@ -7,6 +7,7 @@
 //! `.GroupLabels`, `.CommonLabels`, `.CommonAnnotations`, `.ExternalURL`.
 
 use crate::value::{Labels, Value};
+use crate::zone::TimeZone;
 use std::borrow::Cow;
 use std::rc::Rc;
 
@@ -39,20 +40,24 @@ pub struct NotificationAlert {
     pub generator_url: String,
     /// 16 hex digits, as Alertmanager prints a fingerprint.
     pub fingerprint: String,
+    /// The location of `StartsAt` and `EndsAt` (`global.time_zone`), as the `TZ` of the
+    /// process sets it in Alertmanager. Go's zero time stays UTC.
+    pub time_zone: TimeZone,
 }
 
 /// Go's zero `time.Time` as Unix seconds.
 pub(crate) const ZERO_TIME_SECS: i64 = -62_135_596_800;
 
-/// A `time.Time` value: Unix seconds and nanoseconds (wide enough for the
-/// zero time, which nanoseconds in an i64 are not).
-pub(crate) fn time_value<'a>(ns: Option<i64>) -> Value<'a> {
+/// A `time.Time` value in `zone`: Unix seconds and nanoseconds (wide enough
+/// for the zero time, which nanoseconds in an i64 are not).
+pub(crate) fn time_value<'a>(ns: Option<i64>, zone: TimeZone) -> Value<'a> {
     match ns {
         Some(ns) => Value::GoTime(
             ns.div_euclid(1_000_000_000),
             ns.rem_euclid(1_000_000_000) as u32,
+            zone,
         ),
-        None => Value::GoTime(ZERO_TIME_SECS, 0),
+        None => Value::GoTime(ZERO_TIME_SECS, 0, TimeZone::UTC),
     }
 }
 
@@ -131,9 +136,9 @@ pub(crate) fn write_alert(out: &mut String, a: &NotificationAlert) {
     out.push(' ');
     write_kv(out, &Kv::Borrowed(&a.annotations), false);
     out.push(' ');
-    time_value(Some(a.starts_at)).write_v(out, false);
+    time_value(Some(a.starts_at), a.time_zone).write_v(out, false);
     out.push(' ');
-    time_value(a.ends_at).write_v(out, false);
+    time_value(a.ends_at, a.time_zone).write_v(out, false);
     out.push(' ');
     out.push_str(&a.generator_url);
     out.push(' ');
@@ -190,8 +195,8 @@ pub(crate) fn field<'a>(recv: &Value<'a>, name: &str) -> Option<Value<'a>> {
             "Status" => Value::Str(Cow::Borrowed(&a.status)),
             "Labels" => Value::Kv(Kv::Borrowed(&a.labels)),
             "Annotations" => Value::Kv(Kv::Borrowed(&a.annotations)),
-            "StartsAt" => time_value(Some(a.starts_at)),
-            "EndsAt" => time_value(a.ends_at),
+            "StartsAt" => time_value(Some(a.starts_at), a.time_zone),
+            "EndsAt" => time_value(a.ends_at, a.time_zone),
             "GeneratorURL" => Value::Str(Cow::Borrowed(&a.generator_url)),
             "Fingerprint" => Value::Str(Cow::Borrowed(&a.fingerprint)),
             _ => return None,

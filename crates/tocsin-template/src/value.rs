@@ -8,6 +8,7 @@ use std::fmt::Write;
 use std::rc::Rc;
 
 use crate::notification::{Kv, NotificationAlert, NotificationData};
+use crate::zone::TimeZone;
 
 /// A label set (`map[string]string`), kept sorted like Go's map printing.
 pub type Labels = BTreeMap<String, String>;
@@ -65,9 +66,9 @@ pub(crate) enum Value<'a> {
     Pair(Kv<'a>, usize),
     /// `[]string`.
     Strings(Rc<Vec<Cow<'a, str>>>),
-    /// `time.Time` (UTC): Unix seconds and nanoseconds, so Go's zero time
-    /// fits.
-    GoTime(i64, u32),
+    /// `time.Time`: Unix seconds and nanoseconds (so Go's zero time fits)
+    /// and its location.
+    GoTime(i64, u32, TimeZone),
 }
 
 pub(crate) enum MapRef<'v, 'a> {
@@ -240,7 +241,9 @@ impl<'a> Value<'a> {
                 }
                 out.push(']');
             }
-            Value::GoTime(secs, nanos) => crate::funcs::time::write_time_parts(out, *secs, *nanos),
+            Value::GoTime(secs, nanos, zone) => {
+                crate::funcs::time::write_time_parts(out, *secs, *nanos, *zone)
+            }
         }
     }
 }

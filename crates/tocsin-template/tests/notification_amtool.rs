@@ -54,6 +54,7 @@ fn data() -> NotificationData {
                 ends_at: None,
                 generator_url: "http://prom:9090/graph?g0.expr=up".into(),
                 fingerprint: "0123456789abcdef".into(),
+                time_zone: Default::default(),
             },
             NotificationAlert {
                 status: "resolved".into(),
@@ -68,6 +69,7 @@ fn data() -> NotificationData {
                 ends_at: Some(start + 3_723_500_000_000),
                 generator_url: String::new(),
                 fingerprint: "fedcba9876543210".into(),
+                time_zone: Default::default(),
             },
         ],
         group_labels: labels(&[("alertname", "HighCPU")]),

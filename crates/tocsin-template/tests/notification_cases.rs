@@ -31,6 +31,7 @@ fn data() -> NotificationData {
         ends_at: None,
         generator_url: "http://prom:9090/graph?g0.expr=up".into(),
         fingerprint: "0123456789abcdef".into(),
+        time_zone: Default::default(),
     };
     let mut b = a.clone();
     b.status = "resolved".into();
@@ -196,6 +197,76 @@ fn prometheus_only_functions_are_not_defined() {
 fn alert_templates_do_not_gain_alertmanager_functions() {
     let e = tocsin_template::parse_alert_template("__alert_X", "{{ join \",\" nil }}").unwrap_err();
     assert_eq!(e.message(), "function \"join\" not defined");
+    for f in ["date", "tz"] {
+        let e = tocsin_template::parse_alert_template("__alert_X", &format!("{{{{ {f} }}}}"))
+            .unwrap_err();
+        assert_eq!(e.message(), format!("function \"{f}\" not defined"));
+    }
+}
+
+/// Alertmanager 0.28's `tz` (`time.LoadLocation` + `Time.In`) and `date` (`Time.Format`),
+/// with the zones' own abbreviations and summer time.
+#[test]
+fn tz_and_date_show_times_in_a_named_zone() {
+    assert_eq!(
+        render(
+            r#"{{ (index .Alerts 0).StartsAt | tz "Asia/Shanghai" | date "2006-01-02 15:04:05 -07:00 MST" }}"#
+        ),
+        "2026-08-20 16:21:00 +08:00 CST"
+    );
+    assert_eq!(
+        render(
+            r#"{{ with index .Alerts 0 }}{{ (tz "America/New_York" .StartsAt).Format "3:04PM Z07:00 MST -0700 -07" }}{{ end }}"#
+        ),
+        "4:21AM -04:00 EDT -0400 -04"
+    );
+    assert_eq!(
+        render(r#"{{ tz "Asia/Kolkata" (index .Alerts 0).StartsAt }}"#),
+        "2026-08-20 13:51:00 +0530 IST"
+    );
+    assert_eq!(
+        render(r#"{{ date "15:04 Z07:00 MST" (index .Alerts 0).StartsAt }}"#),
+        "08:21 Z UTC"
+    );
+    assert_eq!(
+        render(r#"{{ (tz "Asia/Shanghai" (index .Alerts 0).StartsAt).Hour }}"#),
+        "16"
+    );
+}
+
+#[test]
+fn tz_with_an_unknown_zone_or_a_non_time_is_an_execution_error() {
+    let unknown = render(r#"{{ tz "Mars/Olympus_Mons" (index .Alerts 0).StartsAt }}"#);
+    assert!(
+        unknown.starts_with("ERROR: template: ding:1:")
+            && unknown.ends_with("error calling tz: unknown time zone Mars/Olympus_Mons"),
+        "{unknown}"
+    );
+    let not_time = render(r#"{{ date "15:04" .Status }}"#);
+    assert!(
+        not_time.ends_with("wrong type for value; expected time.Time; got string"),
+        "{not_time}"
+    );
+}
+
+/// An alert's times in the zone the data carries (`global.time_zone`): printing, `Format`
+/// and accessors follow it; `.UTC` and Go's zero time do not.
+#[test]
+fn alert_times_are_in_the_data_zone() {
+    let mut d = data();
+    let sh = tocsin_template::TimeZone::named("Asia/Shanghai").unwrap();
+    for a in &mut d.alerts {
+        a.time_zone = sh;
+    }
+    let t = parse_notification_template(
+        "ding",
+        r#"{{ with index .Alerts 0 }}{{ .StartsAt }}|{{ .StartsAt.Format "15:04 MST" }}|{{ .StartsAt.Hour }}|{{ .StartsAt.UTC.Hour }}|{{ .EndsAt }}{{ end }}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        t.render_notification(&d).unwrap(),
+        "2026-08-20 16:21:00 +0800 CST|16:21 CST|16|8|0001-01-01 00:00:00 +0000 UTC"
+    );
 }
 
 #[test]

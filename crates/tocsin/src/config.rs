@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use serde::{Deserialize, Deserializer};
+use tocsin_notify::zoned::TimeZone;
 use tocsin_rules::Duration;
 
 #[derive(Debug, Default, Deserialize)]
@@ -36,6 +37,11 @@ pub struct Global {
     pub resend_delay: Duration,
     /// Bound on queries in flight across all groups.
     pub max_concurrent_queries: usize,
+    /// The zone notification messages show times in (an IANA name such as
+    /// `Asia/Shanghai`), with its offset; also the zone of `.StartsAt`/`.EndsAt` in
+    /// message templates. UTC by default.
+    #[serde(deserialize_with = "time_zone")]
+    pub time_zone: TimeZone,
 }
 
 impl Default for Global {
@@ -46,6 +52,7 @@ impl Default for Global {
             external_url: None,
             resend_delay: Duration::from_millis(60_000),
             max_concurrent_queries: 20,
+            time_zone: TimeZone::UTC,
         }
     }
 }
@@ -122,6 +129,22 @@ impl Default for Web {
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let text = String::deserialize(d)?;
     Duration::parse(&text).map_err(serde::de::Error::custom)
+}
+
+/// An IANA zone name of the tz database compiled into tocsin; an unknown one is an error
+/// at its place in the file.
+fn time_zone<'de, D: Deserializer<'de>>(d: D) -> Result<TimeZone, D::Error> {
+    let name = String::deserialize(d)?;
+    if name.is_empty() {
+        return Err(serde::de::Error::custom(
+            "global.time_zone is empty: give an IANA name such as Asia/Shanghai, or leave it out for UTC",
+        ));
+    }
+    TimeZone::named(&name).map_err(|e| {
+        serde::de::Error::custom(format!(
+            "global.time_zone: {e} (an IANA name such as Asia/Shanghai or Europe/Berlin)"
+        ))
+    })
 }
 
 fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
@@ -288,6 +311,31 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains(":3:"), "{text}");
         assert!(text.contains("evalution_interval"), "{text}");
+    }
+
+    #[test]
+    fn time_zone_is_utc_unless_an_iana_name_is_given() {
+        assert!(load("rule_files: []\n").unwrap().global.time_zone.is_utc());
+        let c = load("global:\n  time_zone: Asia/Shanghai\n").expect("config");
+        assert_eq!(c.global.time_zone.name(), "Asia/Shanghai");
+    }
+
+    #[test]
+    fn an_unknown_time_zone_is_an_error_naming_file_line_column_and_value() {
+        for (zone, column) in [
+            ("Asia/Shangai", 14),
+            ("asia/shanghai", 14),
+            ("'+08:00'", 14),
+        ] {
+            let text = format!("global:\n  evaluation_interval: 15s\n  time_zone: {zone}\n");
+            let err = load(&text).expect_err("unknown zone").to_string();
+            let value = zone.trim_matches('\'');
+            assert!(err.contains(&format!(".yaml:3:{column}: ")), "{err}");
+            assert!(
+                err.contains(&format!("global.time_zone: unknown time zone {value}")),
+                "{err}"
+            );
+        }
     }
 
     #[test]

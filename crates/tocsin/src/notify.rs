@@ -21,6 +21,7 @@ use tocsin_notify::pipeline::{
 };
 use tocsin_notify::render::RenderOptions;
 use tocsin_notify::time::Timestamp;
+use tocsin_notify::zoned::TimeZone;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -194,16 +195,18 @@ pub struct Started {
 }
 
 /// Builds the pipeline for `config` (reading robot tokens and secrets; with `outbox_dir`,
-/// reloading what was pending) and starts its task.
+/// reloading what was pending) and starts its task; messages show times in `time_zone`.
 pub fn start(
     config: &NotifyConfig,
     external_url: &str,
+    time_zone: TimeZone,
     outbox_dir: Option<std::path::PathBuf>,
     dry_run: bool,
 ) -> anyhow::Result<Started> {
     let options = PipelineOptions {
         render: RenderOptions {
             external_url: external_url.to_owned(),
+            time_zone,
             ..RenderOptions::default()
         },
         outbox_dir,

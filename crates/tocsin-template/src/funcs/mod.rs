@@ -85,6 +85,9 @@ funcs! {
     StringSlice = "stringSlice",
     /// Alertmanager's `title` (`cases.Title`), not Prometheus's `strings.Title`.
     AmTitle = "title",
+    // Alertmanager 0.28 on: `{{ .StartsAt | tz "Asia/Shanghai" | date "15:04:05 MST" }}`
+    Date = "date",
+    Tz = "tz",
 }
 
 /// Which functions a template may call: Prometheus's for rule templates,
@@ -126,9 +129,9 @@ impl Func {
         }
         let alertmanager = matches!(
             f,
-            ToUpper | ToLower | Join | Match | SafeHtml | ReReplaceAll | StringSlice
+            ToUpper | ToLower | Join | Match | SafeHtml | ReReplaceAll | StringSlice | Date | Tz
         );
-        let prometheus = !matches!(f, Join | StringSlice | AmTitle);
+        let prometheus = !matches!(f, Join | StringSlice | AmTitle | Date | Tz);
         let ok = builtin
             || match set {
                 FuncSet::Prometheus => prometheus,
@@ -158,6 +161,8 @@ pub(crate) enum P {
     Vector,
     /// `[]string`.
     Strings,
+    /// `time.Time`.
+    Time,
 }
 
 /// (fixed parameters, variadic element type).
@@ -173,6 +178,7 @@ fn signature(f: Func) -> (&'static [P], Option<P>) {
         Query | SafeHtml | Title | ToUpper | ToLower | GraphLink | TableLink | ParseDuration
         | StripPort | StripDomain | AmTitle => (&[Str], None),
         Join => (&[Str, Strings], None),
+        Date | Tz => (&[Str, Time], None),
         StringSlice => (&[], Some(Str)),
         First => (&[Vector], None),
         Label => (&[Str, Sample], None),
@@ -193,6 +199,7 @@ fn type_name(p: P) -> &'static str {
         P::Sample => "*template.sample",
         P::Vector => "template.queryResult",
         P::Strings => "[]string",
+        P::Time => "time.Time",
     }
 }
 
@@ -355,7 +362,7 @@ where
             v => v,
         }),
         P::Str => Ok(Value::Str(s.eval_arg_string(dot, a)?)),
-        P::Sample | P::Vector | P::Strings => {
+        P::Sample | P::Vector | P::Strings | P::Time => {
             let v = s.eval_arg_typed(dot, a, type_name(p))?;
             validate(s, v, p)
         }
@@ -370,6 +377,7 @@ fn validate<'a>(s: &State<'_, 'a>, v: Value<'a>, p: P) -> R<Value<'a>> {
         (Value::Sample(..) | Value::Nil, P::Sample) => true,
         (Value::Vector(_) | Value::Nil, P::Vector) => true,
         (Value::Strings(_) | Value::Nil, P::Strings) => true,
+        (Value::GoTime(..), P::Time) => true,
         (Value::Invalid, P::Sample | P::Vector | P::Strings) => return Ok(Value::Nil),
         (Value::Invalid, _) => {
             return s.errorf(format!("invalid value; expected {}", type_name(p)));
@@ -568,5 +576,24 @@ where
         }
         StringSlice => Value::Strings(std::rc::Rc::new(a.iter_mut().map(take_str).collect())),
         AmTitle => Value::Str(Cow::Owned(alertmanager::title(&take_str(&mut a[0])))),
+        Date => {
+            let layout = take_str(&mut a[0]);
+            let Value::GoTime(secs, nanos, zone) = a[1] else {
+                return msg(NIL_DEREF);
+            };
+            let mut out = String::new();
+            time::format(&mut out, secs, nanos, zone, &layout);
+            Value::Str(Cow::Owned(out))
+        }
+        Tz => {
+            let name = take_str(&mut a[0]);
+            let Value::GoTime(secs, nanos, _) = a[1] else {
+                return msg(NIL_DEREF);
+            };
+            match crate::zone::TimeZone::named(&name) {
+                Ok(zone) => Value::GoTime(secs, nanos, zone),
+                Err(e) => return msg(e.to_string()),
+            }
+        }
     })
 }

@@ -1,10 +1,12 @@
-//! `*time.Time` values (from `toTime`): Go's `Time.String()`, `Format`
-//! layouts and the common accessor methods, all in UTC.
+//! `*time.Time` values (from `toTime`, always UTC) and notification
+//! templates' `time.Time` values (in a [`TimeZone`]): Go's `Time.String()`,
+//! `Format` layouts and the common accessor methods.
 
 use super::{msg, FR};
 use crate::ast::Arg;
 use crate::exec::{State, R};
 use crate::value::Value;
+use crate::zone::{write_offset, TimeZone};
 use std::borrow::Cow;
 use std::fmt::Write;
 
@@ -129,12 +131,12 @@ const STRING_LAYOUT: &str = "2006-01-02 15:04:05.999999999 -0700 MST";
 /// Go's `Time.String()` for a UTC time.
 pub(crate) fn write_time(out: &mut String, ns: i64) {
     let (secs, nanos) = split_ns(ns);
-    format(out, secs, nanos, STRING_LAYOUT);
+    format(out, secs, nanos, TimeZone::UTC, STRING_LAYOUT);
 }
 
-/// [`write_time`] for a time given as Unix seconds and nanoseconds.
-pub(crate) fn write_time_parts(out: &mut String, secs: i64, nanos: u32) {
-    format(out, secs, nanos, STRING_LAYOUT);
+/// [`write_time`] for a time given as Unix seconds and nanoseconds in `zone`.
+pub(crate) fn write_time_parts(out: &mut String, secs: i64, nanos: u32, zone: TimeZone) {
+    format(out, secs, nanos, zone, STRING_LAYOUT);
 }
 
 fn split_ns(ns: i64) -> (i64, u32) {
@@ -144,9 +146,19 @@ fn split_ns(ns: i64) -> (i64, u32) {
     )
 }
 
-/// Go's `Time.Format` for a UTC time.
-pub(crate) fn format(out: &mut String, secs: i64, nanos: u32, layout: &str) {
-    let c = civil(secs, nanos);
+/// The offset (seconds east) and abbreviation of `zone` at `secs`.
+fn zone_at(zone: TimeZone, secs: i64) -> (i32, Cow<'static, str>) {
+    if zone.is_utc() {
+        return (0, Cow::Borrowed("UTC"));
+    }
+    let o = zone.offset_at(secs);
+    (o.seconds, Cow::Owned(o.abbreviation))
+}
+
+/// Go's `Time.Format` for a time in `zone`.
+pub(crate) fn format(out: &mut String, secs: i64, nanos: u32, zone: TimeZone, layout: &str) {
+    let (offset, abbreviation) = zone_at(zone, secs);
+    let c = civil(secs.saturating_add(i64::from(offset)), nanos);
     let mut rest = layout;
     while !rest.is_empty() {
         let tokens: &[(&str, u8)] = &[
@@ -209,7 +221,7 @@ pub(crate) fn format(out: &mut String, secs: i64, nanos: u32, layout: &str) {
                     2 => out.push_str(&MONTHS[(c.month - 1) as usize][..3]),
                     3 => out.push_str(DAYS[c.wday as usize]),
                     4 => out.push_str(&DAYS[c.wday as usize][..3]),
-                    5 => out.push_str("UTC"),
+                    5 => out.push_str(&abbreviation),
                     6 => {
                         let _ = write!(out, "{:04}", c.year);
                     }
@@ -242,11 +254,8 @@ pub(crate) fn format(out: &mut String, secs: i64, nanos: u32, layout: &str) {
                     }
                     16 => out.push_str(if c.hour >= 12 { "PM" } else { "AM" }),
                     17 => out.push_str(if c.hour >= 12 { "pm" } else { "am" }),
-                    18 => out.push_str("+00:00:00"),
-                    19 => out.push_str("+0000"),
-                    20 => out.push_str("+00:00"),
-                    21 => out.push_str("+00"),
-                    _ => out.push('Z'),
+                    22..=25 if offset == 0 => out.push('Z'),
+                    _ => push_numeric_zone(out, offset, *id),
                 }
                 rest = &rest[tok.len()..];
                 matched = true;
@@ -275,12 +284,30 @@ pub(crate) fn format(out: &mut String, secs: i64, nanos: u32, layout: &str) {
     }
 }
 
+/// Go's numeric zone forms: `-07:00:00` (18), `-0700` (19), `-07:00` (20),
+/// `-07` (21) and their `Z` variants (22 to 25) for a non-zero offset.
+fn push_numeric_zone(out: &mut String, offset: i32, id: u8) {
+    let form = if id >= 22 { id - 4 } else { id };
+    match form {
+        21 => {
+            let mut s = String::new();
+            write_offset(&mut s, offset, false);
+            out.push_str(&s[..3]);
+        }
+        19 => write_offset(out, offset, false),
+        _ => write_offset(out, offset, true),
+    }
+    if form == 18 {
+        let _ = write!(out, ":{:02}", offset.unsigned_abs() % 60);
+    }
+}
+
 /// Methods of `*time.Time` (`ptr`) and `time.Time` reachable as fields
 /// (`.Format "..."`, `.Unix`), for a time given as Unix seconds and nanoseconds.
 pub(crate) fn method<'t, 'a>(
     s: &mut State<'t, 'a>,
     dot: &Value<'a>,
-    (secs, nanos, ptr): (i64, u32, bool),
+    (secs, nanos, ptr, zone): (i64, u32, bool, TimeZone),
     name: &str,
     _node: &'t Arg,
     args: &'t [Arg],
@@ -291,7 +318,10 @@ where
 {
     let nargs = args.len().saturating_sub(1) + usize::from(final_.is_some());
     let want = usize::from(name == "Format");
-    let c = civil(secs, nanos);
+    let c = civil(
+        secs.saturating_add(i64::from(zone.offset_seconds(secs))),
+        nanos,
+    );
     let v = match name {
         "Format" | "Unix" | "UnixMilli" | "UnixNano" | "String" | "Year" | "YearDay" | "Day"
         | "Hour" | "Minute" | "Second" | "Nanosecond" | "UTC" | "Month" | "Weekday" => {
@@ -307,7 +337,7 @@ where
                         None => s.eval_arg_string(dot, &args[1])?,
                     };
                     let mut out = String::new();
-                    format(&mut out, secs, nanos, &layout);
+                    format(&mut out, secs, nanos, zone, &layout);
                     Value::Str(Cow::Owned(out))
                 }
                 "Unix" => Value::Int(secs),
@@ -322,7 +352,7 @@ where
                 ),
                 "String" => {
                     let mut out = String::new();
-                    write_time_parts(&mut out, secs, nanos);
+                    write_time_parts(&mut out, secs, nanos, zone);
                     Value::Str(Cow::Owned(out))
                 }
                 "Year" => Value::Int(c.year),
@@ -338,7 +368,7 @@ where
                     secs.wrapping_mul(1_000_000_000)
                         .wrapping_add(i64::from(nanos)),
                 ),
-                _ => Value::GoTime(secs, nanos),
+                _ => Value::GoTime(secs, nanos, TimeZone::UTC),
             }
         }
         _ => return Ok(None),

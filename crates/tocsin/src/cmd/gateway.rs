@@ -23,6 +23,7 @@ use hyper::{Method, Request, StatusCode};
 use tocsin_notify::config::NotifyConfig;
 use tocsin_notify::pipeline::{Notifier, PipelineOptions};
 use tocsin_notify::render::RenderOptions;
+use tocsin_notify::zoned::TimeZone;
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
@@ -35,8 +36,8 @@ use crate::web::gateway;
 
 #[derive(Args)]
 pub struct GatewayArgs {
-    /// Configuration file: its `notify:`, `state:`, `web:` and `global.external_url` are
-    /// used; datasource and rule files are not needed.
+    /// Configuration file: its `notify:`, `state:`, `web:`, `global.external_url` and
+    /// `global.time_zone` are used; datasource and rule files are not needed.
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
     /// Address of the HTTP server (overrides web.listen_address).
@@ -99,6 +100,7 @@ fn load(args: &GatewayArgs) -> anyhow::Result<Config> {
 struct PipelineConfig {
     notify: NotifyConfig,
     external_url: String,
+    time_zone: TimeZone,
     outbox: Option<PathBuf>,
 }
 
@@ -107,6 +109,7 @@ impl PipelineConfig {
         Ok(PipelineConfig {
             notify: config.notify.clone().context("no notify: section")?,
             external_url: config.global.external_url.clone().unwrap_or_default(),
+            time_zone: config.global.time_zone,
             outbox: crate::cmd::run::outbox_dir(config),
         })
     }
@@ -117,6 +120,7 @@ impl PipelineConfig {
         let options = PipelineOptions {
             render: RenderOptions {
                 external_url: self.external_url.clone(),
+                time_zone: self.time_zone,
                 ..RenderOptions::default()
             },
             external_url: self.external_url.clone(),
@@ -127,7 +131,13 @@ impl PipelineConfig {
     }
 
     fn start(&self) -> anyhow::Result<Running> {
-        let started = notify::start(&self.notify, &self.external_url, self.outbox.clone(), false)?;
+        let started = notify::start(
+            &self.notify,
+            &self.external_url,
+            self.time_zone,
+            self.outbox.clone(),
+            false,
+        )?;
         // The gateway has no engine: the alert side of the channel is unused.
         drop(started.notifier);
         Ok(Running {

@@ -280,6 +280,7 @@ async fn serve(args: RunArgs, config: Config, _base: PathBuf) -> anyhow::Result<
             let started = notify::start(
                 notify_config,
                 &external_url,
+                config.global.time_zone,
                 outbox_dir(&config),
                 args.dry_run,
             )?;
