@@ -117,33 +117,10 @@ pub fn render_templated(n: &Notification, opts: &RenderOptions) -> Option<Render
 /// `n`'s own messages in the built-in layout: the full layout when it fits one message,
 /// else the compact layout (numbered parts when one is not enough).
 pub fn render_own(n: &Notification, opts: &RenderOptions) -> Vec<Part> {
-    // The full layout shows at least each alert's summary, description, start time
-    // (`Started 2026-08-20 16:21:00`) and the labels that tell it apart: a group whose
-    // texts alone are over the budget goes straight to the compact layout.
-    let floor: usize = n
-        .alerts
-        .iter()
-        .map(|a| {
-            let distinct: usize = a
-                .labels
-                .iter()
-                .filter(|(k, v)| {
-                    !matches!(k.as_str(), "alertname" | "severity")
-                        && n.group_labels.get(*k) != Some(v)
-                })
-                .map(|(k, v)| k.len() + v.len() + 1)
-                .sum();
-            a.annotations
-                .get("summary")
-                .map_or(a.name().len(), String::len)
-                + a.annotations.get("description").map_or(0, String::len)
-                + "Started 2026-08-20 16:21:00 +08:00".len()
-                + distinct
-        })
-        .sum();
-    if floor <= opts.max_bytes {
+    if full_layout_floor(n, opts.format) <= opts.max_bytes {
         let full = render_full(n, opts);
-        let size = crate::dingtalk::Message::markdown(&full.title, &full.text).body_len();
+        // The body `Message::markdown(title, text)` makes, without building it.
+        let size = MARKDOWN_BODY + json_len(&full.title) + json_len(&full.text);
         if size <= opts.max_bytes {
             return vec![Part {
                 rendered: full,
@@ -154,6 +131,52 @@ pub fn render_own(n: &Notification, opts: &RenderOptions) -> Vec<Part> {
     render_compact(std::slice::from_ref(n), opts)
 }
 
+/// A lower bound of the full layout's body size: per alert its summary, description, start
+/// time (`Started 2026-08-20 16:21:00 +08:00`), the labels that tell it apart, and the
+/// marks and breaks around them. A group whose bound is over the budget goes straight to
+/// the compact layout, without rendering the full one only to find it too large.
+fn full_layout_floor(n: &Notification, format: MessageFormat) -> usize {
+    let md = format == MessageFormat::Markdown;
+    // `\n\n` before the alert, `[` `]` and a space in `[MARK] summary`, and the line
+    // break before the time; markdown adds `**…**` and two spaces to each break.
+    let fixed = if md { 2 + 4 + 3 + 3 } else { 2 + 3 + 1 };
+    let br = if md { 3 } else { 1 };
+    let per_alert: usize = n
+        .alerts
+        .iter()
+        .map(|a| {
+            let (mut labels, mut distinct) = (0, 0);
+            for (k, v) in a.labels.iter() {
+                if !matches!(k.as_str(), "alertname" | "severity")
+                    && n.group_labels.get(k) != Some(v)
+                {
+                    labels += 1;
+                    distinct += k.len() + v.len() + 1;
+                }
+            }
+            if labels > 0 {
+                // ` · ` and the spaces between labels.
+                distinct += " · ".len() + labels - 1;
+            }
+            let mark = match (a.status, a.labels.get("severity")) {
+                (AlertStatus::Resolved, _) => "RESOLVED".len(),
+                (AlertStatus::Firing, Some(s)) if s.is_ascii() => s.len(),
+                (AlertStatus::Firing, Some(s)) if !s.is_empty() => 0,
+                (AlertStatus::Firing, _) => "FIRING".len(),
+            };
+            a.annotations
+                .get("summary")
+                .map_or(a.name().len(), String::len)
+                + a.annotations.get("description").map_or(0, |d| br + d.len())
+                + "Started 2026-08-20 16:21:00 +08:00".len()
+                + fixed
+                + mark
+                + distinct
+        })
+        .sum();
+    ENVELOPE + title(n).len() + per_alert
+}
+
 /// Renders `n` as one message in the full layout.
 pub fn render_full(n: &Notification, opts: &RenderOptions) -> Rendered {
     let st = Style(opts.format);
@@ -162,9 +185,10 @@ pub fn render_full(n: &Notification, opts: &RenderOptions) -> Rendered {
     text.push_str(&st.heading(&title));
     text.push('\n');
     text.push_str(&header_line(n, &st, opts));
+    let mut times = TimeText::new(opts.time_zone);
     for a in &n.alerts {
         text.push_str("\n\n");
-        full_alert(&mut text, a, n, &st, opts);
+        full_alert(&mut text, a, n, &st, &mut times);
     }
     Rendered { title, text }
 }
@@ -189,40 +213,55 @@ fn header_line(n: &Notification, st: &Style, opts: &RenderOptions) -> String {
     parts.join(" · ")
 }
 
+/// One alert of the full layout, written in place: `**[SEVERITY] summary**`, the
+/// description and other annotations, the start (or resolution), the labels that tell it
+/// apart within the notification (all but the group's labels, `alertname` and `severity`)
+/// and its source link.
 fn full_alert(
     out: &mut String,
     a: &NotifyAlert,
     n: &Notification,
     st: &Style,
-    opts: &RenderOptions,
+    times: &mut TimeText,
 ) {
-    let severity = a
-        .labels
-        .get("severity")
-        .map_or_else(String::new, |s| s.to_uppercase());
-    let mark = match a.status {
-        AlertStatus::Resolved => "[RESOLVED]".to_owned(),
-        AlertStatus::Firing if severity.is_empty() => "[FIRING]".to_owned(),
-        AlertStatus::Firing => format!("[{severity}]"),
-    };
-    let summary = a
-        .annotations
-        .get("summary")
-        .cloned()
-        .unwrap_or_else(|| a.name().to_owned());
-    let _ = write!(
+    if st.md() {
+        out.push_str("**");
+    }
+    match (a.status, a.labels.get("severity")) {
+        (AlertStatus::Resolved, _) => out.push_str("[RESOLVED]"),
+        (AlertStatus::Firing, Some(s)) if !s.is_empty() => {
+            out.push('[');
+            if s.is_ascii() {
+                out.extend(s.chars().map(|c| c.to_ascii_uppercase()));
+            } else {
+                out.push_str(&s.to_uppercase());
+            }
+            out.push(']');
+        }
+        (AlertStatus::Firing, _) => out.push_str("[FIRING]"),
+    }
+    out.push(' ');
+    st.escape_into(
         out,
-        "{}",
-        st.bold(&format!("{mark} {}", st.escape(&summary)))
+        a.annotations
+            .get("summary")
+            .map_or(a.name(), String::as_str),
     );
+    if st.md() {
+        out.push_str("**");
+    }
     if let Some(d) = a.annotations.get("description") {
-        let _ = write!(out, "{}{}", st.br(), st.escape(d));
+        out.push_str(st.br());
+        st.escape_into(out, d);
     }
     for (k, v) in &a.annotations {
         if matches!(k.as_str(), "summary" | "description") {
             continue;
         }
-        let _ = write!(out, "{}{}: {}", st.br(), st.escape(k), st.escape(v));
+        out.push_str(st.br());
+        st.escape_into(out, k);
+        out.push_str(": ");
+        st.escape_into(out, v);
     }
     out.push_str(st.br());
     match (a.status, a.ends_at) {
@@ -231,26 +270,28 @@ fn full_alert(
                 out,
                 "Resolved after {} ({})",
                 format_duration(end.since(a.starts_at)),
-                zoned::human(end, opts.time_zone)
+                times.human(end)
             );
         }
         _ => {
-            let _ = write!(out, "Started {}", zoned::human(a.starts_at, opts.time_zone));
+            out.push_str("Started ");
+            out.push_str(times.human(a.starts_at));
         }
     }
-    let distinct = distinct_labels(a, n);
-    if !distinct.is_empty() {
-        let _ = write!(out, " · {}", st.escape(&distinct));
+    let mut first = true;
+    for (k, v) in a.labels.iter() {
+        if matches!(k.as_str(), "alertname" | "severity") || n.group_labels.get(k) == Some(v) {
+            continue;
+        }
+        out.push_str(if first { " · " } else { " " });
+        first = false;
+        st.escape_into(out, k);
+        out.push('=');
+        st.escape_into(out, v);
     }
     if !a.generator_url.is_empty() {
         let _ = write!(out, " · {}", st.link("source", &a.generator_url));
     }
-}
-
-/// The labels that tell this alert apart within the notification: all but the group's
-/// labels, `alertname` and `severity` (shown elsewhere).
-fn distinct_labels(a: &NotifyAlert, n: &Notification) -> String {
-    distinct_from(&a.labels, &n.group_labels)
 }
 
 fn distinct_from(labels: &Labels, shared: &Labels) -> String {
@@ -269,7 +310,7 @@ fn compact_alert(
     n: &Notification,
     shared: &Labels,
     st: &Style,
-    since: &mut SinceCache,
+    since: &mut TimeText,
 ) -> String {
     let mut line = String::with_capacity(96);
     line.push_str(match a.status {
@@ -304,28 +345,49 @@ fn compact_alert(
         }
         _ => {
             line.push_str(" since ");
-            line.push_str(since.get(a.starts_at));
+            line.push_str(since.short(a.starts_at));
         }
     }
     line
 }
 
-/// `MM-DD HH:MM` of the last start time shown: a group's alerts mostly started together.
-struct SinceCache {
+/// Times as the layouts write them ([`zoned::human`], [`zoned::short`]), the last one of
+/// each kept: a group's alerts mostly started together, and the zone's rules are looked
+/// up once for them.
+struct TimeText {
     zone: TimeZone,
-    last: Option<(Timestamp, String)>,
+    human: Option<(Timestamp, String)>,
+    short: Option<(Timestamp, String)>,
 }
 
-impl SinceCache {
-    fn new(zone: TimeZone) -> SinceCache {
-        SinceCache { zone, last: None }
+impl TimeText {
+    fn new(zone: TimeZone) -> TimeText {
+        TimeText {
+            zone,
+            human: None,
+            short: None,
+        }
     }
 
-    fn get(&mut self, t: Timestamp) -> &str {
-        if self.last.as_ref().is_none_or(|(at, _)| *at != t) {
-            self.last = Some((t, zoned::short(t, self.zone)));
+    fn human(&mut self, t: Timestamp) -> &str {
+        let zone = self.zone;
+        Self::cached(&mut self.human, t, |t| zoned::human(t, zone))
+    }
+
+    fn short(&mut self, t: Timestamp) -> &str {
+        let zone = self.zone;
+        Self::cached(&mut self.short, t, |t| zoned::short(t, zone))
+    }
+
+    fn cached(
+        slot: &mut Option<(Timestamp, String)>,
+        t: Timestamp,
+        make: impl FnOnce(Timestamp) -> String,
+    ) -> &str {
+        if slot.as_ref().is_none_or(|(at, _)| *at != t) {
+            *slot = Some((t, make(t)));
         }
-        self.last.as_ref().map_or("", |(_, s)| s.as_str())
+        slot.as_ref().map_or("", |(_, s)| s.as_str())
     }
 }
 
@@ -354,7 +416,7 @@ pub fn render_compact(ns: &[Notification], opts: &RenderOptions) -> Vec<Part> {
         let _ = write!(intro, " · {}", st.link("alert list", &opts.external_url));
     }
     let mut packer = Packer::new(title, intro, opts.max_bytes);
-    let mut since = SinceCache::new(opts.time_zone);
+    let mut since = TimeText::new(opts.time_zone);
     for (i, n) in ns.iter().enumerate() {
         // Labels every alert of the group shares are said once, in the group's header.
         let shared = n.common_labels();
@@ -414,6 +476,8 @@ struct Packer {
 
 /// `{"msgtype":"markdown","markdown":{"title":"","text":""}}`.
 pub(crate) const ENVELOPE: usize = 52;
+/// The same, exactly as serde_json writes it: the size of `Message::markdown("", "")`.
+const MARKDOWN_BODY: usize = 56;
 /// The `(i/n)` numbering added to continued parts' titles and text.
 const NUMBERING: usize = 24;
 
@@ -653,6 +717,50 @@ mod tests {
             **[RESOLVED] CPU above 90%**  \nat 97% \\*now\\*  \n\
             Resolved after 1h2m3s (2026-08-20 17:23:03 +08:00) · instance=node-2 job=node · [source](http://prom:9090/graph?g0.expr=x)";
         assert_eq!(r.text, expected);
+    }
+
+    /// `render_own` skips the full layout when this bound is over the budget: it must
+    /// never exceed the real size, whatever the alerts look like; and the size it computes
+    /// is the body `Message::markdown` sends.
+    #[test]
+    fn full_layout_floor_never_exceeds_the_rendered_body() {
+        let mut odd = alert("node-3");
+        odd.labels.insert("zone".into(), "a_b".into());
+        odd.annotations
+            .insert("runbook".into(), "http://wiki/x".into());
+        let mut cases = vec![alert("node-1"), odd];
+        let mut no_severity = alert("node-4");
+        no_severity.labels.remove("severity");
+        no_severity.annotations.remove("description");
+        cases.push(no_severity);
+        let mut unicode = alert("节点-5");
+        unicode.labels.insert("severity".into(), "ſ".into());
+        unicode
+            .annotations
+            .insert("description".into(), "CPU *过高* [x]\n\"q\"".into());
+        unicode.annotations.remove("summary");
+        cases.push(unicode);
+        let mut empty_severity = alert("node-6");
+        empty_severity
+            .labels
+            .insert("severity".into(), String::new());
+        empty_severity.generator_url.clear();
+        cases.push(empty_severity);
+        cases.push(alert("node-7").resolved_at(Timestamp::from_millis(1_787_217_783_000)));
+        for format in [MessageFormat::Markdown, MessageFormat::Text] {
+            let o = RenderOptions { format, ..opts() };
+            for k in 1..=cases.len() {
+                let mut n = notification(cases[..k].to_vec());
+                for group_labels in [labels([("alertname", "HighCPU")]), Labels::new()] {
+                    n.group_labels = group_labels;
+                    let r = render_full(&n, &o);
+                    let body = Message::markdown(&r.title, &r.text).body_len();
+                    assert_eq!(body, MARKDOWN_BODY + json_len(&r.title) + json_len(&r.text));
+                    let floor = full_layout_floor(&n, format);
+                    assert!(floor <= body, "{floor} > {body}: {format:?}\n{}", r.text);
+                }
+            }
+        }
     }
 
     #[test]
