@@ -48,6 +48,8 @@ pub struct Dispatcher {
     /// By route and a hash of the group labels (groups whose labels collide share the
     /// bucket): finding an alert's group builds no label map.
     groups: HashMap<(usize, u64), Vec<Group>>,
+    /// The routes of the alert being ingested (reused from alert to alert).
+    matched: Vec<usize>,
 }
 
 impl Dispatcher {
@@ -57,6 +59,7 @@ impl Dispatcher {
             tree,
             send_resolved,
             groups: HashMap::new(),
+            matched: Vec::new(),
         }
     }
 
@@ -67,16 +70,12 @@ impl Dispatcher {
     /// Takes the engine's alerts at `now`: firing ones and ones resolved since the last
     /// call. An alert replaces the group's previous version of it (same fingerprint).
     pub fn ingest(&mut self, alerts: impl IntoIterator<Item = NotifyAlert>, now: Timestamp) {
+        let mut matched = std::mem::take(&mut self.matched);
         for alert in alerts {
-            let routes: Vec<(usize, u64, std::time::Duration)> = self
-                .tree
-                .matching(&alert.labels)
-                .into_iter()
-                .map(|r| (r.id, r.group_by.hash_of(&alert.labels), r.timers.group_wait))
-                .collect();
-            let last = routes.len().saturating_sub(1);
+            self.tree.matching_ids(&alert.labels, &mut matched);
+            let last = matched.len().saturating_sub(1);
             let mut alert = Some(alert);
-            for (k, (route, hash, wait)) in routes.into_iter().enumerate() {
+            for (k, &route) in matched.iter().enumerate() {
                 // Clone only for the routes before the last one (`continue`).
                 let Some(this) = (if k == last {
                     alert.take()
@@ -87,6 +86,8 @@ impl Dispatcher {
                 };
                 let alert = this;
                 let group_by = &self.tree.routes[route].group_by;
+                let wait = self.tree.routes[route].timers.group_wait;
+                let hash = group_by.hash_of(&alert.labels);
                 let bucket = self.groups.entry((route, hash)).or_default();
                 let found = bucket
                     .iter()
@@ -121,6 +122,7 @@ impl Dispatcher {
                 group.alerts.insert(alert.fingerprint, alert);
             }
         }
+        self.matched = matched;
     }
 
     /// Flushes every group that is due at `now` and returns the notifications to send.
@@ -214,13 +216,15 @@ fn flush(
         now,
     );
     // Reported (or not worth reporting): resolved alerts leave the group.
-    group.alerts.retain(|fp, _| !resolved.contains(fp));
+    if !resolved.is_empty() {
+        group.alerts.retain(|fp, _| !resolved.contains(fp));
+    }
     if !notify {
         return None;
     }
     group.last = Some(Sent {
-        firing: firing.clone(),
-        resolved: resolved.clone(),
+        firing,
+        resolved,
         at: now,
     });
     if !send_resolved {

@@ -89,23 +89,58 @@ impl Notification {
     }
 }
 
-/// Firing before resolved, then by labels.
+/// Firing before resolved, then by labels (as `(status, labels)` compare). Each alert's
+/// labels are written once into bytes that sort as its label map does
+/// ([`label_order_key`]), so the sort compares flat byte strings instead of walking two
+/// maps per comparison (for 100,000 alerts, most of a flush's time).
 pub(crate) fn sort_alerts(alerts: &mut [NotifyAlert]) {
-    alerts.sort_by(|a, b| (a.status, &a.labels).cmp(&(b.status, &b.labels)));
+    if alerts.len() > 1 {
+        alerts.sort_by_cached_key(|a| (a.status, label_order_key(&a.labels)));
+    }
+}
+
+/// Bytes whose order is the order of label maps: each name and value with its zero bytes
+/// written as `0 1` and ended by `0 0`. The encoding of a string never is a prefix of
+/// another's, so comparing two keys compares the maps pair by pair, name then value.
+fn label_order_key(labels: &Labels) -> Vec<u8> {
+    let mut key = Vec::with_capacity(labels.iter().map(|(k, v)| k.len() + v.len() + 4).sum());
+    for (k, v) in labels {
+        for s in [k, v] {
+            for &b in s.as_bytes() {
+                if b == 0 {
+                    key.extend_from_slice(&[0, 1]);
+                } else {
+                    key.push(b);
+                }
+            }
+            key.extend_from_slice(&[0, 0]);
+        }
+    }
+    key
 }
 
 fn common<'a>(mut sets: impl Iterator<Item = &'a Labels>) -> Labels {
     let Some(first) = sets.next() else {
         return Labels::new();
     };
-    let mut out = first.clone();
+    // Both sides are sorted by name: one merge walk per set, no lookups.
+    let mut shared: Vec<(&String, &String)> = first.iter().collect();
     for s in sets {
-        out.retain(|k, v| s.get(k) == Some(v));
-        if out.is_empty() {
+        let mut theirs = s.iter().peekable();
+        shared.retain(|(k, v)| {
+            while theirs.next_if(|(k2, _)| k2 < k).is_some() {}
+            theirs
+                .next_if(|(k2, _)| k2 == k)
+                .is_some_and(|(_, v2)| v2 == *v)
+        });
+        if shared.is_empty() {
             break;
         }
     }
-    out
+    shared
+        .into_iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 /// FNV-1a 64, for hashes that are persisted (std's hasher may change between releases).
@@ -154,6 +189,40 @@ mod tests {
         let b = alert("A", "2").resolved_at(Timestamp::from_secs(5));
         assert_eq!(n(vec![a, b.clone()]).status(), AlertStatus::Firing);
         assert_eq!(n(vec![b]).status(), AlertStatus::Resolved);
+    }
+
+    #[test]
+    fn label_order_keys_sort_as_the_label_maps_do() {
+        let sets: Vec<Labels> = [
+            vec![],
+            vec![("a", "")],
+            vec![("a", "\0")],
+            vec![("a", "\0\0")],
+            vec![("a", "\0x")],
+            vec![("a", "x")],
+            vec![("a", "x\0")],
+            vec![("a", "xy")],
+            vec![("a", "x"), ("b", "1")],
+            vec![("a", "x"), ("b", "")],
+            vec![("a", "x"), ("c", "")],
+            vec![("a\0", "x")],
+            vec![("ab", "")],
+            vec![("b", "")],
+            vec![("é", "z")],
+            vec![("z", "é")],
+        ]
+        .into_iter()
+        .map(labels)
+        .collect();
+        for x in &sets {
+            for y in &sets {
+                assert_eq!(
+                    label_order_key(x).cmp(&label_order_key(y)),
+                    x.cmp(y),
+                    "{x:?} vs {y:?}"
+                );
+            }
+        }
     }
 
     #[test]

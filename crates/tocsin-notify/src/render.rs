@@ -305,20 +305,23 @@ fn distinct_from(labels: &Labels, shared: &Labels) -> String {
         .join(" ")
 }
 
+/// One alert's line of the compact layout, written into `line` (cleared first; one
+/// buffer serves every line).
 fn compact_alert(
+    line: &mut String,
     a: &NotifyAlert,
     n: &Notification,
     shared: &Labels,
     st: &Style,
     since: &mut TimeText,
-) -> String {
-    let mut line = String::with_capacity(96);
+) {
+    line.clear();
     line.push_str(match a.status {
         AlertStatus::Firing => "- 🔥 ",
         AlertStatus::Resolved => "- ✅ ",
     });
     if !n.group_labels.contains_key("alertname") {
-        st.escape_into(&mut line, a.name());
+        st.escape_into(line, a.name());
         line.push(' ');
     }
     // The labels that tell it apart (as `distinct_from`), written in place.
@@ -331,9 +334,9 @@ fn compact_alert(
             line.push(' ');
         }
         first = false;
-        st.escape_into(&mut line, k);
+        st.escape_into(line, k);
         line.push('=');
-        st.escape_into(&mut line, v);
+        st.escape_into(line, v);
     }
     match (a.status, a.ends_at) {
         (AlertStatus::Resolved, Some(end)) => {
@@ -348,7 +351,6 @@ fn compact_alert(
             line.push_str(since.short(a.starts_at));
         }
     }
-    line
 }
 
 /// Times as the layouts write them ([`zoned::human`], [`zoned::short`]), the last one of
@@ -417,6 +419,7 @@ pub fn render_compact(ns: &[Notification], opts: &RenderOptions) -> Vec<Part> {
     }
     let mut packer = Packer::new(title, intro, opts.max_bytes);
     let mut since = TimeText::new(opts.time_zone);
+    let mut line = String::with_capacity(128);
     for (i, n) in ns.iter().enumerate() {
         // Labels every alert of the group shares are said once, in the group's header.
         let shared = n.common_labels();
@@ -445,7 +448,8 @@ pub fn render_compact(ns: &[Notification], opts: &RenderOptions) -> Vec<Part> {
             n.group_labels.clone()
         };
         for (j, a) in n.alerts.iter().enumerate() {
-            packer.line(compact_alert(a, n, &shared, &st, &mut since), i, j);
+            compact_alert(&mut line, a, n, &shared, &st, &mut since);
+            packer.line(&line, i, j);
         }
     }
     packer.finish()
@@ -519,8 +523,8 @@ impl Packer {
         self.push("\n\n", &s);
     }
 
-    fn line(&mut self, s: String, n: usize, a: usize) {
-        self.push("\n", &s);
+    fn line(&mut self, s: &str, n: usize, a: usize) {
+        self.push("\n", s);
         match self.spans.last_mut() {
             Some((i, r)) if *i == n && r.end == a => r.end = a + 1,
             _ => self.spans.push((n, a..a + 1)),

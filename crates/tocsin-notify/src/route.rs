@@ -264,15 +264,22 @@ impl RouteTree {
 
     /// The routes that take an alert with these labels (at least the root).
     pub fn matching(&self, labels: &Labels) -> Vec<&Route> {
-        let mut out = Vec::new();
-        self.match_into(0, labels, &mut out);
-        if out.is_empty() {
-            out.push(&self.routes[0]);
-        }
-        out
+        let mut ids = Vec::new();
+        self.matching_ids(labels, &mut ids);
+        ids.into_iter().map(|id| &self.routes[id]).collect()
     }
 
-    fn match_into<'a>(&'a self, id: usize, labels: &Labels, out: &mut Vec<&'a Route>) -> bool {
+    /// [`RouteTree::matching`] as route ids, into `out` (cleared first): a dispatcher
+    /// routing many alerts reuses one buffer.
+    pub fn matching_ids(&self, labels: &Labels, out: &mut Vec<usize>) {
+        out.clear();
+        self.match_into(0, labels, out);
+        if out.is_empty() {
+            out.push(0);
+        }
+    }
+
+    fn match_into(&self, id: usize, labels: &Labels, out: &mut Vec<usize>) -> bool {
         let route = &self.routes[id];
         if !route.matchers.iter().all(|m| m.matches(labels)) {
             return false;
@@ -284,7 +291,7 @@ impl RouteTree {
             }
         }
         if out.len() == before {
-            out.push(route);
+            out.push(id);
         }
         true
     }
