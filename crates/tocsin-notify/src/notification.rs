@@ -106,12 +106,17 @@ fn label_order_key(labels: &Labels) -> Vec<u8> {
     let mut key = Vec::with_capacity(labels.iter().map(|(k, v)| k.len() + v.len() + 4).sum());
     for (k, v) in labels {
         for s in [k, v] {
-            for &b in s.as_bytes() {
-                if b == 0 {
-                    key.extend_from_slice(&[0, 1]);
-                } else {
-                    key.push(b);
+            let bytes = s.as_bytes();
+            if bytes.contains(&0) {
+                for &b in bytes {
+                    if b == 0 {
+                        key.extend_from_slice(&[0, 1]);
+                    } else {
+                        key.push(b);
+                    }
                 }
+            } else {
+                key.extend_from_slice(bytes);
             }
             key.extend_from_slice(&[0, 0]);
         }
