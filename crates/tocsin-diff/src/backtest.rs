@@ -444,6 +444,36 @@ impl AlertSide {
     }
 }
 
+/// Replays one alerting rule (`expr`: its printed expression) over the window of
+/// `options` every `step`: each alert's firing intervals and what the queries cost. What
+/// `tocsin diff` does per rule, and `tocsin check --datasource`'s `alerts/count`.
+pub async fn replay_alerting(
+    client: &PrometheusClient,
+    rule: Arc<AlertingRule>,
+    expr: &str,
+    limit: usize,
+    step: Duration,
+    options: &BacktestOptions,
+    progress: &dyn Progress,
+) -> (AlertReplay, Cost) {
+    let grid = Grid::new(options.start, options.end, step);
+    let mut side = AlertSide::new(rule, limit, grid, options);
+    let mut costs = [Cost::default()];
+    drive(
+        client,
+        &[expr],
+        grid,
+        options,
+        &mut costs,
+        progress,
+        |first, n, results| {
+            side.feed(grid, first, &results[0], n);
+        },
+    )
+    .await;
+    (side.replay, costs[0])
+}
+
 // ---------------------------------------------------------------------------------------
 // Recording rules
 

@@ -340,23 +340,18 @@ async fn replay_alerting_side(
     let Compiled::Alerting(rule) = &r.compiled else {
         return AlertReplay::default();
     };
-    let grid = Grid::new(options.start, options.end, step_of(r, options));
-    let mut side = AlertSide::new(rule.clone(), r.limit, grid, options);
-    let mut costs = [Cost::default()];
-    drive(
+    let (replay, c) = crate::backtest::replay_alerting(
         client,
-        &[&r.expr],
-        grid,
+        rule.clone(),
+        &r.expr,
+        r.limit,
+        step_of(r, options),
         options,
-        &mut costs,
         progress,
-        |first, n, results| {
-            side.feed(grid, first, &results[0], n);
-        },
     )
     .await;
-    cost.add(&costs[0]);
-    side.replay
+    cost.add(&c);
+    replay
 }
 
 async fn replay_pair(

@@ -151,6 +151,13 @@ impl PrometheusClient {
         .await
     }
 
+    pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<T, QueryError> {
+        self.get(path).await
+    }
+
     async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, QueryError> {
         let url = format!("{}{path}", self.inner.base);
         let endpoint = format!("GET {}", url.split('?').next().unwrap_or(&url));

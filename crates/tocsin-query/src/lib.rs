@@ -11,11 +11,12 @@
 //!   implements it over HTTP; tests and benchmarks provide their own implementations.
 //! - [`PrometheusClient`] speaks `/api/v1/query` (POST, form-encoded, `time` in Unix
 //!   seconds with millisecond precision), `/api/v1/query_range`, `/api/v1/rules`,
-//!   `/api/v1/alerts` and `/api/v1/status/buildinfo`, on one pooled keep-alive
-//!   `reqwest` client with rustls on the `ring` provider. Each attempt has a timeout (also
-//!   sent to the server as `timeout`); connection failures, timeouts and 5xx answers are
-//!   retried with exponential backoff and jitter, all within an overall deadline; 4xx
-//!   answers (`bad_data`, `execution`) never are.
+//!   `/api/v1/alerts` and `/api/v1/status/buildinfo` (and, for `tocsin check
+//!   --datasource`, `/api/v1/status/config`, `/api/v1/metadata` and `/api/v1/labels`),
+//!   on one pooled keep-alive `reqwest` client with rustls on the `ring` provider. Each
+//!   attempt has a timeout (also sent to the server as `timeout`); connection failures,
+//!   timeouts and 5xx answers are retried with exponential backoff and jitter, all
+//!   within an overall deadline; 4xx answers (`bad_data`, `execution`) never are.
 //! - [`QueryError`] keeps Prometheus's `errorType`, message and HTTP status. Error text
 //!   never contains credentials: URL userinfo is turned into basic auth and stripped,
 //!   header values and secrets are never formatted, and [`Secret`]'s `Debug` is redacted.
@@ -50,6 +51,7 @@ mod error;
 mod labels;
 mod range;
 pub mod remote_write;
+mod status;
 mod tls;
 mod transport;
 mod value;
@@ -69,4 +71,5 @@ pub use error::{ErrorKind, ErrorType, QueryError};
 pub use labels::{write_label_set, Iter as LabelIter, LabelSet, LabelSetBuilder};
 pub use range::QueryStats;
 pub use remote_write::{RemoteWriteClient, RemoteWriteConfig, RemoteWriteError};
+pub use status::MetricMetadata;
 pub use value::{Point, QueryResult, QueryValue, Sample, Series};

@@ -1,0 +1,264 @@
+//! What a rule's expression and templates ask of the series they read: pure, no server.
+
+use std::collections::BTreeSet;
+
+use regex::Regex;
+use tocsin_diff::selectors::{selector_of, selectors_of, Selector};
+use tocsin_promql::{Expr, MatchOp};
+use tocsin_rules::{Pos, Rule, RuleKind};
+
+/// Functions that need two samples in their window (rate-family and slope functions).
+pub const NEEDS_TWO_SAMPLES: &[&str] = &[
+    "rate",
+    "irate",
+    "increase",
+    "delta",
+    "idelta",
+    "deriv",
+    "predict_linear",
+];
+
+/// Functions that assume a counter (they compensate for resets).
+pub const COUNTER_FUNCTIONS: &[&str] = &["rate", "irate", "increase", "resets"];
+
+/// A range function over a selector: `rate(x[5m])`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RangeUse {
+    pub func: &'static str,
+    pub range_ms: i64,
+    pub selector: Selector,
+    /// The value of an equality `job` matcher of the selector, if it has one.
+    pub job: Option<String>,
+}
+
+/// A label an aggregation or a vector matching names, and the series it applies to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LabelUse {
+    /// `by`, `without`, `on` or `ignoring`, with the operator: `sum by`, `/ on`.
+    pub clause: String,
+    pub label: String,
+    /// The selectors whose series must carry the label, per side (one side for
+    /// aggregations; for `on` each side on its own; for `ignoring` both together).
+    pub sides: Vec<Vec<Selector>>,
+}
+
+/// A `$labels.x` (or `index $labels "x"`) in a label or annotation template.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TemplateLabel {
+    /// `annotation summary` or `label team`.
+    pub place: String,
+    pub label: String,
+    pub pos: Pos,
+}
+
+/// Everything the online checks ask about one rule.
+#[derive(Clone, Debug, Default)]
+pub struct Analysis {
+    /// Selectors that should match series (not those inside `absent*`).
+    pub selectors: Vec<Selector>,
+    pub ranges: Vec<RangeUse>,
+    pub labels: Vec<LabelUse>,
+    pub template_labels: Vec<TemplateLabel>,
+    /// Every selector of the expression (for template labels).
+    pub all_selectors: Vec<Selector>,
+    /// The expression can make labels its selectors' series do not carry
+    /// (`label_replace`, `label_join`, `count_values`, `absent`): label checks stay off.
+    pub makes_labels: bool,
+}
+
+/// Analyses a rule; `None` when its expression does not parse (such a file is invalid).
+pub fn analyse(rule: &Rule) -> Option<Analysis> {
+    let expr = tocsin_promql::parse(rule.expr_text()).ok()?;
+    let mut a = Analysis {
+        all_selectors: selectors_of(&expr),
+        ..Analysis::default()
+    };
+    let mut absent = BTreeSet::new();
+    walk(&expr, &mut a, &mut absent);
+    a.selectors = a
+        .all_selectors
+        .iter()
+        .filter(|s| !absent.contains(&s.text))
+        .cloned()
+        .collect();
+    if rule.kind() == RuleKind::Alerting {
+        a.template_labels = template_labels(rule);
+    }
+    Some(a)
+}
+
+fn walk(e: &Expr, a: &mut Analysis, absent: &mut BTreeSet<String>) {
+    match e {
+        Expr::Number { .. } | Expr::String { .. } | Expr::VectorSelector(_) => {}
+        Expr::MatrixSelector { selector, .. } => walk(selector, a, absent),
+        Expr::Subquery { expr, .. } | Expr::Unary { expr, .. } | Expr::Paren { expr, .. } => {
+            walk(expr, a, absent)
+        }
+        Expr::Call { func, args, .. } => {
+            match func.name {
+                "absent" | "absent_over_time" => {
+                    a.makes_labels = true;
+                    absent.extend(args.iter().flat_map(selectors_of).map(|s| s.text));
+                }
+                "label_replace" | "label_join" => a.makes_labels = true,
+                _ => {}
+            }
+            if NEEDS_TWO_SAMPLES.contains(&func.name) || COUNTER_FUNCTIONS.contains(&func.name) {
+                if let Some(Expr::MatrixSelector {
+                    selector, range, ..
+                }) = args.first()
+                {
+                    if let Expr::VectorSelector(vs) = selector.as_ref() {
+                        let job = vs
+                            .matchers
+                            .iter()
+                            .find(|m| m.name == "job" && m.op == MatchOp::Equal)
+                            .map(|m| m.value.clone());
+                        a.ranges.push(RangeUse {
+                            func: func.name,
+                            range_ms: *range,
+                            selector: selector_of(vs),
+                            job,
+                        });
+                    }
+                }
+            }
+            args.iter().for_each(|x| walk(x, a, absent));
+        }
+        Expr::Aggregate {
+            op,
+            expr,
+            param,
+            grouping,
+            without,
+            ..
+        } => {
+            if op.as_str() == "count_values" {
+                a.makes_labels = true;
+            }
+            let side = selectors_of(expr);
+            let clause = format!(
+                "{} {}",
+                op.as_str(),
+                if *without { "without" } else { "by" }
+            );
+            for label in grouping {
+                a.labels.push(LabelUse {
+                    clause: clause.clone(),
+                    label: label.clone(),
+                    sides: vec![side.clone()],
+                });
+            }
+            if let Some(p) = param {
+                walk(p, a, absent);
+            }
+            walk(expr, a, absent);
+        }
+        Expr::Binary {
+            op,
+            lhs,
+            rhs,
+            matching,
+            ..
+        } => {
+            let vectors = lhs.value_type() == tocsin_promql::ValueType::Vector
+                && rhs.value_type() == tocsin_promql::ValueType::Vector;
+            if vectors && !matching.labels.is_empty() {
+                let (l, r) = (selectors_of(lhs), selectors_of(rhs));
+                let (clause, sides) = if matching.on {
+                    (format!("{} on", op.as_str()), vec![l, r])
+                } else {
+                    (
+                        format!("{} ignoring", op.as_str()),
+                        vec![l.into_iter().chain(r).collect()],
+                    )
+                };
+                for label in &matching.labels {
+                    a.labels.push(LabelUse {
+                        clause: clause.clone(),
+                        label: label.clone(),
+                        sides: sides.clone(),
+                    });
+                }
+            }
+            walk(lhs, a, absent);
+            walk(rhs, a, absent);
+        }
+    }
+}
+
+/// The labels a rule's templates read from `$labels`, with where each template is.
+fn template_labels(rule: &Rule) -> Vec<TemplateLabel> {
+    let dotted = Regex::new(r"\$labels\.([A-Za-z_][A-Za-z0-9_]*)").expect("a valid regex");
+    let indexed =
+        Regex::new(r#"index\s+\$labels\s+"([A-Za-z_][A-Za-z0-9_]*)""#).expect("a valid regex");
+    let mut out = Vec::new();
+    let places = rule
+        .labels
+        .iter()
+        .map(|e| ("label", e))
+        .chain(rule.annotations.iter().map(|e| ("annotation", e)));
+    for (kind, entry) in places {
+        let text = &entry.value.value;
+        if !text.contains("$labels") {
+            continue;
+        }
+        let mut seen = BTreeSet::new();
+        for c in dotted
+            .captures_iter(text)
+            .chain(indexed.captures_iter(text))
+        {
+            let label = c[1].to_string();
+            if seen.insert(label.clone()) {
+                out.push(TemplateLabel {
+                    place: format!("{kind} {}", entry.name.value),
+                    label,
+                    pos: entry.value.pos,
+                });
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tocsin_rules::Spanned;
+
+    fn rule(expr: &str) -> Rule {
+        Rule {
+            alert: Some(Spanned {
+                value: "A".into(),
+                pos: Pos::new(1, 1),
+            }),
+            expr: Some(Spanned {
+                value: expr.into(),
+                pos: Pos::new(2, 11),
+            }),
+            ..Rule::default()
+        }
+    }
+
+    #[test]
+    fn range_uses_grouping_labels_and_absent_selectors_are_found() {
+        let a = analyse(&rule(
+            r#"sum by (job, cluster) (rate(http_total{job="api"}[1m])) / on (job) sum by (job) (up) > 0 unless absent(gone)"#,
+        ))
+        .expect("parses");
+        assert_eq!(a.ranges.len(), 1);
+        assert_eq!(a.ranges[0].func, "rate");
+        assert_eq!(a.ranges[0].range_ms, 60_000);
+        assert_eq!(a.ranges[0].job.as_deref(), Some("api"));
+        let labels: Vec<(&str, &str)> = a
+            .labels
+            .iter()
+            .map(|l| (l.clause.as_str(), l.label.as_str()))
+            .collect();
+        assert!(labels.contains(&("sum by", "cluster")), "{labels:?}");
+        assert!(labels.contains(&("/ on", "job")), "{labels:?}");
+        let selectors: Vec<&str> = a.selectors.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(selectors, vec![r#"http_total{job="api"}"#, "up"]);
+        assert!(a.makes_labels);
+    }
+}
