@@ -193,8 +193,14 @@ async fn facts(
     f
 }
 
-/// Runs `work` on every item, `concurrency` at a time; answers in the items' order.
-async fn each<T, R, F, Fut>(items: Vec<T>, concurrency: usize, work: F) -> Vec<R>
+/// Runs `work` on every item, `concurrency` at a time; answers in the items' order, with
+/// `lost()` for an item whose task died (so answers never shift to another item).
+async fn each<T, R, F, Fut>(
+    items: Vec<T>,
+    concurrency: usize,
+    work: F,
+    lost: impl Fn() -> R,
+) -> Vec<R>
 where
     T: Send + 'static,
     R: Send + 'static,
@@ -218,8 +224,10 @@ where
             out[i] = Some(r);
         }
     }
-    out.into_iter().flatten().collect()
+    out.into_iter().map(|r| r.unwrap_or_else(&lost)).collect()
 }
+
+const LOST: &str = "the check's task failed";
 
 /// One rule with where it is.
 struct Site<'a> {
@@ -303,14 +311,26 @@ pub async fn check(
         wanted.into_values().collect(),
         options.concurrency,
         |(sel, jobs)| facts(client.clone(), sel, jobs, options.clone()),
+        || Facts {
+            now: Err(LOST.into()),
+            names: Err(LOST.into()),
+            last_seen_ms: None,
+            metric_present: None,
+            jobs: None,
+        },
     )
     .await;
     let facts: BTreeMap<String, Facts> = keys.into_iter().zip(got).collect();
     let metric_list: Vec<String> = metrics.into_iter().collect();
-    let metadata = each(metric_list.clone(), options.concurrency, |m| {
-        let client = client.clone();
-        async move { client.metadata(&m).await.map_err(|e| error_text(&e)) }
-    })
+    let metadata = each(
+        metric_list.clone(),
+        options.concurrency,
+        |m| {
+            let client = client.clone();
+            async move { client.metadata(&m).await.map_err(|e| error_text(&e)) }
+        },
+        || Err(LOST.into()),
+    )
     .await;
     let metadata: BTreeMap<String, _> = metric_list.into_iter().zip(metadata).collect();
 
@@ -366,27 +386,35 @@ pub async fn check(
                     &tocsin_diff::NoProgress,
                 )
                 .await;
-                (i, replay)
+                Some((i, replay))
             }
         },
+        || None,
     )
     .await;
+    // A replay whose task died counts as a check that did not run.
+    let lost_replays = replays.iter().filter(|r| r.is_none()).count();
     let replays: BTreeMap<usize, tocsin_diff::backtest::AlertReplay> =
-        replays.into_iter().collect();
+        replays.into_iter().flatten().collect();
 
     let cardinality_of: Vec<Result<u64, String>> = if options.cardinality {
         let exprs: Vec<String> = sites.iter().map(|s| s.rule.canonical_expr()).collect();
-        each(exprs, options.concurrency, |expr| {
-            let client = client.clone();
-            let at = options.now.to_system_time();
-            async move {
-                client
-                    .instant_query(&format!("count({expr})"), at)
-                    .await
-                    .map(|r| single_value(r.value))
-                    .map_err(|e| error_text(&e))
-            }
-        })
+        each(
+            exprs,
+            options.concurrency,
+            |expr| {
+                let client = client.clone();
+                let at = options.now.to_system_time();
+                async move {
+                    client
+                        .instant_query(&format!("count({expr})"), at)
+                        .await
+                        .map(|r| single_value(r.value))
+                        .map_err(|e| error_text(&e))
+                }
+            },
+            || Err(LOST.into()),
+        )
         .await
     } else {
         Vec::new()
@@ -395,7 +423,7 @@ pub async fn check(
     let mut out = Outcome {
         findings: vec![Vec::new(); files.len()],
         server_records,
-        failures: 0,
+        failures: lost_replays,
         cardinality: vec![Vec::new(); if options.cardinality { files.len() } else { 0 }],
     };
     let lookback = human(options.lookback);

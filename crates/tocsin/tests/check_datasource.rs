@@ -100,6 +100,9 @@ fn start(dir: &Path) -> Prometheus {
         "go_goroutines",
         "prometheus_http_requests_total",
         "job:up:sum",
+        // Scraped for a few intervals, so that the alert estimate's slots (multiples of
+        // 2 s up to now) include some after the first scrape.
+        r#"count_over_time(up{job="prometheus"}[1m]) > 3"#,
     ] {
         wait_until(
             expr,
@@ -316,6 +319,54 @@ fn datasource_reports_each_online_finding_at_its_rule_and_strict_fails_on_them()
         "{doc:#}"
     );
     assert_eq!(findings(&doc, "Suppressed", "alerts/count").len(), 1);
+
+    // GitHub annotations: warnings as warnings, the estimate as a notice.
+    let mut github = args.to_vec();
+    let at = github
+        .iter()
+        .position(|a| *a == "json")
+        .expect("--format json");
+    github[at] = "github";
+    let out = tocsin(&github);
+    let stdout = text(&out.stdout);
+    let (line, col) = expr_pos("TemplateMissingLabel");
+    assert!(
+        stdout.contains(&format!(
+            "::notice file={},line={line},col={col},title=alerts/count::",
+            file.replace(':', "%3A")
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains(",title=promql/rate::"), "{stdout}");
+
+    // --extended: each rule's series now; only `up{job="prometheus"} == 1` has one.
+    let out = tocsin(&[
+        "check",
+        "--datasource",
+        &url,
+        "--lookback",
+        "1h",
+        "--extended",
+        &file,
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(&format!("Cardinality of {file} (series now)\n")),
+        "{stdout}"
+    );
+    let row = |name: &str| -> Vec<String> {
+        let line = stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no row {name}: {stdout}"));
+        line.split_whitespace().map(str::to_string).collect()
+    };
+    assert_eq!(
+        row("TemplateMissingLabel"),
+        ["TemplateMissingLabel", "1", "100%"]
+    );
+    assert_eq!(row("NeverThere"), ["NeverThere", "0", "0%"]);
+    assert_eq!(row("Total"), ["Total", "1", "100%"]);
 
     // --strict: the same warnings fail the run; text output names file:line:column.
     let mut strict = args.to_vec();
