@@ -57,7 +57,20 @@ impl PrometheusClient {
         start: SystemTime,
         end: SystemTime,
     ) -> Result<Vec<String>, QueryError> {
-        let url = format!("{}/api/v1/labels", self.url());
+        self.post_matchers("/api/v1/labels", selectors, start, end)
+            .await
+    }
+
+    /// `POST path` with one `match[]` per selector and `start`/`end`: what the series and
+    /// labels endpoints share.
+    pub(crate) async fn post_matchers<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        selectors: &[&str],
+        start: SystemTime,
+        end: SystemTime,
+    ) -> Result<T, QueryError> {
+        let url = format!("{}{path}", self.url());
         let endpoint = format!("POST {url}");
         let mut form = String::with_capacity(64);
         for s in selectors {
@@ -72,7 +85,7 @@ impl PrometheusClient {
                     .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
                     .body(form.clone())
             },
-            |status, body| decode_envelope::<Vec<String>>(status, body, &endpoint),
+            |status, body| decode_envelope::<T>(status, body, &endpoint),
         )
         .await
     }
