@@ -403,3 +403,49 @@ fn an_unreachable_datasource_fails_the_check_and_never_prints_its_password() {
     // Without --datasource the same file passes: the failure is the datasource's.
     assert_eq!(tocsin(&["check", &file]).status.code(), Some(0));
 }
+
+#[test]
+fn a_query_the_server_refuses_is_a_check_that_did_not_run_and_fails_the_run() {
+    // One sample per query at most: `count(prometheus_http_requests_total)` is refused.
+    let prom = Prometheus::start(PrometheusOptions {
+        evaluation_interval: Duration::from_secs(2),
+        scrape_self: true,
+        extra_args: vec!["--query.max-samples=1".into()],
+        ..Default::default()
+    });
+    let log = || tocsin_testkit::tail(prom.log_path(), 20);
+    wait_until(
+        "the first scrape",
+        Duration::from_secs(60),
+        || query_has_result(&prom, r#"up{job="prometheus"}"#),
+        log,
+    );
+    let dir = TempDir::new("tocsin-check-refused").expect("temp dir");
+    let file = dir.path().join("alerting_rule_refused.yaml");
+    std::fs::write(
+        &file,
+        "groups:\n  - name: refused\n    rules:\n      - alert: Busy\n        expr: sum(prometheus_http_requests_total) > 1e9\n",
+    )
+    .expect("write rules");
+    let file = file.to_string_lossy().into_owned();
+    let out = tocsin(&[
+        "check",
+        "--datasource",
+        &prom.url(),
+        "--lookback",
+        "10m",
+        &file,
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{file}:5:15: warning: group \"refused\", rule 1, \"Busy\": could not check prometheus_http_requests_total: query processing would load too many samples"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("online check(s) could not run against"),
+        "{stderr}"
+    );
+}
