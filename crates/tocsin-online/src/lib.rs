@@ -9,6 +9,10 @@
 //! [`Diagnostic`]s with a stable check name, so `# tocsin disable <check>`, `--strict` and
 //! every output format treat them like the offline ones. The binary only wires flags.
 //!
+//! Modules: [`analyse`] (what an expression asks of its series, pure), `judge` (the
+//! verdicts from the answers, pure), [`server`] (the configuration); this file gathers the
+//! answers.
+//!
 //! Checks (each per rule, at the expression's position, templates at theirs):
 //! - `promql/series`: a selector matching no series now; says whether it had some over
 //!   the lookback (and when last) or none at all.
@@ -26,6 +30,7 @@
 //! [`Outcome::failures`]; it never passes silently.
 
 pub mod analyse;
+mod judge;
 pub mod server;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -36,10 +41,11 @@ use tocsin_diff::selectors::Selector;
 use tocsin_diff::BacktestOptions;
 use tocsin_engine::Timestamp;
 use tocsin_query::{PrometheusClient, QueryError, QueryValue, RuleKind as ApiRuleKind};
-use tocsin_rules::{checks, Diagnostic, RuleGroup, RuleKind, RuleRef};
+use tocsin_rules::{Diagnostic, RuleGroup, RuleKind, RuleRef};
 use tokio::sync::Semaphore;
 
-use crate::analyse::{analyse, Analysis, COUNTER_FUNCTIONS, NEEDS_TWO_SAMPLES};
+use crate::analyse::{analyse, COUNTER_FUNCTIONS, NEEDS_TWO_SAMPLES};
+use crate::judge::{judge, Answers, Facts, Site};
 pub use crate::server::ServerConfig;
 
 /// How to check.
@@ -80,22 +86,6 @@ pub struct Outcome {
 #[error("{0}")]
 pub struct Unreachable(pub String);
 
-/// What the server says about one selector.
-#[derive(Clone, Debug)]
-struct Facts {
-    /// Series it matches now.
-    now: Result<u64, String>,
-    /// Label names of the series it matched over the lookback (empty: none).
-    names: Result<BTreeSet<String>, String>,
-    /// When it last matched a series (Unix ms), asked when it matches none now.
-    last_seen_ms: Option<Result<Option<i64>, String>>,
-    /// Whether the metric alone had series over the lookback, asked when the selector
-    /// matched none and has label matchers.
-    metric_present: Option<Result<bool, String>>,
-    /// The `job`s of the series it matches now, asked for range functions.
-    jobs: Option<Result<Vec<String>, String>>,
-}
-
 fn error_text(e: &QueryError) -> String {
     match e {
         QueryError::Api { message, .. } => message.clone(),
@@ -108,11 +98,6 @@ fn single_value(v: QueryValue) -> u64 {
     v.into_samples()
         .and_then(|s| s.first().map(|s| s.value))
         .map_or(0, |v| v.max(0.0) as u64)
-}
-
-/// A Prometheus duration, to the second.
-fn human(d: Duration) -> String {
-    tocsin_promql::format_duration((d.as_secs() as i64).max(1) * 1000)
 }
 
 async fn facts(
@@ -228,15 +213,6 @@ where
 }
 
 const LOST: &str = "the check's task failed";
-
-/// One rule with where it is.
-struct Site<'a> {
-    file: usize,
-    rule: &'a tocsin_rules::Rule,
-    group: &'a RuleGroup,
-    reference: RuleRef,
-    analysis: Option<Analysis>,
-}
 
 /// Runs every online check on `files`. `recorded_by_files`: the names the checked files'
 /// recording rules record (their selectors are not expected to match yet). Fails only when
@@ -426,255 +402,14 @@ pub async fn check(
         failures: lost_replays,
         cardinality: vec![Vec::new(); if options.cardinality { files.len() } else { 0 }],
     };
-    let lookback = human(options.lookback);
+    let answers = Answers {
+        config,
+        facts,
+        metadata,
+        replays,
+    };
     for (i, site) in sites.iter().enumerate() {
-        let mut found = Vec::new();
-        let mut failures = 0;
-        let expr_pos = site.rule.expr.as_ref().map(|e| e.pos);
-        macro_rules! warn {
-            ($check:expr, $message:expr $(,)?) => {
-                found.push(
-                    Diagnostic::warning($check, expr_pos, $message).in_rule(site.reference.clone()),
-                )
-            };
-        }
-        if let Some(a) = &site.analysis {
-            // promql/series
-            for sel in &a.selectors {
-                if sel
-                    .metric
-                    .as_ref()
-                    .is_some_and(|m| recorded_by_files.contains(m))
-                {
-                    continue;
-                }
-                let Some(f) = facts.get(&sel.text) else {
-                    continue;
-                };
-                match (&f.now, &f.names) {
-                    (Ok(n), _) if *n > 0 => {}
-                    (Err(e), _) | (Ok(_), Err(e)) => {
-                        failures += 1;
-                        warn!(checks::SERIES, format!("could not check {}: {e}", sel.text));
-                    }
-                    (Ok(_), Ok(names)) if names.is_empty() => {
-                        let why = match (&f.metric_present, &sel.metric) {
-                            (Some(Ok(true)), Some(m)) => {
-                                format!("; metric {m} has series, but none with these labels")
-                            }
-                            (Some(Err(e)), _) => {
-                                failures += 1;
-                                format!("; could not check the metric alone: {e}")
-                            }
-                            (_, Some(m)) => format!("; metric {m} was never present"),
-                            (_, None) => String::new(),
-                        };
-                        warn!(
-                            checks::SERIES,
-                            format!(
-                                "{} matches no series now, nor any over the last {lookback}{why}",
-                                sel.text
-                            ),
-                        );
-                    }
-                    (Ok(_), Ok(_)) => {
-                        let when = match &f.last_seen_ms {
-                            Some(Ok(Some(ms))) => {
-                                let ago = options.now.unix_millis() - ms;
-                                format!(
-                                    "; its last sample is {} old",
-                                    human(Duration::from_millis(ago.max(0) as u64))
-                                )
-                            }
-                            Some(Err(e)) => {
-                                failures += 1;
-                                format!("; could not tell when it last had one: {e}")
-                            }
-                            _ => String::new(),
-                        };
-                        warn!(
-checks::SERIES,
-                            format!(
-                                "{} matches no series now, but had some over the last {lookback}{when}",
-                                sel.text
-                            ),
-                        );
-                    }
-                }
-            }
-            // promql/rate
-            for r in a
-                .ranges
-                .iter()
-                .filter(|r| NEEDS_TWO_SAMPLES.contains(&r.func))
-            {
-                let config = match &config {
-                    Ok(c) => c,
-                    Err(e) => {
-                        failures += 1;
-                        warn!(
-                            checks::RATE,
-                            format!("could not read the server's scrape intervals: {e}"),
-                        );
-                        continue;
-                    }
-                };
-                let jobs: Vec<String> = match (
-                    &r.job,
-                    facts.get(&r.selector.text).and_then(|f| f.jobs.clone()),
-                ) {
-                    (Some(job), _) => vec![job.clone()],
-                    (None, Some(Ok(jobs))) => jobs,
-                    (None, Some(Err(e))) => {
-                        failures += 1;
-                        warn!(
-                            checks::RATE,
-                            format!("could not find the jobs of {}: {e}", r.selector.text)
-                        );
-                        continue;
-                    }
-                    (None, None) => Vec::new(),
-                };
-                let slowest = jobs
-                    .iter()
-                    .filter_map(|j| config.jobs.get(j).map(|d| (j, *d)))
-                    .max_by_key(|(_, d)| *d);
-                if let Some((job, interval)) = slowest {
-                    if (r.range_ms as u128) < 2 * interval.as_millis() {
-                        warn!(
-checks::RATE,
-                            format!(
-                                "{}({}[{}]): the window is shorter than two scrape intervals of job {job:?} ({} each), so it often holds fewer than the two samples {}() needs",
-                                r.func,
-                                r.selector.text,
-                                tocsin_promql::format_duration(r.range_ms),
-                                human(interval),
-                                r.func
-                            ),
-                        );
-                    }
-                }
-            }
-            // promql/counter
-            for r in a
-                .ranges
-                .iter()
-                .filter(|r| COUNTER_FUNCTIONS.contains(&r.func))
-            {
-                let Some(m) = &r.selector.metric else {
-                    continue;
-                };
-                match metadata.get(m) {
-                    Some(Ok(entries))
-                        if !entries.is_empty() && entries.iter().all(|e| e.kind == "gauge") =>
-                    {
-                        warn!(
-checks::COUNTER,
-                            format!(
-                                "{}() over {m}, which the server's metadata says is a gauge: {}() expects a counter (for a gauge use deriv() or delta())",
-                                r.func, r.func
-                            ),
-                        );
-                    }
-                    Some(Err(e)) => {
-                        failures += 1;
-                        warn!(
-                            checks::COUNTER,
-                            format!("could not read the metadata of {m}: {e}")
-                        );
-                    }
-                    _ => {}
-                }
-            }
-            // promql/labels and alerts/template: only when every selector involved had
-            // series (else promql/series speaks) and nothing makes labels up.
-            let names_of = |sels: &[Selector]| -> Option<BTreeSet<String>> {
-                if sels.is_empty() {
-                    return None;
-                }
-                let mut all = BTreeSet::new();
-                for s in sels {
-                    match facts.get(&s.text).map(|f| &f.names) {
-                        Some(Ok(n)) if !n.is_empty() => all.extend(n.iter().cloned()),
-                        _ => return None,
-                    }
-                }
-                Some(all)
-            };
-            let texts = |sels: &[Selector]| {
-                sels.iter()
-                    .map(|s| s.text.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            if !a.makes_labels {
-                for l in &a.labels {
-                    for side in &l.sides {
-                        let Some(names) = names_of(side) else {
-                            continue;
-                        };
-                        if !names.contains(&l.label) {
-                            warn!(
-checks::LABELS,
-                                format!(
-                                    "{} ({}): no series of {} carries the label {:?} over the last {lookback}",
-                                    l.clause,
-                                    l.label,
-                                    texts(side),
-                                    l.label
-                                ),
-                            );
-                        }
-                    }
-                }
-                if let Some(names) = names_of(&a.all_selectors) {
-                    for t in &a.template_labels {
-                        if !names.contains(&t.label) {
-                            found.push(
-                                Diagnostic::warning(
-                                    checks::TEMPLATE,
-                                    Some(t.pos),
-                                    format!(
-                                        "{} reads $labels.{}, but no series of {} carries the label {:?} over the last {lookback}",
-                                        t.place,
-                                        t.label,
-                                        texts(&a.all_selectors),
-                                        t.label
-                                    ),
-                                )
-                                .in_rule(site.reference.clone()),
-                            );
-                        }
-                    }
-                }
-            }
-        }
-        // alerts/count
-        if let Some(replay) = replays.get(&i) {
-            let alerts = replay.alerts.len();
-            let intervals: usize = replay.alerts.values().map(Vec::len).sum();
-            let message = if alerts == 0 {
-                format!("would not have fired over the last {lookback}")
-            } else {
-                format!(
-                    "would have fired {alerts} alert{} ({intervals} firing interval{}) over the last {lookback}",
-                    if alerts == 1 { "" } else { "s" },
-                    if intervals == 1 { "" } else { "s" }
-                )
-            };
-            let mut d = Diagnostic::info(checks::ALERTS_COUNT, expr_pos, message);
-            if let Some(e) = &replay.errors.first_error {
-                d = Diagnostic::warning(
-                    checks::ALERTS_COUNT,
-                    expr_pos,
-                    format!(
-                        "{} of {} evaluations over the last {lookback} failed: {e}",
-                        replay.errors.failed_evaluations, replay.evaluations
-                    ),
-                );
-            }
-            found.push(d.in_rule(site.reference.clone()));
-        }
+        let (found, failures) = judge(site, i, &answers, recorded_by_files, &options);
         out.failures += failures;
         out.findings[site.file].extend(found);
         if let Some(c) = cardinality_of.get(i) {
