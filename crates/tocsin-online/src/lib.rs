@@ -9,7 +9,7 @@
 //! [`Diagnostic`]s with a stable check name, so `# tocsin disable <check>`, `--strict` and
 //! every output format treat them like the offline ones. The binary only wires flags.
 //!
-//! Modules: [`analyse`] (what an expression asks of its series, pure), `judge` (the
+//! Modules: [`analyse`](mod@analyse) (what an expression asks of its series, pure), `judge` (the
 //! verdicts from the answers, pure), [`server`] (the configuration); this file gathers the
 //! answers.
 //!
