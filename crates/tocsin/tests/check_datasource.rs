@@ -195,6 +195,8 @@ fn datasource_reports_each_online_finding_at_its_rule_and_strict_fails_on_them()
     // Warnings and infos only: the file is valid and every check ran.
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON document");
+    assert_eq!(doc["online"]["datasource"], url.as_str(), "{doc:#}");
+    assert_eq!(doc["online"]["failures"], 0, "{doc:#}");
 
     // promql/series: never present vs present earlier in the lookback.
     let m = one(
@@ -367,6 +369,20 @@ fn datasource_reports_each_online_finding_at_its_rule_and_strict_fails_on_them()
     );
     assert_eq!(row("NeverThere"), ["NeverThere", "0", "0%"]);
     assert_eq!(row("Total"), ["Total", "1", "100%"]);
+    let mut extended = args.to_vec();
+    extended.insert(1, "--extended");
+    let doc: Value = serde_json::from_slice(&tocsin(&extended).stdout).expect("JSON document");
+    let rows = doc["files"][0]["cardinality"]
+        .as_array()
+        .expect("cardinality");
+    let row = rows
+        .iter()
+        .find(|r| r["rule"] == "TemplateMissingLabel")
+        .expect("a row per rule");
+    assert_eq!(
+        (&row["rule_index"], &row["series"]),
+        (&Value::from(8), &Value::from(1))
+    );
 
     // --strict: the same warnings fail the run; text output names file:line:column.
     let mut strict = args.to_vec();
@@ -400,6 +416,13 @@ fn an_unreachable_datasource_fails_the_check_and_never_prints_its_password() {
         !stdout.contains("s3cret-pw") && !stderr.contains("s3cret-pw"),
         "{stderr}"
     );
+    let out = tocsin(&["check", "--datasource", &url, "--format", "json", &file]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(!stdout.contains("s3cret-pw"), "{stdout}");
+    let doc: Value = serde_json::from_str(&stdout).expect("JSON document");
+    let problem = doc["online"]["problems"][0].as_str().unwrap_or_default();
+    assert!(problem.contains("no online check ran"), "{doc:#}");
     // Without --datasource the same file passes: the failure is the datasource's.
     assert_eq!(tocsin(&["check", &file]).status.code(), Some(0));
 }

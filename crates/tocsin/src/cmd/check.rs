@@ -92,7 +92,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     };
     match args.format {
         Format::Text => print_text(&reports)?,
-        Format::Json => print_json(&reports)?,
+        Format::Json => print_json(&reports, online.as_ref())?,
         Format::Github => print_github(&reports)?,
     }
     let mut code = exit_code(&reports, args.strict, args.lint_fatal);
@@ -393,10 +393,11 @@ fn print_text(reports: &[FileReport]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_json(reports: &[FileReport]) -> anyhow::Result<()> {
+fn print_json(reports: &[FileReport], online: Option<&Online>) -> anyhow::Result<()> {
     let files: Vec<serde_json::Value> = reports
         .iter()
-        .map(|r| {
+        .enumerate()
+        .map(|(i, r)| {
             let diagnostics: Vec<serde_json::Value> = r
                 .diagnostics
                 .iter()
@@ -413,7 +414,7 @@ fn print_json(reports: &[FileReport]) -> anyhow::Result<()> {
                     })
                 })
                 .collect();
-            serde_json::json!({
+            let mut file = serde_json::json!({
                 "path": r.path,
                 "valid": r.is_valid(),
                 "groups": r.groups,
@@ -421,13 +422,31 @@ fn print_json(reports: &[FileReport]) -> anyhow::Result<()> {
                 "alerting_rules": r.alerting_rules,
                 "recording_rules": r.recording_rules,
                 "diagnostics": diagnostics,
-            })
+            });
+            let rows = online.and_then(|o| o.cardinality.get(i)).filter(|r| !r.is_empty());
+            if let Some(rows) = rows {
+                file["cardinality"] = rows
+                    .iter()
+                    .map(|(rule, count)| match count {
+                        Ok(n) => serde_json::json!({"group": rule.group, "rule_index": rule.index, "rule": rule.name, "series": n}),
+                        Err(e) => serde_json::json!({"group": rule.group, "rule_index": rule.index, "rule": rule.name, "error": e}),
+                    })
+                    .collect();
+            }
+            file
         })
         .collect();
-    let doc = serde_json::json!({
+    let mut doc = serde_json::json!({
         "valid": reports.iter().all(FileReport::is_valid),
         "files": files,
     });
+    if let Some(o) = online {
+        doc["online"] = serde_json::json!({
+            "datasource": o.url,
+            "failures": o.failures,
+            "problems": o.problems,
+        });
+    }
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, &doc)?;
     writeln!(out)?;
