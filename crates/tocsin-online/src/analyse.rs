@@ -29,6 +29,8 @@ pub struct RangeUse {
     pub selector: Selector,
     /// The value of an equality `job` matcher of the selector, if it has one.
     pub job: Option<String>,
+    /// Where the call starts in the expression (bytes).
+    pub offset: usize,
 }
 
 /// A label an aggregation or a vector matching names, and the series it applies to.
@@ -40,6 +42,9 @@ pub struct LabelUse {
     /// The selectors whose series must carry the label, per side (one side for
     /// aggregations; for `on` each side on its own; for `ignoring` both together).
     pub sides: Vec<Vec<Selector>>,
+    /// Where the aggregation starts in the expression (bytes); `None` for a vector
+    /// matching (binary operators carry no position).
+    pub offset: Option<usize>,
 }
 
 /// A `$labels.x` (or `index $labels "x"`) in a label or annotation template.
@@ -61,6 +66,8 @@ pub struct Analysis {
     pub template_labels: Vec<TemplateLabel>,
     /// Every selector of the expression (for template labels).
     pub all_selectors: Vec<Selector>,
+    /// Where each selector (by text) first appears in the expression (bytes).
+    pub selector_offsets: std::collections::BTreeMap<String, usize>,
     /// The expression can make labels its selectors' series do not carry
     /// (`label_replace`, `label_join`, `count_values`, `absent`): label checks stay off.
     pub makes_labels: bool,
@@ -89,12 +96,17 @@ pub fn analyse(rule: &Rule) -> Option<Analysis> {
 
 fn walk(e: &Expr, a: &mut Analysis, absent: &mut BTreeSet<String>) {
     match e {
-        Expr::Number { .. } | Expr::String { .. } | Expr::VectorSelector(_) => {}
+        Expr::Number { .. } | Expr::String { .. } => {}
+        Expr::VectorSelector(vs) => {
+            a.selector_offsets
+                .entry(selector_of(vs).text)
+                .or_insert(vs.span.start as usize);
+        }
         Expr::MatrixSelector { selector, .. } => walk(selector, a, absent),
         Expr::Subquery { expr, .. } | Expr::Unary { expr, .. } | Expr::Paren { expr, .. } => {
             walk(expr, a, absent)
         }
-        Expr::Call { func, args, .. } => {
+        Expr::Call { func, args, span } => {
             match func.name {
                 "absent" | "absent_over_time" => {
                     a.makes_labels = true;
@@ -119,6 +131,7 @@ fn walk(e: &Expr, a: &mut Analysis, absent: &mut BTreeSet<String>) {
                             range_ms: *range,
                             selector: selector_of(vs),
                             job,
+                            offset: span.start as usize,
                         });
                     }
                 }
@@ -131,7 +144,7 @@ fn walk(e: &Expr, a: &mut Analysis, absent: &mut BTreeSet<String>) {
             param,
             grouping,
             without,
-            ..
+            span,
         } => {
             if op.as_str() == "count_values" {
                 a.makes_labels = true;
@@ -147,6 +160,7 @@ fn walk(e: &Expr, a: &mut Analysis, absent: &mut BTreeSet<String>) {
                     clause: clause.clone(),
                     label: label.clone(),
                     sides: vec![side.clone()],
+                    offset: Some(span.start as usize),
                 });
             }
             if let Some(p) = param {
@@ -178,6 +192,7 @@ fn walk(e: &Expr, a: &mut Analysis, absent: &mut BTreeSet<String>) {
                         clause: clause.clone(),
                         label: label.clone(),
                         sides: sides.clone(),
+                        offset: None,
                     });
                 }
             }
@@ -260,5 +275,7 @@ mod tests {
         let selectors: Vec<&str> = a.selectors.iter().map(|s| s.text.as_str()).collect();
         assert_eq!(selectors, vec![r#"http_total{job="api"}"#, "up"]);
         assert!(a.makes_labels);
+        assert_eq!(a.ranges[0].offset, 23);
+        assert_eq!(a.selector_offsets["up"], 81);
     }
 }

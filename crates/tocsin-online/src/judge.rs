@@ -46,6 +46,8 @@ pub(crate) struct Site<'a> {
     pub group: &'a RuleGroup,
     pub reference: RuleRef,
     pub analysis: Option<Analysis>,
+    /// The file's lines, to place findings inside the expression.
+    pub lines: &'a [&'a str],
 }
 
 /// A Prometheus duration, to the second.
@@ -75,6 +77,14 @@ pub(crate) fn judge(
     let warning = |check: &'static str, message: String| {
         Diagnostic::warning(check, expr_pos, message).in_rule(site.reference.clone())
     };
+    // At byte `offset` of the expression, where the file's layout allows.
+    let at = |offset: Option<usize>| match (&site.rule.expr, offset) {
+        (Some(expr), Some(offset)) => Some(crate::locate::locate(site.lines, expr, offset)),
+        _ => expr_pos,
+    };
+    let warning_at = |check: &'static str, offset: Option<usize>, message: String| {
+        Diagnostic::warning(check, at(offset), message).in_rule(site.reference.clone())
+    };
     if let Some(a) = &site.analysis {
         // promql/series
         for sel in &a.selectors {
@@ -88,12 +98,14 @@ pub(crate) fn judge(
             let Some(f) = facts.get(&sel.text) else {
                 continue;
             };
+            let sel_at = a.selector_offsets.get(&sel.text).copied();
             match (&f.now, &f.names) {
                 (Ok(n), _) if *n > 0 => {}
                 (Err(e), _) | (Ok(_), Err(e)) => {
                     failures += 1;
-                    found.push(warning(
+                    found.push(warning_at(
                         checks::SERIES,
+                        sel_at,
                         format!("could not check {}: {e}", sel.text),
                     ));
                 }
@@ -109,8 +121,9 @@ pub(crate) fn judge(
                         (_, Some(m)) => format!("; metric {m} was never present"),
                         (_, None) => String::new(),
                     };
-                    found.push(warning(
+                    found.push(warning_at(
                         checks::SERIES,
+                        sel_at,
                         format!(
                             "{} matches no series now, nor any over the last {lookback}{why}",
                             sel.text
@@ -132,8 +145,9 @@ pub(crate) fn judge(
                         }
                         _ => String::new(),
                     };
-                    found.push(warning(
+                    found.push(warning_at(
                         checks::SERIES,
+                        sel_at,
                         format!(
                             "{} matches no series now, but had some over the last {lookback}{when}",
                             sel.text
@@ -167,8 +181,9 @@ pub(crate) fn judge(
                 (None, Some(Ok(jobs))) => jobs,
                 (None, Some(Err(e))) => {
                     failures += 1;
-                    found.push(warning(
+                    found.push(warning_at(
                         checks::RATE,
+                        Some(r.offset),
                         format!("could not find the jobs of {}: {e}", r.selector.text),
                     ));
                     continue;
@@ -181,17 +196,17 @@ pub(crate) fn judge(
                 .max_by_key(|(_, d)| *d);
             if let Some((job, interval)) = slowest {
                 if (r.range_ms as u128) < 2 * interval.as_millis() {
-                    found.push(warning(
-checks::RATE,
-                        format!(
-                            "{}({}[{}]): the window is shorter than two scrape intervals of job {job:?} ({} each), so it often holds fewer than the two samples {}() needs",
-                            r.func,
-                            r.selector.text,
-                            tocsin_promql::format_duration(r.range_ms),
-                            human(interval),
-                            r.func
-                        ),
-                    ));
+                    let message = format!(
+                        "{}({}[{}]): the window is shorter than two scrape intervals of job \
+                         {job:?} ({} each), so it often holds fewer than the two samples {}() \
+                         needs",
+                        r.func,
+                        r.selector.text,
+                        tocsin_promql::format_duration(r.range_ms),
+                        human(interval),
+                        r.func
+                    );
+                    found.push(warning_at(checks::RATE, Some(r.offset), message));
                 }
             }
         }
@@ -208,18 +223,18 @@ checks::RATE,
                 Some(Ok(entries))
                     if !entries.is_empty() && entries.iter().all(|e| e.kind == "gauge") =>
                 {
-                    found.push(warning(
-checks::COUNTER,
-                        format!(
-                            "{}() over {m}, which the server's metadata says is a gauge: {}() expects a counter (for a gauge use deriv() or delta())",
-                            r.func, r.func
-                        ),
-                    ));
+                    let message = format!(
+                        "{}() over {m}, which the server's metadata says is a gauge: {}() \
+                         expects a counter (for a gauge use deriv() or delta())",
+                        r.func, r.func
+                    );
+                    found.push(warning_at(checks::COUNTER, Some(r.offset), message));
                 }
                 Some(Err(e)) => {
                     failures += 1;
-                    found.push(warning(
+                    found.push(warning_at(
                         checks::COUNTER,
+                        Some(r.offset),
                         format!("could not read the metadata of {m}: {e}"),
                     ));
                 }
@@ -254,36 +269,31 @@ checks::COUNTER,
                         continue;
                     };
                     if !names.contains(&l.label) {
-                        found.push(warning(
-checks::LABELS,
-                            format!(
-                                "{} ({}): no series of {} carries the label {:?} over the last {lookback}",
-                                l.clause,
-                                l.label,
-                                texts(side),
-                                l.label
-                            ),
-                        ));
+                        let message = format!(
+                            "{} ({}): no series of {} carries the label {:?} over the last \
+                             {lookback}",
+                            l.clause,
+                            l.label,
+                            texts(side),
+                            l.label
+                        );
+                        found.push(warning_at(checks::LABELS, l.offset, message));
                     }
                 }
             }
             if let Some(names) = names_of(&a.all_selectors) {
                 for t in &a.template_labels {
                     if !names.contains(&t.label) {
-                        found.push(
-                            Diagnostic::warning(
-                                checks::TEMPLATE,
-                                Some(t.pos),
-                                format!(
-                                    "{} reads $labels.{}, but no series of {} carries the label {:?} over the last {lookback}",
-                                    t.place,
-                                    t.label,
-                                    texts(&a.all_selectors),
-                                    t.label
-                                ),
-                            )
-                            .in_rule(site.reference.clone()),
+                        let message = format!(
+                            "{} reads $labels.{}, but no series of {} carries the label {:?} \
+                             over the last {lookback}",
+                            t.place,
+                            t.label,
+                            texts(&a.all_selectors),
+                            t.label
                         );
+                        let d = Diagnostic::warning(checks::TEMPLATE, Some(t.pos), message);
+                        found.push(d.in_rule(site.reference.clone()));
                     }
                 }
             }
@@ -370,6 +380,7 @@ mod tests {
                 name: "A".into(),
             },
             analysis: crate::analyse::analyse(&rule),
+            lines: &[],
         };
         judge(&site, 0, answers, &HashSet::new(), &options())
     }

@@ -9,11 +9,12 @@
 //! [`Diagnostic`]s with a stable check name, so `# tocsin disable <check>`, `--strict` and
 //! every output format treat them like the offline ones. The binary only wires flags.
 //!
-//! Modules: [`analyse`](mod@analyse) (what an expression asks of its series, pure), `judge` (the
-//! verdicts from the answers, pure), [`server`] (the configuration); this file gathers the
-//! answers.
+//! Modules: [`analyse`](mod@analyse) (what an expression asks of its series, pure), `judge`
+//! (the verdicts from the answers, pure), [`locate`] (offsets in an expression as file
+//! positions), [`server`] (the configuration); this file gathers the answers.
 //!
-//! Checks (each per rule, at the expression's position, templates at theirs):
+//! Checks (each per rule, at the selector or call inside the expression where [`locate`]
+//! can place it, else at the expression; templates at theirs):
 //! - `promql/series`: a selector matching no series now; says whether it had some over
 //!   the lookback (and when last) or none at all.
 //! - `promql/rate`: `rate`/`irate`/`increase`/`delta`/`idelta`/`deriv`/`predict_linear`
@@ -31,6 +32,7 @@
 
 pub mod analyse;
 mod judge;
+pub mod locate;
 pub mod server;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -65,6 +67,9 @@ pub struct OnlineOptions {
 #[derive(Clone, Debug)]
 pub struct FileRules {
     pub path: String,
+    /// The file's text, to place findings inside expressions ([`locate`]); empty: at the
+    /// expression's start.
+    pub text: String,
     pub groups: Vec<RuleGroup>,
 }
 
@@ -241,6 +246,7 @@ pub async fn check(
     };
     let options = Arc::new(options);
 
+    let lines: Vec<Vec<&str>> = files.iter().map(|f| f.text.lines().collect()).collect();
     let mut sites = Vec::new();
     for (file, f) in files.iter().enumerate() {
         for group in &f.groups {
@@ -255,6 +261,7 @@ pub async fn check(
                         name: rule.name().to_string(),
                     },
                     analysis: analyse(rule),
+                    lines: &lines[file],
                 });
             }
         }

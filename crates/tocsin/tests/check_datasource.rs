@@ -31,9 +31,9 @@ const CHECKED: &str = r#"groups:
       - alert: NeverThere
         expr: no_such_metric_total > 0
       - alert: GoneAway
-        expr: old_metric > 0
+        expr: vector(1) and old_metric > 0
       - alert: ShortWindow
-        expr: rate(prometheus_http_requests_total[3s]) > 100
+        expr: 100 < rate(prometheus_http_requests_total[3s])
       - alert: RateOfGauge
         expr: rate(go_goroutines[1m]) > 100
       - alert: ReadsNothingRecorded
@@ -41,7 +41,7 @@ const CHECKED: &str = r#"groups:
       - alert: ReadsServerRecording
         expr: job:up:sum > 1000
       - alert: GroupsByMissingLabel
-        expr: sum by (cluster) (up) > 1000
+        expr: 1000 < sum by (cluster) (up)
       - alert: TemplateMissingLabel
         expr: up{job="prometheus"} == 1
         annotations:
@@ -131,6 +131,17 @@ fn expr_pos(alert: &str) -> (u64, u64) {
     value_pos(alert, "expr: ")
 }
 
+/// Where `part` starts inside the `expr:` value of the rule alerting as `alert`: the
+/// column findings about a selector or call point at.
+fn part_pos(alert: &str, part: &str) -> (u64, u64) {
+    let (line, col) = expr_pos(alert);
+    let text = CHECKED.lines().nth(line as usize - 1).expect("expr line");
+    let offset = text[col as usize - 1..]
+        .find(part)
+        .expect("part of the expr");
+    (line, col + offset as u64)
+}
+
 /// Line and column of the first value after `key` following `- alert: NAME`.
 fn value_pos(alert: &str, key: &str) -> (u64, u64) {
     let lines: Vec<&str> = CHECKED.lines().collect();
@@ -216,7 +227,7 @@ fn datasource_reports_each_online_finding_at_its_rule_and_strict_fails_on_them()
         "GoneAway",
         "promql/series",
         "warning",
-        expr_pos("GoneAway"),
+        part_pos("GoneAway", "old_metric"),
     );
     assert!(
         m.contains("old_metric matches no series now, but had some over the last 1h"),
@@ -233,7 +244,7 @@ fn datasource_reports_each_online_finding_at_its_rule_and_strict_fails_on_them()
         "ShortWindow",
         "promql/rate",
         "warning",
-        expr_pos("ShortWindow"),
+        part_pos("ShortWindow", "rate("),
     );
     assert!(m.contains(r#"job "prometheus" (2s each)"#), "{m}");
     assert!(findings(&doc, "RateOfGauge", "promql/rate").is_empty());
@@ -272,7 +283,7 @@ fn datasource_reports_each_online_finding_at_its_rule_and_strict_fails_on_them()
         "GroupsByMissingLabel",
         "promql/labels",
         "warning",
-        expr_pos("GroupsByMissingLabel"),
+        part_pos("GroupsByMissingLabel", "sum by"),
     );
     assert!(
         m.contains(r#"sum by (cluster): no series of up carries the label "cluster""#),
@@ -391,7 +402,7 @@ fn datasource_reports_each_online_finding_at_its_rule_and_strict_fails_on_them()
     let out = tocsin(&strict);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    let (line, col) = expr_pos("ShortWindow");
+    let (line, col) = part_pos("ShortWindow", "rate(");
     assert!(
         stderr.contains(&format!(
             "{file}:{line}:{col}: warning: group \"online\", rule 3, \"ShortWindow\": rate("
@@ -461,9 +472,10 @@ fn a_query_the_server_refuses_is_a_check_that_did_not_run_and_fails_the_run() {
     ]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
+    // At the selector inside `sum(…)`: column 15 is the expression, 19 the selector.
     assert!(
         stderr.contains(&format!(
-            "{file}:5:15: warning: group \"refused\", rule 1, \"Busy\": could not check prometheus_http_requests_total: query processing would load too many samples"
+            "{file}:5:19: warning: group \"refused\", rule 1, \"Busy\": could not check prometheus_http_requests_total: query processing would load too many samples"
         )),
         "{stderr}"
     );

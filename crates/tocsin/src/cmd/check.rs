@@ -156,6 +156,8 @@ fn online(args: &CheckArgs, url: &str, reports: &mut [FileReport]) -> anyhow::Re
             indices.push(i);
             files.push(tocsin_online::FileRules {
                 path: report.path.clone(),
+                // Only to place findings inside expressions: unreadable now, at their start.
+                text: std::fs::read_to_string(&report.path).unwrap_or_default(),
                 groups,
             });
         }
