@@ -68,6 +68,8 @@ pub struct Analysis {
     pub all_selectors: Vec<Selector>,
     /// Where each selector (by text) first appears in the expression (bytes).
     pub selector_offsets: std::collections::BTreeMap<String, usize>,
+    /// Which labels the expression's result can carry, whatever the series hold.
+    pub carried: Carried,
     /// The expression can make labels its selectors' series do not carry
     /// (`label_replace`, `label_join`, `count_values`, `absent`): label checks stay off.
     pub makes_labels: bool,
@@ -78,6 +80,7 @@ pub fn analyse(rule: &Rule) -> Option<Analysis> {
     let expr = tocsin_promql::parse(rule.expr_text()).ok()?;
     let mut a = Analysis {
         all_selectors: selectors_of(&expr),
+        carried: carried(&expr),
         ..Analysis::default()
     };
     let mut absent = BTreeSet::new();
@@ -202,6 +205,178 @@ fn walk(e: &Expr, a: &mut Analysis, absent: &mut BTreeSet<String>) {
     }
 }
 
+/// The labels an expression's result can carry, from its shape alone: aggregations keep
+/// their `by` labels or drop their `without` ones, one-to-one matchings with `on` keep only
+/// those labels (as Prometheus's `resultMetric` does), `group_left`/`group_right` add
+/// theirs, `label_replace`/`label_join` add their target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Carried {
+    /// At most these.
+    Only(BTreeSet<String>),
+    /// Any label but these.
+    AllBut(BTreeSet<String>),
+}
+
+impl Default for Carried {
+    fn default() -> Self {
+        Carried::AllBut(BTreeSet::new())
+    }
+}
+
+impl Carried {
+    pub fn may_carry(&self, label: &str) -> bool {
+        match self {
+            Carried::Only(s) => s.contains(label),
+            Carried::AllBut(x) => !x.contains(label),
+        }
+    }
+
+    fn keep(self, labels: &[String]) -> Carried {
+        let ls: BTreeSet<String> = labels.iter().cloned().collect();
+        match self {
+            Carried::Only(s) => Carried::Only(s.intersection(&ls).cloned().collect()),
+            Carried::AllBut(x) => Carried::Only(ls.difference(&x).cloned().collect()),
+        }
+    }
+
+    fn drop(self, labels: &[String]) -> Carried {
+        match self {
+            Carried::Only(mut s) => {
+                labels.iter().for_each(|l| {
+                    s.remove(l);
+                });
+                Carried::Only(s)
+            }
+            Carried::AllBut(mut x) => {
+                x.extend(labels.iter().cloned());
+                Carried::AllBut(x)
+            }
+        }
+    }
+
+    fn add(self, labels: &[String]) -> Carried {
+        match self {
+            Carried::Only(mut s) => {
+                s.extend(labels.iter().cloned());
+                Carried::Only(s)
+            }
+            Carried::AllBut(mut x) => {
+                labels.iter().for_each(|l| {
+                    x.remove(l);
+                });
+                Carried::AllBut(x)
+            }
+        }
+    }
+
+    fn union(self, other: Carried) -> Carried {
+        match (self, other) {
+            (Carried::Only(a), Carried::Only(b)) => Carried::Only(a.union(&b).cloned().collect()),
+            (Carried::AllBut(x), Carried::Only(b)) | (Carried::Only(b), Carried::AllBut(x)) => {
+                Carried::AllBut(x.difference(&b).cloned().collect())
+            }
+            (Carried::AllBut(x), Carried::AllBut(y)) => {
+                Carried::AllBut(x.intersection(&y).cloned().collect())
+            }
+        }
+    }
+}
+
+fn string_arg(args: &[Expr], i: usize) -> Vec<String> {
+    match args.get(i) {
+        Some(Expr::String { value, .. }) => vec![value.clone()],
+        _ => Vec::new(),
+    }
+}
+
+/// See [`Carried`].
+pub fn carried(e: &Expr) -> Carried {
+    use tocsin_promql::{BinaryOp, Cardinality, ValueType};
+    let none = || Carried::Only(BTreeSet::new());
+    match e {
+        Expr::Number { .. } | Expr::String { .. } => none(),
+        Expr::VectorSelector(_) | Expr::MatrixSelector { .. } => Carried::default(),
+        Expr::Subquery { expr, .. } | Expr::Unary { expr, .. } | Expr::Paren { expr, .. } => {
+            carried(expr)
+        }
+        Expr::Call { func, args, .. } => match func.name {
+            _ if func.return_type != ValueType::Vector => none(),
+            "label_replace" | "label_join" => match args.first() {
+                Some(v) => carried(v).add(&string_arg(args, 1)),
+                None => none(),
+            },
+            // Labels from the selector's equality matchers: not worth modelling.
+            "absent" | "absent_over_time" => Carried::default(),
+            "histogram_quantile" => match args.get(1) {
+                Some(v) => carried(v).drop(&["le".to_string()]),
+                None => none(),
+            },
+            _ => args
+                .iter()
+                .find(|a| matches!(a.value_type(), ValueType::Vector | ValueType::Matrix))
+                .map_or_else(none, carried),
+        },
+        Expr::Aggregate {
+            op,
+            expr,
+            param,
+            grouping,
+            without,
+            ..
+        } => {
+            let inner = carried(expr);
+            match op.as_str() {
+                "topk" | "bottomk" => inner,
+                name => {
+                    let grouped = if *without {
+                        inner.drop(grouping)
+                    } else {
+                        inner.keep(grouping)
+                    };
+                    if name == "count_values" {
+                        let label = match param.as_deref() {
+                            Some(Expr::String { value, .. }) => vec![value.clone()],
+                            _ => Vec::new(),
+                        };
+                        grouped.add(&label)
+                    } else {
+                        grouped
+                    }
+                }
+            }
+        }
+        Expr::Binary {
+            op,
+            lhs,
+            rhs,
+            matching,
+            ..
+        } => {
+            let (l, r) = (lhs.value_type(), rhs.value_type());
+            if l != ValueType::Vector && r != ValueType::Vector {
+                return none();
+            }
+            if l != ValueType::Vector {
+                return carried(rhs);
+            }
+            if r != ValueType::Vector {
+                return carried(lhs);
+            }
+            match op {
+                BinaryOp::And | BinaryOp::Unless => carried(lhs),
+                BinaryOp::Or => carried(lhs).union(carried(rhs)),
+                _ => match matching.card {
+                    Cardinality::OneToOne if matching.on => carried(lhs).keep(&matching.labels),
+                    Cardinality::OneToOne => carried(lhs).drop(&matching.labels),
+                    Cardinality::ManyToOne => carried(lhs).add(&matching.include),
+                    Cardinality::OneToMany => carried(rhs).add(&matching.include),
+                    Cardinality::ManyToMany => carried(lhs),
+                },
+            }
+        }
+    }
+}
+
 /// The labels a rule's templates read from `$labels`, with where each template is.
 fn template_labels(rule: &Rule) -> Vec<TemplateLabel> {
     let dotted = Regex::new(r"\$labels\.([A-Za-z_][A-Za-z0-9_]*)").expect("a valid regex");
@@ -277,5 +452,42 @@ mod tests {
         assert!(a.makes_labels);
         assert_eq!(a.ranges[0].offset, 23);
         assert_eq!(a.selector_offsets["up"], 81);
+    }
+
+    fn carries(expr: &str) -> Carried {
+        carried(&tocsin_promql::parse(expr).expect("parses"))
+    }
+
+    fn only(labels: &[&str]) -> Carried {
+        Carried::Only(labels.iter().map(|l| l.to_string()).collect())
+    }
+
+    #[test]
+    fn aggregations_and_matchings_narrow_the_labels_a_result_carries() {
+        assert_eq!(carries("sum by (job) (rate(x[5m])) > 1"), only(&["job"]));
+        assert_eq!(carries("up / on (instance) up"), only(&["instance"]));
+        assert_eq!(
+            carries("up * on (instance) group_left (team) owner"),
+            Carried::default()
+        );
+        assert_eq!(
+            carries("sum by (job) (up) * on (job) group_left (team) owner"),
+            only(&["job", "team"])
+        );
+        assert_eq!(
+            carries(r#"label_replace(sum by (job) (up), "svc", "$1", "job", "(.*)")"#),
+            only(&["job", "svc"])
+        );
+        assert_eq!(
+            carries("histogram_quantile(0.9, sum by (le, path) (rate(h_bucket[5m])))"),
+            only(&["path"])
+        );
+        assert!(!carries("sum without (instance) (up)").may_carry("instance"));
+        assert!(carries("sum without (instance) (up)").may_carry("job"));
+        assert_eq!(
+            carries("sum by (a) (x) or sum by (b) (y)"),
+            only(&["a", "b"])
+        );
+        assert_eq!(carries("vector(1)"), only(&[]));
     }
 }

@@ -9,7 +9,7 @@ use tocsin_diff::selectors::Selector;
 use tocsin_query::MetricMetadata;
 use tocsin_rules::{checks, Diagnostic, RuleGroup, RuleRef};
 
-use crate::analyse::{Analysis, COUNTER_FUNCTIONS, NEEDS_TWO_SAMPLES};
+use crate::analyse::{Analysis, Carried, COUNTER_FUNCTIONS, NEEDS_TWO_SAMPLES};
 use crate::{OnlineOptions, ServerConfig};
 
 /// Everything the server answered, for every rule.
@@ -262,6 +262,31 @@ pub(crate) fn judge(
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        // alerts/template from the expression's shape: a label its aggregations or
+        // matchings drop, whatever the series carry.
+        for t in a
+            .template_labels
+            .iter()
+            .filter(|t| !a.carried.may_carry(&t.label))
+        {
+            let kept = match &a.carried {
+                Carried::Only(s) if s.is_empty() => "carries no label".to_string(),
+                Carried::Only(s) => format!(
+                    "carries only {}",
+                    s.iter().cloned().collect::<Vec<_>>().join(", ")
+                ),
+                Carried::AllBut(x) => {
+                    format!("drops {}", x.iter().cloned().collect::<Vec<_>>().join(", "))
+                }
+            };
+            let message = format!(
+                "{} reads $labels.{}, but the expression's result {kept}: its aggregations \
+                 and matchings drop {:?}",
+                t.place, t.label, t.label
+            );
+            let d = Diagnostic::warning(checks::TEMPLATE, Some(t.pos), message);
+            found.push(d.in_rule(site.reference.clone()));
+        }
         if !a.makes_labels {
             for l in &a.labels {
                 for side in &l.sides {
@@ -283,7 +308,7 @@ pub(crate) fn judge(
             }
             if let Some(names) = names_of(&a.all_selectors) {
                 for t in &a.template_labels {
-                    if !names.contains(&t.label) {
+                    if a.carried.may_carry(&t.label) && !names.contains(&t.label) {
                         let message = format!(
                             "{} reads $labels.{}, but no series of {} carries the label {:?} \
                              over the last {lookback}",

@@ -22,7 +22,8 @@
 //! - `promql/counter`: `rate`/`irate`/`increase`/`resets` over a metric the server's
 //!   metadata calls a gauge.
 //! - `promql/labels`: a `by`/`without`/`on`/`ignoring` label none of the series carries.
-//! - `alerts/template`: a `$labels.x` no series of the expression carries.
+//! - `alerts/template`: a `$labels.x` the expression's result cannot carry (dropped by an
+//!   aggregation or matching) or no series of the expression carries.
 //! - `alerts/count` (info): the alerts the rule would have raised over the lookback.
 //! - `rule/dependency` is `tocsin-rules`' [`tocsin_rules::missing_dependencies`], given
 //!   [`Outcome::server_records`].

@@ -46,6 +46,10 @@ const CHECKED: &str = r#"groups:
         expr: up{job="prometheus"} == 1
         annotations:
           summary: "{{ $labels.instance }} in {{ $labels.datacenter }}"
+      - alert: TemplateAggregatedAway
+        expr: sum by (job) (up) > 1000
+        annotations:
+          summary: "{{ $labels.job }}: {{ $labels.instance }}"
       # tocsin disable promql/series
       - alert: Suppressed
         expr: another_missing_metric > 0
@@ -304,6 +308,20 @@ fn datasource_reports_each_online_finding_at_its_rule_and_strict_fails_on_them()
     );
     assert!(!m.contains("$labels.instance"), "{m}");
 
+    // alerts/template from the expression's shape: `sum by (job)` drops `instance`, which
+    // every series of `up` carries.
+    let m = one(
+        &doc,
+        "TemplateAggregatedAway",
+        "alerts/template",
+        "warning",
+        value_pos("TemplateAggregatedAway", "summary: "),
+    );
+    assert!(
+        m.contains("annotation summary reads $labels.instance, but the expression's result carries only job"),
+        "{m}"
+    );
+
     // alerts/count: info for every alerting rule; `up == 1` has fired once, since the
     // first scrape.
     let m = one(
@@ -421,7 +439,7 @@ fn an_unreachable_datasource_fails_the_check_and_never_prints_its_password() {
     let out = tocsin(&["check", "--datasource", &url, &file]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
-    assert!(stdout.contains("SUCCESS: 9 rules found"), "{stdout}");
+    assert!(stdout.contains("SUCCESS: 10 rules found"), "{stdout}");
     assert!(stderr.contains("no online check ran"), "{stderr}");
     assert!(
         !stdout.contains("s3cret-pw") && !stderr.contains("s3cret-pw"),
