@@ -8,14 +8,13 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use tocsin_query::LabelSet;
 use tocsin_testkit::{free_port, http_get, Prometheus, PrometheusOptions, TempDir};
 
-use common::{form_encode, remote_write, wait_until};
+use common::{form_encode, remote_write, text, tocsin, wait_until};
 
 /// What the server itself records, so `rule/dependency` must not flag `job:up:sum`.
 const SERVER_RULES: &str = "groups:
@@ -54,17 +53,6 @@ const CHECKED: &str = r#"groups:
       - alert: Suppressed
         expr: another_missing_metric > 0
 "#;
-
-fn tocsin(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tocsin"))
-        .args(args)
-        .output()
-        .expect("run tocsin")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 fn query_has_result(prom: &Prometheus, expr: &str) -> bool {
     let (status, body) = http_get(&format!(

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::normalise;
+use common::{normalise, text};
 use tocsin_testkit::TempDir;
 
 mod common;
@@ -12,10 +12,6 @@ mod common;
 /// The address space `tocsin check` may use in these tests: far more than any honest rule
 /// file needs, far less than an expanded alias bomb.
 const ADDRESS_SPACE_LIMIT: &str = "--as=1073741824";
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// `tocsin ARGS…` run under [`ADDRESS_SPACE_LIMIT`] with util-linux's `prlimit`.
 fn tocsin_limited(args: &[&str]) -> Output {

@@ -15,6 +15,19 @@ use serde_json::Value;
 use tocsin_query::remote_write::{compress, encode_write_request, WriteSample};
 use tocsin_testkit::{free_port, http_get, http_request};
 
+/// `tocsin ARGS…` run to completion, as a user runs it.
+pub fn tocsin(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tocsin"))
+        .args(args)
+        .output()
+        .expect("run tocsin")
+}
+
+/// Output bytes as text (invalid UTF-8 replaced).
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
 /// Polls `done` every 100 ms until it holds or `limit` passes; then panics with `context()`.
 pub fn wait_until(
     what: &str,
