@@ -298,6 +298,38 @@ mod tests {
         });
     }
 
+    /// A datasource client that needs 384 KiB of stack per query.
+    struct StackHungryQueries(std::cell::Cell<usize>);
+
+    impl TemplateContext for StackHungryQueries {
+        fn query(&self, _expr: &str) -> Result<Vec<Sample>, String> {
+            let buf = std::hint::black_box([1u8; 384 << 10]);
+            self.0.set(self.0.get() + usize::from(buf[buf.len() - 1]));
+            Ok(Vec::new())
+        }
+    }
+
+    #[test]
+    fn a_query_at_any_depth_runs_with_the_stack_of_a_fresh_thread() {
+        // The queries run at every depth to 2,000, so some of them where
+        // the nesting has left little of a stack segment.
+        let calls = on_a_default_thread(|| {
+            let n = 2_000;
+            let text = format!(
+                "{}{}",
+                r#"{{if true}}{{$x := query "up"}}"#.repeat(n),
+                "{{end}}".repeat(n)
+            );
+            let queries = StackHungryQueries(std::cell::Cell::new(0));
+            parse_alert_template("__alert_A", &text)
+                .expect("parses")
+                .render(&AlertTemplateData::default(), &queries)
+                .expect("renders");
+            queries.0.get()
+        });
+        assert_eq!(calls, 2_000);
+    }
+
     struct NoQueries;
 
     impl TemplateContext for NoQueries {

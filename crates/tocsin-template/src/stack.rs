@@ -7,10 +7,14 @@
 //! thread's stack: a tokio worker, a blocking-pool thread and the main
 //! thread all work.
 
-/// Stack that must be left for the code between two guarded entries, with
-/// room for what a template function does at the deepest level (a `query`
-/// runs the datasource client on this stack).
+/// Stack that must be left for the code between two guarded entries and
+/// for what template functions do (except `query`: see [`callout`]).
 const RED_ZONE: usize = 256 * 1024;
+
+/// Stack left for the caller's code that a `query` runs (the datasource
+/// client, on this thread), however deep in a template it is called: what
+/// it would have had at the top of a 2 MiB thread.
+const CALLOUT_RED_ZONE: usize = 1024 * 1024;
 
 /// Size of each new stack segment.
 const SEGMENT: usize = 4 * 1024 * 1024;
@@ -19,4 +23,10 @@ const SEGMENT: usize = 4 * 1024 * 1024;
 #[inline]
 pub(crate) fn guard<R>(f: impl FnOnce() -> R) -> R {
     stacker::maybe_grow(RED_ZONE, SEGMENT, f)
+}
+
+/// Run the caller's `f` (a `query`) with at least [`CALLOUT_RED_ZONE`] of
+/// stack.
+pub(crate) fn callout<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(CALLOUT_RED_ZONE, SEGMENT, f)
 }
