@@ -13,12 +13,12 @@ use std::sync::OnceLock;
 /// Bound on nesting: control structures (`if`, `range`, `with`, each
 /// `else if`, and `define`/`block` bodies) and parenthesised pipelines,
 /// counted together. Deeper input is "max expression depth exceeded", Go's
-/// words for its own bound on parentheses (`maxStackDepth`, 10,000 in Go
-/// releases after the 1.19 Prometheus 2.42 is built with). promtool 2.42 has
-/// no bound: it accepts every construct 100,000 deep and crashes, out of
-/// goroutine stack, somewhere beyond (docs/hostile-input.md). Parsing and
-/// rendering recurse once per level on stack that grows as needed
-/// ([`crate::stack`]), so the bound is about memory, not the thread.
+/// words for its own bound on parentheses (`maxStackDepth`, 10,000, in Go
+/// releases later than the 1.19.8 Debian's Prometheus 2.42 is built with).
+/// promtool 2.42 has no bound: it accepts every construct 100,000 deep and
+/// crashes, out of goroutine stack, somewhere beyond (docs/hostile-input.md).
+/// Parsing and rendering recurse once per level on stack that grows as
+/// needed, so the bound is about memory, not the size of the thread's stack.
 pub const MAX_DEPTH: usize = 100_000;
 
 /// The result of parsing: the top-level tree (under the template's own
