@@ -19,8 +19,13 @@ fn text(bytes: &[u8]) -> String {
 
 /// `tocsin ARGS…` run under [`ADDRESS_SPACE_LIMIT`] with util-linux's `prlimit`.
 fn tocsin_limited(args: &[&str]) -> Output {
+    tocsin_limited_to(ADDRESS_SPACE_LIMIT, args)
+}
+
+/// `tocsin ARGS…` run under the address-space limit `limit` (`--as=BYTES`).
+fn tocsin_limited_to(limit: &str, args: &[&str]) -> Output {
     Command::new("prlimit")
-        .arg(ADDRESS_SPACE_LIMIT)
+        .arg(limit)
         .arg(env!("CARGO_BIN_EXE_tocsin"))
         .args(args)
         .output()
@@ -306,12 +311,7 @@ fn templates_nested_as_deep_as_promtool_accepts_get_its_verdict() {
             let name = format!("{what}_{n}.yaml");
             let file = one_alert(&dir, &name, &template);
             let theirs = promtool(&["check", "rules", &file]);
-            let ours = Command::new("prlimit")
-                .arg(DEEP_TEMPLATE_ADDRESS_SPACE)
-                .arg(env!("CARGO_BIN_EXE_tocsin"))
-                .args(["check", &file])
-                .output()
-                .expect("run prlimit (util-linux)");
+            let ours = tocsin_limited_to(DEEP_TEMPLATE_ADDRESS_SPACE, &["check", &file]);
             assert_eq!(
                 theirs.status.code(),
                 Some(0),
@@ -338,12 +338,7 @@ fn templates_nested_past_the_limit_get_gos_error_not_a_crash() {
         }
         let name = format!("{what}_100001.yaml");
         let file = one_alert(&dir, &name, &template);
-        let ours = Command::new("prlimit")
-            .arg(DEEP_TEMPLATE_ADDRESS_SPACE)
-            .arg(env!("CARGO_BIN_EXE_tocsin"))
-            .args(["check", &file])
-            .output()
-            .expect("run prlimit (util-linux)");
+        let ours = tocsin_limited_to(DEEP_TEMPLATE_ADDRESS_SPACE, &["check", &file]);
         assert_eq!(
             ours.status.code(),
             Some(1),
