@@ -11,7 +11,7 @@ use tocsin_engine::runner::{
     AlertNotifier, AlertStatus, Engine, EngineOptions, OutgoingAlert, OutgoingState, Outputs,
 };
 use tocsin_engine::{AlertState, GroupSchedule, Health, Sample, Timestamp};
-use tocsin_query::{ClientConfig, PrometheusClient};
+use tocsin_query::{HttpClientConfig, PrometheusClient};
 use tocsin_testkit::{http_get, Prometheus, PrometheusOptions, TempDir};
 use tokio::sync::oneshot;
 
@@ -61,7 +61,7 @@ struct Running {
 }
 
 fn start(url: &str, opts: EngineOptions, files: &[String]) -> Running {
-    let client = PrometheusClient::new(ClientConfig::new(url)).expect("client");
+    let client = PrometheusClient::new(HttpClientConfig::new(url)).expect("client");
     let sink = Arc::new(Sink::default());
     let engine = Engine::new(opts, Arc::new(client), sink.clone(), sink.clone());
     engine.apply(files).expect("rules load");

@@ -3,8 +3,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tocsin_query::{
-    ClientConfig, Datasource, ErrorType, LabelSet, Point, PrometheusClient, QueryError, QueryValue,
-    RetryPolicy, Rule, RuleKind,
+    Datasource, ErrorType, HttpClientConfig, LabelSet, Point, PrometheusClient, QueryError,
+    QueryValue, RetryPolicy, Rule, RuleKind,
 };
 use tocsin_testkit::{Prometheus, PrometheusOptions, TempDir};
 
@@ -13,7 +13,7 @@ fn at(ms: u64) -> SystemTime {
 }
 
 fn client(prom: &Prometheus) -> PrometheusClient {
-    PrometheusClient::new(ClientConfig::new(prom.url())).unwrap()
+    PrometheusClient::new(HttpClientConfig::new(prom.url())).unwrap()
 }
 
 fn labels(pairs: &[(&str, &str)]) -> LabelSet {
@@ -161,7 +161,7 @@ async fn bad_data_keeps_its_type_message_and_status_and_is_not_retried() {
 async fn retries_against_a_stopped_server_end_at_the_deadline_with_a_connect_error() {
     let mut prom = Prometheus::start(PrometheusOptions::default());
     prom.stop();
-    let mut cfg = ClientConfig::new(prom.url());
+    let mut cfg = HttpClientConfig::new(prom.url());
     cfg.deadline = Duration::from_millis(500);
     cfg.retry = RetryPolicy {
         max_retries: u32::MAX,
