@@ -70,6 +70,41 @@ pub enum Rule {
     Recording(RecordingRule),
 }
 
+impl Rule {
+    /// The `alert:` or `record:` name.
+    pub fn name(&self) -> &str {
+        match self {
+            Rule::Alerting(r) => &r.name,
+            Rule::Recording(r) => &r.name,
+        }
+    }
+
+    /// Its health.
+    pub fn health(&self) -> RuleHealth {
+        match self {
+            Rule::Alerting(r) => r.health,
+            Rule::Recording(r) => r.health,
+        }
+    }
+
+    /// Its last error, if any.
+    pub fn last_error(&self) -> Option<&str> {
+        match self {
+            Rule::Alerting(r) => r.last_error.as_deref(),
+            Rule::Recording(r) => r.last_error.as_deref(),
+        }
+        .filter(|e| !e.is_empty())
+    }
+
+    /// RFC 3339 start of its last evaluation.
+    pub fn last_evaluation(&self) -> &str {
+        match self {
+            Rule::Alerting(r) => &r.last_evaluation,
+            Rule::Recording(r) => &r.last_evaluation,
+        }
+    }
+}
+
 /// `health`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]

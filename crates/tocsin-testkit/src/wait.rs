@@ -51,17 +51,18 @@ pub fn eventually_with<T>(
     }
 }
 
-/// [`eventually`] for async tests: between polls it yields to the executor (any
+/// [`eventually`] for async tests: `f` returns a future (wrap a plain check in
+/// [`std::future::ready`]), and between polls the test yields to the executor (any
 /// executor: the pause is a timer thread, not a runtime's clock), so tasks under test keep
 /// running on a single-threaded runtime.
-pub async fn eventually_async<T>(
-    what: &str,
-    limit: Duration,
-    mut f: impl FnMut() -> Option<T>,
-) -> T {
+pub async fn eventually_async<T, F, Fut>(what: &str, limit: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
     let start = Instant::now();
     loop {
-        if let Some(v) = f() {
+        if let Some(v) = f().await {
             return v;
         }
         if start.elapsed() >= limit {
@@ -142,7 +143,7 @@ mod tests {
         let mut calls = 0;
         let fut = eventually_async("the second call", Duration::from_secs(30), || {
             calls += 1;
-            (calls == 2).then_some(())
+            std::future::ready((calls == 2).then_some(()))
         });
         block_on(fut);
         assert_eq!(calls, 2);
