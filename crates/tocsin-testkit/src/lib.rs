@@ -11,7 +11,9 @@
 //! checking what a client sends; [`wait_until`] and [`eventually`] (and
 //! [`eventually_async`]) poll for something to happen with a deadline, and
 //! [`Prometheus::restart`] brings a stopped server back on the same port, for outage
-//! tests. It is a dev-dependency only and uses std alone.
+//! tests. It is a dev-dependency only and uses std alone, except for the `engine` feature:
+//! `engine::RunningEngine`, the rule engine's runner started with collecting outputs and
+//! notifier (for the engine's own tests and the binary's).
 //!
 //! ```no_run
 //! use tocsin_testkit::{http_get, Prometheus, PrometheusOptions};
@@ -21,6 +23,8 @@
 //! ```
 
 mod alertmanager;
+#[cfg(feature = "engine")]
+pub mod engine;
 mod http;
 mod process;
 mod prometheus;
