@@ -47,9 +47,10 @@ pub struct RuleGroup {
     pub file: String,
     /// Evaluation interval, seconds.
     pub interval: f64,
-    /// Alert/series limit (0: none).
+    /// Alert/series limit: a Go `int`, and only a limit above 0 is enforced, so Prometheus
+    /// reports `limit: -1` from a rule file as `-1`.
     #[serde(default)]
-    pub limit: u64,
+    pub limit: i64,
     /// Duration of the last evaluation, seconds.
     #[serde(default)]
     pub evaluation_time: f64,
@@ -76,6 +77,14 @@ impl Rule {
         match self {
             Rule::Alerting(r) => &r.name,
             Rule::Recording(r) => &r.name,
+        }
+    }
+
+    /// The normalised PromQL, as the server prints it.
+    pub fn query(&self) -> &str {
+        match self {
+            Rule::Alerting(r) => &r.query,
+            Rule::Recording(r) => &r.query,
         }
     }
 
