@@ -30,9 +30,15 @@
 //!   with exponential backoff and jitter inside the call's deadline; any other 4xx is
 //!   permanent (a 400 for an out-of-order sample will never succeed) and carries the
 //!   server's message.
-//! - **Same settings as the query client.** URL userinfo, headers, basic/bearer auth from
-//!   values or files and TLS are handled by the code [`crate::PrometheusClient`] uses, with
-//!   the same guarantee: no password, token or header value in any error or `Debug` output.
+//! - **Same settings as the query client.** [`RemoteWriteConfig::http`] is the
+//!   [`HttpClientConfig`] the datasource takes: URL userinfo, headers, basic/bearer auth
+//!   from values or files and TLS are handled by the code [`crate::PrometheusClient`] uses,
+//!   with the same guarantee: no password, token or header value in any error or `Debug`
+//!   output.
+//! - **A queue for callers that must not wait** ([`RemoteWriteQueue`], in `queue.rs`): one
+//!   task sends queued samples in order, each request encoded once into a shared buffer and
+//!   retried until it lands, with a documented bound on what waits while the receiver is
+//!   down.
 
 use std::fmt;
 use std::time::{Duration, Instant};
