@@ -7,12 +7,12 @@
 //! millisecond) and each group's `lastEvaluation` (wall time, which falls just after the
 //! slot we predict).
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use serde_json::Value;
 use tocsin_engine::schedule::{group_hash, GroupSchedule};
 use tocsin_engine::Timestamp;
-use tocsin_testkit::{eventually, http_get, Prometheus, PrometheusOptions, TempDir};
+use tocsin_query::{HttpClientConfig, PrometheusClient, Rule, RuleGroup};
+use tocsin_testkit::{eventually, Prometheus, PrometheusOptions, TempDir};
 
 const RULES: &str = r#"groups:
   - name: slots-a
@@ -51,12 +51,6 @@ fn prometheus() -> (Prometheus, TempDir) {
         ..Default::default()
     });
     (prom, dir)
-}
-
-/// `GET path_and_query` as JSON, or `None` when it does not answer 200 with JSON.
-fn get(prom: &Prometheus, path_and_query: &str) -> Option<Value> {
-    let (status, body) = http_get(&format!("{}{path_and_query}", prom.url()));
-    (status == 200).then(|| serde_json::from_str(&body).ok())?
 }
 
 /// RFC 3339 UTC time as Prometheus prints it (`2026-11-25T06:26:18.826202645Z`).
@@ -106,30 +100,27 @@ struct GroupSeen {
     active_at: Timestamp,
 }
 
-fn groups(rules: &Value) -> Vec<GroupSeen> {
+/// The groups that have a pending alert, with their grid and times.
+fn groups(rules: &[RuleGroup]) -> Vec<GroupSeen> {
     let mut out = Vec::new();
-    for g in rules["data"]["groups"].as_array().into_iter().flatten() {
-        let active_at = g["rules"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|r| r["alerts"].as_array().into_iter().flatten())
-            .filter_map(|a| a["activeAt"].as_str())
-            .next();
-        let (Some(file), Some(name), Some(interval), Some(last), Some(active_at)) = (
-            g["file"].as_str(),
-            g["name"].as_str(),
-            g["interval"].as_f64(),
-            g["lastEvaluation"].as_str(),
-            active_at,
-        ) else {
+    for g in rules {
+        let active_at = g
+            .rules
+            .iter()
+            .filter_map(|r| match r {
+                Rule::Alerting(a) => Some(a),
+                Rule::Recording(_) => None,
+            })
+            .flat_map(|r| &r.alerts)
+            .find_map(|a| a.active_at.as_deref());
+        let Some(active_at) = active_at else {
             continue;
         };
         out.push(GroupSeen {
-            file: file.to_string(),
-            name: name.to_string(),
-            interval: Duration::from_secs_f64(interval),
-            last_evaluation: parse_rfc3339(last),
+            file: g.file.clone(),
+            name: g.name.clone(),
+            interval: Duration::from_secs_f64(g.interval),
+            last_evaluation: parse_rfc3339(&g.last_evaluation),
             active_at: parse_rfc3339(active_at),
         });
     }
@@ -139,13 +130,18 @@ fn groups(rules: &Value) -> Vec<GroupSeen> {
 #[test]
 fn eval_timestamps_match_a_live_prometheus() {
     let (prom, _dir) = prometheus();
+    let api = PrometheusClient::new(HttpClientConfig::new(prom.url())).expect("API client");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
     // Wait until every group has evaluated at least twice (lastEvaluation is past the slot
     // of the alert's first sighting).
     let seen = eventually(
         "Prometheus to evaluate all groups twice",
         Duration::from_secs(60),
         || {
-            let seen = groups(&get(&prom, "/api/v1/rules")?);
+            let seen = groups(&runtime.block_on(api.rules(None)).ok()?);
             let twice = seen.len() == 3
                 && seen
                     .iter()
@@ -201,11 +197,13 @@ fn eval_timestamps_match_a_live_prometheus() {
     for (metric, group) in [("tocsin:slot_a", "slots-a"), ("tocsin:slot_fast", "fast")] {
         let g = seen.iter().find(|g| g.name == group).expect("group seen");
         let schedule = GroupSchedule::new(&g.file, &g.name, g.interval);
-        let q = get(&prom, &format!("/api/v1/query?query=timestamp({metric})"))
+        let answer = runtime
+            .block_on(api.instant_query(&format!("timestamp({metric})"), SystemTime::now()))
             .expect("query answered");
-        let secs = q["data"]["result"][0]["value"][1]
-            .as_str()
-            .and_then(|v| v.parse::<f64>().ok())
+        let secs = answer
+            .value
+            .into_samples()
+            .and_then(|v| v.first().map(|s| s.value))
             .expect("a timestamp sample");
         let millis = (secs * 1000.0).round() as i64;
         let slot =
