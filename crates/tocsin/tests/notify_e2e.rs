@@ -10,7 +10,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{metric_value, now_millis, wait_until, Daemon, Sink, Stored};
-use tocsin_query::remote_write::{compress, encode_write_request};
 use tocsin_query::LabelSetBuilder;
 use tocsin_testkit::{free_port, http_get, http_post, Prometheus, PrometheusOptions, TempDir};
 
@@ -243,21 +242,7 @@ fn remote_write(prom: &Prometheus, series: &[(Vec<(&str, String)>, f64)], at_ms:
             (builder.build(), *value, at_ms)
         })
         .collect();
-    for chunk in samples.chunks(1000) {
-        let body = compress(&encode_write_request(chunk)).expect("snappy");
-        let r = tocsin_testkit::http_request(
-            "POST",
-            &format!("{}/api/v1/write", prom.url()),
-            &[
-                ("Content-Type", "application/x-protobuf"),
-                ("Content-Encoding", "snappy"),
-                ("X-Prometheus-Remote-Write-Version", "0.1.0"),
-            ],
-            &body,
-        )
-        .expect("remote write");
-        assert_eq!(r.status, 204, "{}", r.text());
-    }
+    common::remote_write(&prom.url(), &samples);
 }
 
 /// Words of letters, digits and `-`, the way alert ids appear in message text.
