@@ -240,7 +240,7 @@ fn gateway_config(sink: &Sink, token: &Path, receivers: &[&str]) -> String {
 #[test]
 fn the_gateway_reloads_its_receivers_on_change_and_sighup_and_keeps_them_on_a_broken_edit() {
     let dir = TempDir::new("tocsin-gateway-watch").expect("temp dir");
-    let sink = Sink::start(free_port(), dir.path().join("sink.jsonl"), &[]);
+    let sink = Sink::start(0, dir.path().join("sink.jsonl"), &[]);
     let token = dir.path().join("token");
     write(&token, "gateway-reload-token");
     let config = dir.path().join("gateway.yml");

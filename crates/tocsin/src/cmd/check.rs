@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, ValueEnum};
-use tocsin_query::{ClientConfig, PrometheusClient};
+use tocsin_query::{HttpClientConfig, PrometheusClient};
 use tocsin_rules::{CheckOptions, Diagnostic, FileReport};
 
 #[derive(Args)]
@@ -142,7 +142,7 @@ fn online(args: &CheckArgs, url: &str, reports: &mut [FileReport]) -> anyhow::Re
     if lookback.is_zero() || timeout.is_zero() {
         bail!("--lookback and --query-timeout must be more than 0");
     }
-    let mut config = ClientConfig::new(url);
+    let mut config = HttpClientConfig::new(url);
     config.timeout = timeout;
     config.deadline = timeout.saturating_mul(3);
     let client = PrometheusClient::new(config).context("--datasource")?;

@@ -187,7 +187,9 @@ impl Drop for Daemon {
     }
 }
 
-/// `tocsin sink dingtalk` on a given port, storing accepted messages in a JSON-lines file.
+/// `tocsin sink dingtalk` on a given port (0: one the kernel picks, read back from the
+/// sink's first line, so no other process can take it in between), storing accepted
+/// messages in a JSON-lines file.
 pub struct Sink {
     child: Child,
     pub port: u16,
@@ -219,6 +221,15 @@ impl Sink {
             .recv_timeout(Duration::from_secs(30))
             .expect("the sink printed its address");
         assert!(first.contains("listening on"), "{first}");
+        let port = if port == 0 {
+            first
+                .rsplit_once("127.0.0.1:")
+                .and_then(|(_, rest)| rest.split('/').next())
+                .and_then(|p| p.parse().ok())
+                .unwrap_or_else(|| panic!("no port in the sink's first line: {first}"))
+        } else {
+            port
+        };
         Sink { child, port, store }
     }
 
