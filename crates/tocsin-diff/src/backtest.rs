@@ -29,9 +29,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tocsin_engine::{
-    AlertState, AlertingRule, AlertingState, Labels, RecordingRule, RuleError, RuleExpander,
-    RuleStatus, RuleTemplates, Sample, Scratch, Timestamp,
+    AlertState, AlertingRule, AlertingState, Labels, OutgoingAlert, RecordingRule, RuleError,
+    RuleExpander, RuleStatus, RuleTemplates, Sample, Scratch, Timestamp,
 };
+use tocsin_notify::config::NotifyConfig;
 use tocsin_query::{ErrorKind, PrometheusClient, QueryError, QueryValue};
 use tocsin_template::TemplateContext;
 
@@ -57,6 +58,11 @@ pub struct BacktestOptions {
     pub external_labels: BTreeMap<String, String>,
     /// `$externalURL` in templates.
     pub external_url: String,
+    /// `--config`'s `notify:` section: alerting rules also record what they send (in the
+    /// engine's resend rhythm) and [`crate::notify`] runs the pipeline over it.
+    pub notify: Option<Arc<NotifyConfig>>,
+    /// `global.resend_delay` (Prometheus's `--rules.alert.resend-delay`).
+    pub resend_delay: Duration,
 }
 
 impl BacktestOptions {
@@ -70,6 +76,8 @@ impl BacktestOptions {
             concurrency: 4,
             external_labels: BTreeMap::new(),
             external_url: String::new(),
+            notify: None,
+            resend_delay: tocsin_engine::alert::DEFAULT_RESEND_DELAY,
         }
     }
 }
@@ -334,6 +342,10 @@ pub struct AlertReplay {
     /// Firing intervals by alert label set, in time order.
     pub alerts: BTreeMap<Labels, Vec<Episode>>,
     pub step: Duration,
+    /// With `--config`: what the engine handed to the notification pipeline after each
+    /// evaluation (firing alerts on firing and every resend delay, resolved ones for 15
+    /// minutes), as `tocsin run` does.
+    pub sends: Vec<(Timestamp, Vec<OutgoingAlert>)>,
 }
 
 impl AlertReplay {
@@ -371,6 +383,16 @@ pub(crate) struct AlertSide {
     /// Slots before this are evaluated but not recorded (a live run's warm-up).
     pub record_from: Timestamp,
     pub replay: AlertReplay,
+    /// Set when sends are recorded ([`AlertReplay::sends`]).
+    sending: Option<Sending>,
+}
+
+/// What the engine's hand-over needs besides the alert.
+struct Sending {
+    resend_delay: Duration,
+    interval: Duration,
+    external_labels: Labels,
+    generator_url: String,
 }
 
 impl AlertSide {
@@ -381,7 +403,14 @@ impl AlertSide {
         options: &BacktestOptions,
     ) -> Self {
         let templates = BacktestTemplates::new(&rule, options);
+        let sending = options.notify.as_ref().map(|_| Sending {
+            resend_delay: options.resend_delay,
+            interval: Duration::from_millis(grid.step_ms as u64),
+            external_labels: Labels::new(options.external_labels.iter()),
+            generator_url: rule.generator_url(&options.external_url),
+        });
         AlertSide {
+            sending,
             rule,
             state: AlertingState::default(),
             scratch: Scratch::default(),
@@ -416,6 +445,20 @@ impl AlertSide {
         }
         if let Err(e) = &outcome {
             self.replay.errors.record(e);
+        }
+        if let (Ok(_), Some(s)) = (&outcome, &self.sending) {
+            let mut sent = Vec::new();
+            self.state.send(ts, s.resend_delay, s.interval, |a| {
+                sent.push(OutgoingAlert::of(
+                    a,
+                    ts,
+                    &s.external_labels,
+                    &s.generator_url,
+                ));
+            });
+            if !sent.is_empty() {
+                self.replay.sends.push((ts, sent));
+            }
         }
         let firing = self
             .state

@@ -30,8 +30,8 @@ use crate::load::{fmt_duration, Compiled, RuleEntry, RuleSet};
 use crate::report::label_map_of as label_map;
 use crate::report::{
     fmt_labels, rfc3339, AlertDiff, AlertRecord, AnnotationChange, CostReport, FiringChange,
-    IdentityChange, Interval, Regression, Report, RuleDiff, SideReport, Status, Summary,
-    WindowReport,
+    IdentityChange, Interval, NotificationReport, NotifyCounts, Regression, Report, RuleDiff,
+    RuleNotifications, SideReport, Status, Summary, WindowReport,
 };
 use crate::selectors::{selectors, Selector};
 
@@ -613,7 +613,11 @@ pub async fn diff(
             replays[i] = Some(r);
         }
     }
-    assemble(
+    let notified = options
+        .notify
+        .as_ref()
+        .map(|config| notifications(config, &replays, &options));
+    let mut report = assemble(
         client.url(),
         old,
         new,
@@ -623,7 +627,80 @@ pub async fn diff(
         &options,
         allow_added,
         allow_removed,
-    )
+    );
+    if let Some((mut side, per_rule)) = notified {
+        side.alerts_added =
+            report.summary.alerts_added as i64 - report.summary.alerts_removed as i64;
+        report.notifications = Some(side);
+        for (rule, n) in report.rules.iter_mut().zip(per_rule) {
+            rule.notifications = n;
+        }
+    }
+    report
+}
+
+/// `--config`: both sides through the notification pipeline, whole and rule by rule
+/// ([`crate::notify`]).
+fn notifications(
+    config: &tocsin_notify::config::NotifyConfig,
+    replays: &[Option<PairReplay>],
+    options: &BacktestOptions,
+) -> (NotificationReport, Vec<Option<RuleNotifications>>) {
+    use crate::notify::{counts, side_report, simulate, window_weeks};
+    let pipeline = tocsin_notify::pipeline::PipelineOptions::daemon(&options.external_url);
+    let (start, end) = (options.start, options.end);
+    let mut report = NotificationReport::default();
+    let mut per_rule = Vec::with_capacity(replays.len());
+    let run = |sends: &[&[_]], errors: &mut Vec<String>, what: &str| match simulate(
+        config, &pipeline, sends, start, end,
+    ) {
+        Ok(d) => d,
+        Err(e) => {
+            errors.push(format!("{what}: {e}"));
+            Vec::new()
+        }
+    };
+    for r in replays {
+        let Some(r) = r else {
+            per_rule.push(None);
+            continue;
+        };
+        if r.old_alerts.is_none() && r.new_alerts.is_none() {
+            per_rule.push(None);
+            continue;
+        }
+        let mut one = |a: &Option<AlertReplay>| {
+            a.as_ref().map(|a| {
+                if a.sends.is_empty() {
+                    return NotifyCounts::default();
+                }
+                counts(&run(&[&a.sends], &mut report.errors, "one rule"))
+            })
+        };
+        let old = one(&r.old_alerts);
+        let new = one(&r.new_alerts);
+        per_rule.push(Some(RuleNotifications { old, new }));
+    }
+    let side = |pick: fn(&PairReplay) -> Option<&AlertReplay>| -> Vec<&[_]> {
+        replays
+            .iter()
+            .flatten()
+            .filter_map(pick)
+            .map(|a| a.sends.as_slice())
+            .collect()
+    };
+    let old = run(&side(|r| r.old_alerts.as_ref()), &mut report.errors, "old");
+    let new = run(&side(|r| r.new_alerts.as_ref()), &mut report.errors, "new");
+    report.old = side_report(&old, start, end);
+    report.new = side_report(&new, start, end);
+    report.notifications_added =
+        report.new.total.notifications as i64 - report.old.total.notifications as i64;
+    report.dingtalk_messages_added =
+        report.new.total.dingtalk_messages as i64 - report.old.total.dingtalk_messages as i64;
+    let weeks = window_weeks(start, end);
+    report.dingtalk_messages_added_per_week =
+        (report.dingtalk_messages_added as f64 / weeks * 10.0).round() / 10.0;
+    (report, per_rule)
 }
 
 /// The selectors of every rule of both sets, and which of them match nothing over the
@@ -729,6 +806,7 @@ pub(crate) fn assemble(
             series_requests,
             ..CostReport::default()
         },
+        notifications: None,
         live: None,
     };
 
@@ -965,6 +1043,7 @@ pub(crate) fn assemble(
             new: new_side,
             alerts,
             recording: replay.recording,
+            notifications: None,
             notes,
         });
     }

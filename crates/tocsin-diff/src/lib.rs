@@ -3,9 +3,10 @@
 //!
 //! Its place: between `tocsin-rules` (loading both rule sets, with `tocsin check`'s errors),
 //! `tocsin-query` (range queries and `/api/v1/series` against the Prometheus holding the
-//! history) and `tocsin-engine` (the pure alert state machine and recording outputs the
-//! daemon runs). It replays each rule of both sets step by step on the same slots and
-//! compares the outcomes alert by alert; the binary only parses flags and prints.
+//! history), `tocsin-engine` (the pure alert state machine and recording outputs the
+//! daemon runs) and `tocsin-notify` (the notification pipeline, run on simulated time). It
+//! replays each rule of both sets step by step on the same slots and compares the outcomes
+//! alert by alert; the binary only parses flags and prints.
 //!
 //! Modules:
 //! - [`load`]: rule sets as flat lists of rules with their group's interval and limit;
@@ -13,6 +14,8 @@
 //! - [`compare`]: pairing rules across the sets, alert differences and the verdict;
 //! - [`live`]: `--live`, the candidate evaluated on Prometheus's own slots and compared
 //!   with the server's `/api/v1/rules` or another set evaluated live;
+//! - [`notify`]: `--config`, both sides' alerts through the notification pipeline on
+//!   simulated time;
 //! - [`report`]: the [`Report`] they make (the JSON document) and its time formats;
 //! - [`render`]: terminal text, Markdown for a pull request, a self-contained HTML page;
 //! - [`selectors`]: the series selectors of an expression.
@@ -25,6 +28,7 @@ pub mod backtest;
 pub mod compare;
 pub mod live;
 pub mod load;
+pub mod notify;
 pub mod render;
 pub mod report;
 pub mod selectors;

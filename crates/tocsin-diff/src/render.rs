@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::report::{fmt_labels, parse_rfc3339, AlertDiff, Report, RuleDiff, SideReport, Status};
+use crate::report::{
+    fmt_labels, parse_rfc3339, AlertDiff, NotifyCounts, Report, RuleDiff, SideReport, Status,
+};
 
 /// Whether a rule deserves a section: anything but an unchanged rule with identical
 /// outcomes and no findings.
@@ -24,8 +26,13 @@ fn interesting(r: &RuleDiff) -> bool {
         .new
         .as_ref()
         .is_some_and(|s| s.errors.failed_evaluations > 0 || !s.empty_selectors.is_empty());
+    let notifications_differ = r
+        .notifications
+        .as_ref()
+        .is_some_and(|n| n.old.is_some() && n.new.is_some() && n.old != n.new);
     r.status != Status::Unchanged
         || alerts_differ
+        || notifications_differ
         || values_differ
         || findings
         || !r.notes.is_empty()
@@ -142,8 +149,95 @@ fn rule_lines(r: &RuleDiff) -> Vec<String> {
         }
         lines.push(l);
     }
+    if let Some(n) = &r.notifications {
+        let side = |c: &Option<NotifyCounts>| c.as_ref().map_or("–".to_string(), counts_text);
+        lines.push(format!(
+            "notifications (this rule's alerts alone through the route): old {}; new {}",
+            side(&n.old),
+            side(&n.new)
+        ));
+    }
     for n in &r.notes {
         lines.push(format!("note: {n}"));
+    }
+    lines
+}
+
+fn counts_text(c: &NotifyCounts) -> String {
+    let mut out = format!(
+        "{} notification(s), {} DingTalk message(s)",
+        c.notifications, c.dingtalk_messages
+    );
+    if c.digest_messages > 0 || c.split_parts > 0 {
+        let _ = write!(
+            out,
+            " ({} digest part(s), {} split part(s))",
+            c.digest_messages, c.split_parts
+        );
+    }
+    if c.requests > c.dingtalk_messages {
+        let _ = write!(
+            out,
+            ", {} other request(s)",
+            c.requests - c.dingtalk_messages
+        );
+    }
+    out
+}
+
+/// `adds 3 alerts`, `removes 2 alerts`.
+fn change(n: i64, what: &str) -> String {
+    if n < 0 {
+        format!("removes {} {what}", -n)
+    } else {
+        format!("adds {n} {what}")
+    }
+}
+
+/// `--config`: the headline and each side's deliveries per destination.
+fn notification_lines(report: &Report) -> Vec<String> {
+    let Some(n) = &report.notifications else {
+        return Vec::new();
+    };
+    let mut lines = vec![format!(
+        "this change {} and {} ({:+} a week), {:+} notification(s), through the route of {}",
+        change(n.alerts_added, "alerts"),
+        change(n.dingtalk_messages_added, "DingTalk messages"),
+        n.dingtalk_messages_added_per_week,
+        n.notifications_added,
+        n.config
+    )];
+    for (name, side) in [("old", &n.old), ("new", &n.new)] {
+        lines.push(format!(
+            "notifications, {name} set: {} ({} DingTalk messages a week)",
+            counts_text(&side.total),
+            side.dingtalk_messages_per_week
+        ));
+    }
+    let lanes: std::collections::BTreeSet<&String> = n
+        .old
+        .receivers
+        .keys()
+        .chain(n.new.receivers.keys())
+        .collect();
+    for lane in lanes {
+        let get = |side: &crate::report::SideNotifications| {
+            side.receivers.get(lane).map_or("nothing".to_string(), |r| {
+                format!(
+                    "{} ({} requests a week)",
+                    counts_text(&r.counts),
+                    r.requests_per_week
+                )
+            })
+        };
+        lines.push(format!(
+            "  {lane}: old {}; new {}",
+            get(&n.old),
+            get(&n.new)
+        ));
+    }
+    for e in &n.errors {
+        lines.push(format!("notification simulation failed: {e}"));
     }
     lines
 }
@@ -151,6 +245,7 @@ fn rule_lines(r: &RuleDiff) -> Vec<String> {
 fn header_lines(report: &Report) -> Vec<String> {
     let s = &report.summary;
     let mut lines = live_lines(report);
+    lines.extend(notification_lines(report));
     lines.extend([
         format!(
             "window {} … {}{}",
