@@ -34,6 +34,7 @@ use crate::report::{
     RuleNotifications, SideReport, Status, Summary, WindowReport,
 };
 use crate::selectors::{selectors, Selector};
+use crate::substitute::Precomputed;
 
 /// A rule of the old set and its counterpart in the new one.
 #[derive(Clone, Debug)]
@@ -301,6 +302,9 @@ pub(crate) struct PairReplay {
     pub old_cost: Cost,
     pub new_cost: Cost,
     pub issued: Cost,
+    /// Records of the new set the new side read from the candidate's own recording rules
+    /// instead of the stored series ([`crate::substitute`]).
+    pub substituted_reads: Vec<String>,
 }
 
 fn step_of(r: &RuleEntry, options: &BacktestOptions) -> std::time::Duration {
@@ -359,24 +363,47 @@ async fn replay_alerting_side(
     side.replay
 }
 
+/// The new side's alerting replay from precomputed results ([`crate::substitute`]).
+fn replay_alerting_precomputed(
+    r: &RuleEntry,
+    pre: &Precomputed,
+    options: &BacktestOptions,
+    progress: &dyn Progress,
+) -> AlertReplay {
+    let Compiled::Alerting(rule) = &r.compiled else {
+        return AlertReplay::default();
+    };
+    let mut side = AlertSide::new(rule.clone(), r.limit, pre.grid, options);
+    side.feed(pre.grid, 0, &pre.result, pre.grid.count);
+    progress.advance(pre.grid.count as u64);
+    side.replay
+}
+
+/// Replays one pair; `pre` holds the new side's results when they were computed with the
+/// candidate's recording rules substituted ([`crate::substitute`]).
 async fn replay_pair(
     client: PrometheusClient,
     pair: Pair,
+    pre: Option<Precomputed>,
     options: Arc<BacktestOptions>,
     progress: Arc<dyn Progress>,
 ) -> PairReplay {
-    let mut out = PairReplay::default();
+    let mut out = PairReplay {
+        substituted_reads: pre.as_ref().map(|p| p.reads.clone()).unwrap_or_default(),
+        ..PairReplay::default()
+    };
     let options = &*options;
     let progress = &*progress;
     let kind = pair.any().kind;
     match kind {
         RuleKind::Alerting => {
-            let shared = match (&pair.old, &pair.new) {
-                (Some(o), Some(n)) => {
-                    o.expr == n.expr && step_of(o, options) == step_of(n, options)
-                }
-                _ => false,
-            };
+            let shared = pre.is_none()
+                && match (&pair.old, &pair.new) {
+                    (Some(o), Some(n)) => {
+                        o.expr == n.expr && step_of(o, options) == step_of(n, options)
+                    }
+                    _ => false,
+                };
             if shared {
                 let (Some(o), Some(n)) = (&pair.old, &pair.new) else {
                     return out;
@@ -417,8 +444,13 @@ async fn replay_pair(
                 }
                 if let Some(n) = &pair.new {
                     let mut c = Cost::default();
-                    out.new_alerts =
-                        Some(replay_alerting_side(&client, n, options, progress, &mut c).await);
+                    out.new_alerts = Some(match &pre {
+                        Some(p) => {
+                            c = p.cost;
+                            replay_alerting_precomputed(n, p, options, progress)
+                        }
+                        None => replay_alerting_side(&client, n, options, progress, &mut c).await,
+                    });
                     out.new_cost = c;
                     out.issued.add(&c);
                 }
@@ -438,7 +470,7 @@ async fn replay_pair(
                     return out;
                 };
                 let grid = Grid::new(options.start, options.end, step_of(o, options));
-                let one = o.expr == n.expr;
+                let one = o.expr == n.expr || pre.is_some();
                 let exprs: Vec<&str> = if one {
                     vec![&o.expr]
                 } else {
@@ -469,7 +501,10 @@ async fn replay_pair(
                                     }
                                 };
                             let sa = step(ra);
-                            let sb = step(rb);
+                            let sb = match &pre {
+                                Some(p) => p.at(first + k),
+                                None => step(rb),
+                            };
                             a.step(ts, sa.as_deref().map_err(String::as_str));
                             b.step(ts, sb.as_deref().map_err(String::as_str));
                             compare_outputs(ts, &a.out, &b.out, &mut cmp);
@@ -482,9 +517,15 @@ async fn replay_pair(
                 cmp.series_only_old = a.series.iter().filter(|l| !b.series.contains(*l)).count();
                 cmp.series_only_new = b.series.iter().filter(|l| !a.series.contains(*l)).count();
                 out.old_cost = costs[0];
-                out.new_cost = costs[costs.len() - 1];
+                out.new_cost = match &pre {
+                    Some(p) => p.cost,
+                    None => costs[costs.len() - 1],
+                };
                 for c in &costs {
                     out.issued.add(c);
+                }
+                if let Some(p) = &pre {
+                    out.issued.add(&p.cost);
                 }
                 out.old_record = Some((a.evaluations, a.errors, a.series.len()));
                 out.new_record = Some((b.evaluations, b.errors, b.series.len()));
@@ -496,24 +537,33 @@ async fn replay_pair(
                     let Some(mut s) = rec(r) else { continue };
                     let grid = Grid::new(options.start, options.end, step_of(r, options));
                     let mut costs = [Cost::default()];
-                    drive(
-                        &client,
-                        &[&r.expr],
-                        grid,
-                        options,
-                        &mut costs,
-                        progress,
-                        |first, len, results| {
-                            for i in 0..len {
-                                let ts = grid.at(first + i);
-                                match &results[0] {
-                                    Ok(steps) => s.step(ts, Ok(&steps[i])),
-                                    Err(e) => s.step(ts, Err(e)),
+                    if let (1, Some(p)) = (k, &pre) {
+                        for i in 0..p.grid.count {
+                            let input = p.at(i);
+                            s.step(p.grid.at(i), input.as_deref().map_err(String::as_str));
+                        }
+                        progress.advance(p.grid.count as u64);
+                        costs[0] = p.cost;
+                    } else {
+                        drive(
+                            &client,
+                            &[&r.expr],
+                            grid,
+                            options,
+                            &mut costs,
+                            progress,
+                            |first, len, results| {
+                                for i in 0..len {
+                                    let ts = grid.at(first + i);
+                                    match &results[0] {
+                                        Ok(steps) => s.step(ts, Ok(&steps[i])),
+                                        Err(e) => s.step(ts, Err(e)),
+                                    }
                                 }
-                            }
-                        },
-                    )
-                    .await;
+                            },
+                        )
+                        .await;
+                    }
                     out.issued.add(&costs[0]);
                     let rec = Some((s.evaluations, s.errors.clone(), s.series.len()));
                     if k == 0 {
@@ -590,6 +640,7 @@ pub async fn diff(
     let pairs = pair_rules(old, new);
     let options = Arc::new(options);
     let selectors = check_selectors(client, &pairs, &options).await;
+    let mut precomputed = crate::substitute::precompute(client, &pairs, &options).await;
 
     progress.add_total(pairs.iter().map(|p| planned_steps(p, &options)).sum());
 
@@ -599,12 +650,13 @@ pub async fn diff(
     for (i, pair) in pairs.iter().enumerate() {
         let client = client.clone();
         let pair = pair.clone();
+        let pre = precomputed.remove(&i);
         let options = options.clone();
         let progress = progress.clone();
         let permits = permits.clone();
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            (i, replay_pair(client, pair, options, progress).await)
+            (i, replay_pair(client, pair, pre, options, progress).await)
         });
     }
     let mut replays: Vec<Option<PairReplay>> = (0..pairs.len()).map(|_| None).collect();
@@ -944,6 +996,12 @@ pub(crate) fn assemble(
                 let Some(metric) = s.metric.as_deref() else {
                     continue;
                 };
+                if replay.substituted_reads.iter().any(|m| m == metric) {
+                    notes.push(format!(
+                        "reads {metric}, which this change records: the candidate's recording rule was evaluated first and its output replaced the stored series"
+                    ));
+                    continue;
+                }
                 if touched_records.contains(metric) {
                     notes.push(format!(
                         "reads {metric}, which this change records differently: the backtest used the stored (deployed) series"

@@ -18,11 +18,12 @@
 //!   simulated time;
 //! - [`report`]: the [`Report`] they make (the JSON document) and its time formats;
 //! - [`render`]: terminal text, Markdown for a pull request, a self-contained HTML page;
-//! - [`selectors`]: the series selectors of an expression.
+//! - [`selectors`]: the series selectors of an expression;
+//! - [`substitute`]: the candidate's added or changed recording rules evaluated first and
+//!   fed to the rules reading them.
 //!
-//! What it does not do (docs/diff.md, "Limitations"): recording rules the candidate
-//! changes are not substituted for the stored series that other rules read; templates
-//! calling `query` expand to an error; slots ignore Prometheus's per-group phase.
+//! What it does not do (docs/diff.md, "Limitations"): templates calling `query` expand to
+//! an error; slots ignore Prometheus's per-group phase.
 
 pub mod backtest;
 pub mod compare;
@@ -32,6 +33,7 @@ pub mod notify;
 pub mod render;
 pub mod report;
 pub mod selectors;
+pub mod substitute;
 
 pub use backtest::{BacktestOptions, Cost, Counter, Grid, NoProgress, Progress};
 pub use compare::{diff, pair_rules};
