@@ -239,6 +239,39 @@ notify:
     assert_eq!(n["old"], n["new"], "same rules on both sides");
     assert_eq!(n["dingtalk_messages_added"], 0);
 
+    // The same figures in the text report and the HTML page.
+    let html = path("report.html");
+    let text = diff_support::run_tocsin(&[
+        "diff".into(),
+        "--datasource".into(),
+        prom.url(),
+        "--old".into(),
+        path("rules.yaml").display().to_string(),
+        "--new".into(),
+        path("rules.yaml").display().to_string(),
+        "--range".into(),
+        format!("{range_s}s"),
+        "--end".into(),
+        format!("{}.{:03}", stopped_ms / 1000, stopped_ms % 1000),
+        "--config".into(),
+        path("tocsin.yaml").display().to_string(),
+        "--html".into(),
+        html.display().to_string(),
+    ]);
+    assert_eq!(text.code, 0, "{}\n{}", text.stdout, text.stderr);
+    let headline = "this change adds 0 alerts and adds 0 DingTalk messages";
+    let pages = format!(
+        "dingtalk:pages: old {} notification(s), {} DingTalk message(s)",
+        n["old"]["receivers"]["dingtalk:pages"]["notifications"], received["dingtalk:pages"]
+    );
+    for (what, body) in [
+        ("text", text.stdout.clone()),
+        ("html", std::fs::read_to_string(&html).expect("html report")),
+    ] {
+        assert!(body.contains(headline), "{what}:\n{body}");
+        assert!(body.contains(&pages), "{what} lacks {pages:?}:\n{body}");
+    }
+
     // The scenario exercised what it is meant to: both robots, a digest, repeats.
     assert_eq!(received.len(), 2, "{}", context());
     assert!(
