@@ -345,7 +345,80 @@ pub struct AlertReplay {
     /// With `--config`: what the engine handed to the notification pipeline after each
     /// evaluation (firing alerts on firing and every resend delay, resolved ones for 15
     /// minutes), as `tocsin run` does.
-    pub sends: Vec<(Timestamp, Vec<OutgoingAlert>)>,
+    pub sends: SendLog,
+}
+
+/// The engine's hand-overs of one rule ([`OutgoingAlert`]s), kept compactly: a firing alert
+/// is re-sent every couple of minutes for as long as it fires, so a week of a thousand
+/// rules holds millions of them. Labels, annotations and start are interned per alert;
+/// each hand-over is its time, `endsAt`, whether it is a resolution, and that index.
+#[derive(Clone, Debug, Default)]
+pub struct SendLog {
+    /// The rule's generator URL (the same on every alert it sends).
+    pub generator_url: String,
+    /// Labels (external labels added), annotations and `startsAt` of each distinct
+    /// hand-over content.
+    pub alerts: Vec<(Labels, Labels, Timestamp)>,
+    index: HashMap<(Labels, Labels, Timestamp), u32>,
+    /// In time order.
+    pub sends: Vec<Sent>,
+}
+
+/// One alert handed over at one evaluation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sent {
+    pub at: Timestamp,
+    pub ends_at: Timestamp,
+    /// Into [`SendLog::alerts`].
+    pub alert: u32,
+    pub resolved: bool,
+}
+
+impl SendLog {
+    /// Records `a`, handed over after the evaluation at `at`.
+    pub fn push(&mut self, at: Timestamp, a: OutgoingAlert) {
+        if self.generator_url.is_empty() {
+            self.generator_url = a.generator_url;
+        }
+        let key = (a.labels, a.annotations, a.starts_at);
+        let alert = match self.index.get(&key) {
+            Some(i) => *i,
+            None => {
+                let i = self.alerts.len() as u32;
+                self.alerts.push(key.clone());
+                self.index.insert(key, i);
+                i
+            }
+        };
+        self.sends.push(Sent {
+            at,
+            ends_at: a.ends_at,
+            alert,
+            resolved: a.state == tocsin_engine::OutgoingState::Resolved,
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sends.is_empty()
+    }
+
+    /// The hand-over `i` as the engine made it.
+    pub fn outgoing(&self, i: usize) -> Option<OutgoingAlert> {
+        let s = self.sends.get(i)?;
+        let (labels, annotations, starts_at) = self.alerts.get(s.alert as usize)?;
+        Some(OutgoingAlert {
+            labels: labels.clone(),
+            annotations: annotations.clone(),
+            starts_at: *starts_at,
+            ends_at: s.ends_at,
+            generator_url: self.generator_url.clone(),
+            state: if s.resolved {
+                tocsin_engine::OutgoingState::Resolved
+            } else {
+                tocsin_engine::OutgoingState::Firing
+            },
+        })
+    }
 }
 
 impl AlertReplay {
@@ -447,18 +520,13 @@ impl AlertSide {
             self.replay.errors.record(e);
         }
         if let (Ok(_), Some(s)) = (&outcome, &self.sending) {
-            let mut sent = Vec::new();
+            let log = &mut self.replay.sends;
             self.state.send(ts, s.resend_delay, s.interval, |a| {
-                sent.push(OutgoingAlert::of(
-                    a,
+                log.push(
                     ts,
-                    &s.external_labels,
-                    &s.generator_url,
-                ));
+                    OutgoingAlert::of(a, ts, &s.external_labels, &s.generator_url),
+                );
             });
-            if !sent.is_empty() {
-                self.replay.sends.push((ts, sent));
-            }
         }
         let firing = self
             .state

@@ -698,12 +698,13 @@ fn notifications(
     replays: &[Option<PairReplay>],
     options: &BacktestOptions,
 ) -> (NotificationReport, Vec<Option<RuleNotifications>>) {
+    use crate::backtest::SendLog;
     use crate::notify::{counts, side_report, simulate, window_weeks};
     let pipeline = tocsin_notify::pipeline::PipelineOptions::daemon(&options.external_url);
     let (start, end) = (options.start, options.end);
     let mut report = NotificationReport::default();
     let mut per_rule = Vec::with_capacity(replays.len());
-    let run = |sends: &[&[_]], errors: &mut Vec<String>, what: &str| match simulate(
+    let run = |sends: &[&SendLog], errors: &mut Vec<String>, what: &str| match simulate(
         config, &pipeline, sends, start, end,
     ) {
         Ok(d) => d,
@@ -733,12 +734,12 @@ fn notifications(
         let new = one(&r.new_alerts);
         per_rule.push(Some(RuleNotifications { old, new }));
     }
-    let side = |pick: fn(&PairReplay) -> Option<&AlertReplay>| -> Vec<&[_]> {
+    let side = |pick: fn(&PairReplay) -> Option<&AlertReplay>| -> Vec<&SendLog> {
         replays
             .iter()
             .flatten()
             .filter_map(pick)
-            .map(|a| a.sends.as_slice())
+            .map(|a| &a.sends)
             .collect()
     };
     let old = run(&side(|r| r.old_alerts.as_ref()), &mut report.errors, "old");

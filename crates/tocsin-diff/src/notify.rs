@@ -14,19 +14,18 @@
 //! figures: rules share groups, robots and their rate limits), and once per alerting rule
 //! that sent anything, alone (the per-rule figures).
 
-use std::collections::{BTreeMap, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
-use tocsin_engine::{Labels, OutgoingAlert, OutgoingState, Timestamp};
+use tocsin_engine::{Labels, Timestamp};
 use tocsin_notify::alert::{NotifyAlert, SharedLabels};
 use tocsin_notify::config::NotifyConfig;
 use tocsin_notify::pipeline::{Destination, PipelineError, PipelineOptions};
 use tocsin_notify::simulate::{Delivery, Simulation};
 use tocsin_notify::time::Timestamp as NotifyTime;
 
+use crate::backtest::SendLog;
 use crate::report::{NotifyCounts, ReceiverNotifications, SideNotifications};
-
-/// One rule's hand-overs, in time order.
-pub type Sends<'a> = &'a [(Timestamp, Vec<OutgoingAlert>)];
 
 fn notify_time(ts: Timestamp) -> NotifyTime {
     NotifyTime::from_millis(ts.unix_millis())
@@ -50,17 +49,19 @@ impl Converter {
             .clone()
     }
 
-    /// As `tocsin run` converts it (its `notify::convert`), through
-    /// [`NotifyAlert::sent`].
-    fn alert(&mut self, a: &OutgoingAlert) -> NotifyAlert {
-        NotifyAlert::sent(
-            self.labels(&a.labels),
-            self.labels(&a.annotations),
-            notify_time(a.starts_at),
-            notify_time(a.ends_at),
-            a.state == OutgoingState::Resolved,
-            a.generator_url.clone(),
-        )
+    /// Hand-over `i` of `log` as `tocsin run` converts the engine's alert (its
+    /// `notify::convert`), through [`NotifyAlert::sent`].
+    fn alert(&mut self, log: &SendLog, i: usize) -> Option<NotifyAlert> {
+        let s = log.sends.get(i)?;
+        let (labels, annotations, starts_at) = log.alerts.get(s.alert as usize)?;
+        Some(NotifyAlert::sent(
+            self.labels(labels),
+            self.labels(annotations),
+            notify_time(*starts_at),
+            notify_time(s.ends_at),
+            s.resolved,
+            log.generator_url.clone(),
+        ))
     }
 }
 
@@ -70,25 +71,34 @@ impl Converter {
 pub fn simulate(
     config: &NotifyConfig,
     options: &PipelineOptions,
-    rules: &[Sends<'_>],
+    rules: &[&SendLog],
     start: Timestamp,
     end: Timestamp,
 ) -> Result<Vec<Delivery>, PipelineError> {
-    let mut events: Vec<(Timestamp, usize, &Vec<OutgoingAlert>)> = rules
-        .iter()
-        .enumerate()
-        .flat_map(|(i, sends)| sends.iter().map(move |(ts, a)| (*ts, i, a)))
-        .collect();
-    events.sort_by_key(|(ts, i, _)| (*ts, *i));
     let mut sim = Simulation::new(config, options, notify_time(start))?;
     let mut convert = Converter::default();
-    let mut k = 0;
-    while k < events.len() {
-        let ts = events[k].0;
+    // The rules' logs merged in time order (each is in time order), a cursor per rule.
+    let mut cursor = vec![0usize; rules.len()];
+    let mut heap: BinaryHeap<Reverse<(Timestamp, usize)>> = rules
+        .iter()
+        .enumerate()
+        .filter_map(|(r, log)| Some(Reverse((log.sends.first()?.at, r))))
+        .collect();
+    while let Some(Reverse((ts, _))) = heap.peek().copied() {
         let mut batch = Vec::new();
-        while k < events.len() && events[k].0 == ts {
-            batch.extend(events[k].2.iter().map(|a| convert.alert(a)));
-            k += 1;
+        while let Some(Reverse((at, r))) = heap.peek().copied() {
+            if at != ts {
+                break;
+            }
+            heap.pop();
+            let log = rules[r];
+            while log.sends.get(cursor[r]).is_some_and(|s| s.at == ts) {
+                batch.extend(convert.alert(log, cursor[r]));
+                cursor[r] += 1;
+            }
+            if let Some(next) = log.sends.get(cursor[r]) {
+                heap.push(Reverse((next.at, r)));
+            }
         }
         sim.ingest(batch, notify_time(ts))?;
     }
@@ -173,6 +183,8 @@ mod tests {
         .expect("config")
     }
 
+    use tocsin_engine::{OutgoingAlert, OutgoingState};
+
     fn alert(name: &str, at_s: i64, state: OutgoingState, ends_s: i64) -> OutgoingAlert {
         OutgoingAlert {
             labels: Labels::new([("alertname", name)]),
@@ -188,20 +200,23 @@ mod tests {
     fn two_rules_in_one_group_key_share_notifications_and_each_alone_sends_its_own() {
         // Both rules fire at 0 and resolve at 600 (sent every 2 minutes meanwhile).
         let sends = |name: &str| {
-            let mut v: Vec<(Timestamp, Vec<OutgoingAlert>)> = (0..600)
-                .step_by(120)
-                .map(|t| {
-                    (
-                        Timestamp::from_secs(t),
-                        vec![alert(name, 0, OutgoingState::Firing, t + 240)],
-                    )
-                })
-                .collect();
-            v.push((
+            let mut log = SendLog::default();
+            for t in (0..600).step_by(120) {
+                log.push(
+                    Timestamp::from_secs(t),
+                    alert(name, 0, OutgoingState::Firing, t + 240),
+                );
+            }
+            log.push(
                 Timestamp::from_secs(600),
-                vec![alert(name, 0, OutgoingState::Resolved, 600)],
-            ));
-            v
+                alert(name, 0, OutgoingState::Resolved, 600),
+            );
+            assert_eq!(log.alerts.len(), 1, "one alert, interned");
+            assert_eq!(
+                log.outgoing(5),
+                Some(alert(name, 0, OutgoingState::Resolved, 600))
+            );
+            log
         };
         let (a, b) = (sends("A"), sends("B"));
         let (start, end) = (Timestamp::from_secs(0), Timestamp::from_secs(7200));
