@@ -200,23 +200,26 @@ notify:
 
     // The diff over the daemon's lifetime.
     let range_s = (stopped_ms - started_ms + 999) / 1000;
-    let out = diff_support::run_tocsin(&[
-        "diff".into(),
-        "--datasource".into(),
-        prom.url(),
-        "--old".into(),
-        path("rules.yaml").display().to_string(),
-        "--new".into(),
-        path("rules.yaml").display().to_string(),
-        "--range".into(),
-        format!("{range_s}s"),
-        "--end".into(),
-        format!("{}.{:03}", stopped_ms / 1000, stopped_ms % 1000),
-        "--config".into(),
-        path("tocsin.yaml").display().to_string(),
-        "--format".into(),
-        "json".into(),
-    ]);
+    let diff = |extra: &[String]| {
+        let mut args: Vec<String> = vec![
+            "diff".into(),
+            "--datasource".into(),
+            prom.url(),
+            "--old".into(),
+            path("rules.yaml").display().to_string(),
+            "--new".into(),
+            path("rules.yaml").display().to_string(),
+            "--range".into(),
+            format!("{range_s}s"),
+            "--end".into(),
+            format!("{}.{:03}", stopped_ms / 1000, stopped_ms % 1000),
+            "--config".into(),
+            path("tocsin.yaml").display().to_string(),
+        ];
+        args.extend(extra.iter().cloned());
+        diff_support::run_tocsin(&args)
+    };
+    let out = diff(&["--format".into(), "json".into()]);
     let context = || {
         format!(
             "sink: {received:?}\ndiff stderr: {}\ndaemon log:\n{}",
@@ -241,23 +244,7 @@ notify:
 
     // The same figures in the text report and the HTML page.
     let html = path("report.html");
-    let text = diff_support::run_tocsin(&[
-        "diff".into(),
-        "--datasource".into(),
-        prom.url(),
-        "--old".into(),
-        path("rules.yaml").display().to_string(),
-        "--new".into(),
-        path("rules.yaml").display().to_string(),
-        "--range".into(),
-        format!("{range_s}s"),
-        "--end".into(),
-        format!("{}.{:03}", stopped_ms / 1000, stopped_ms % 1000),
-        "--config".into(),
-        path("tocsin.yaml").display().to_string(),
-        "--html".into(),
-        html.display().to_string(),
-    ]);
+    let text = diff(&["--html".into(), html.display().to_string()]);
     assert_eq!(text.code, 0, "{}\n{}", text.stdout, text.stderr);
     let headline = "this change adds 0 alerts and adds 0 DingTalk messages";
     let pages = format!(
