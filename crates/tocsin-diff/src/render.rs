@@ -645,6 +645,75 @@ mod tests {
     }
 
     #[test]
+    fn the_notification_headline_says_what_the_change_adds_and_removes_in_every_format() {
+        use crate::report::{
+            CostReport, NotificationReport, ReceiverNotifications, SideNotifications, Summary,
+            WindowReport,
+        };
+        let side = |messages: u64| {
+            let counts = NotifyCounts {
+                notifications: messages,
+                requests: messages,
+                dingtalk_messages: messages,
+                ..NotifyCounts::default()
+            };
+            SideNotifications {
+                total: counts,
+                dingtalk_messages_per_week: messages as f64,
+                receivers: [(
+                    "dingtalk:oncall".to_string(),
+                    ReceiverNotifications {
+                        counts,
+                        per_day: Default::default(),
+                        requests_per_week: messages as f64,
+                    },
+                )]
+                .into_iter()
+                .collect(),
+            }
+        };
+        let report = Report {
+            schema: 1,
+            datasource: "http://prometheus:9090".into(),
+            window: WindowReport {
+                start: "2026-01-01T00:00:00.000Z".into(),
+                end: "2026-01-08T00:00:00.000Z".into(),
+                step: None,
+            },
+            old_files: vec![],
+            new_files: vec![],
+            allow_added: 0,
+            allow_removed: 0,
+            summary: Summary::default(),
+            regressed: false,
+            regressions: vec![],
+            rules: vec![],
+            cost: CostReport::default(),
+            notifications: Some(NotificationReport {
+                config: "tocsin.yaml".into(),
+                old: side(50),
+                new: side(9),
+                alerts_added: 3,
+                notifications_added: -41,
+                dingtalk_messages_added: -41,
+                dingtalk_messages_added_per_week: -41.0,
+                errors: vec![],
+            }),
+            live: None,
+        };
+        let headline = "this change adds 3 alerts and removes 41 DingTalk messages (-41 a week), -41 notification(s), through the route of tocsin.yaml";
+        let lane = "dingtalk:oncall: old 50 notification(s), 50 DingTalk message(s) (50 requests a week); new 9 notification(s), 9 DingTalk message(s) (9 requests a week)";
+        for (what, body) in [
+            ("text", text(&report)),
+            ("markdown", markdown(&report)),
+            ("html", html(&report)),
+        ] {
+            assert!(body.contains(headline), "{what}:\n{body}");
+            assert!(body.contains(lane), "{what}:\n{body}");
+        }
+    }
+
+    #[test]
     fn html_escapes_what_it_prints() {
         assert_eq!(
             esc(r#"<a href="x">&'"#),
