@@ -1,7 +1,7 @@
 //! A candidate's recording rules are evaluated before the rules that read them: an alerting
 //! rule reading a series only the candidate records (through a chain of two recording
-//! rules) fires exactly when the same condition written out inline does, though the server
-//! holds no such series.
+//! rules, or next to a stored series read over a range) fires exactly when the same
+//! condition written out inline does, though the server holds no such series.
 
 mod common;
 mod diff_support;
@@ -19,6 +19,10 @@ const CANDIDATE_EXTRA: &str = r#"      - record: job:app_latency_seconds:worst
       - alert: WorstSlowInline
         expr: max by (job) (app_latency_seconds) * 2 > 1.6
         for: 2m
+      - alert: WorstSlowWhileARecentlySlow
+        expr: job:app_latency_seconds:worst > 0.8 and on (job) max_over_time(app_latency_seconds{instance="a"}[5m]) > 0.85
+      - alert: WorstSlowWhileARecentlySlowInline
+        expr: max by (job) (app_latency_seconds) > 0.8 and on (job) max_over_time(app_latency_seconds{instance="a"}[5m]) > 0.85
 "#;
 
 /// The firing intervals of `rule`'s new side, by labels without `alertname`.
@@ -60,6 +64,11 @@ fn an_alert_reading_a_record_only_the_candidate_makes_fires_as_the_inline_condit
         "the scenario makes the inline rule fire: {report:#}"
     );
     assert_eq!(via_records, inline, "{report:#}");
+    // Recorded and stored series side by side (the stored one fetched raw, over a range).
+    let mixed = intervals(&report, "WorstSlowWhileARecentlySlow");
+    let mixed_inline = intervals(&report, "WorstSlowWhileARecentlySlowInline");
+    assert!(!mixed_inline.is_empty(), "{report:#}");
+    assert_eq!(mixed, mixed_inline, "{report:#}");
     let rule = report["rules"]
         .as_array()
         .expect("rules")
