@@ -17,6 +17,12 @@ rules=${1:?usage: ci-rules.sh RULES_DIR [BASE_REF]}
 #    them as GitHub Actions annotations. Exit 1 on an invalid file or any warning.
 "$tocsin" check --strict --layout ack "$rules"
 
+#    With the production Prometheus reachable from CI, the online checks too (selectors
+#    matching nothing, rate windows under two scrape intervals, rate of gauges, labels no
+#    series carries, missing recording dependencies; docs/check.md); a datasource that does
+#    not answer fails the job:
+#    "$tocsin" check --strict --layout ack --datasource http://prometheus:9090 "$rules"
+
 # 2. Unit tests of the rules, in promtool's format (identical output and exit codes):
 #    shopt -s nullglob; tests=("$rules"/tests/*.yaml); ((${#tests[@]})) && "$tocsin" test rules "${tests[@]}"
 

@@ -29,9 +29,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tocsin_engine::{
-    AlertState, AlertingRule, AlertingState, Labels, RecordingRule, RuleError, RuleExpander,
-    RuleStatus, RuleTemplates, Sample, Scratch, Timestamp,
+    AlertState, AlertingRule, AlertingState, Labels, OutgoingAlert, RecordingRule, RuleError,
+    RuleExpander, RuleStatus, RuleTemplates, Sample, Scratch, Timestamp,
 };
+use tocsin_notify::config::NotifyConfig;
 use tocsin_query::{ErrorKind, PrometheusClient, QueryError, QueryValue};
 use tocsin_template::TemplateContext;
 
@@ -57,6 +58,11 @@ pub struct BacktestOptions {
     pub external_labels: BTreeMap<String, String>,
     /// `$externalURL` in templates.
     pub external_url: String,
+    /// `--config`'s `notify:` section: alerting rules also record what they send (in the
+    /// engine's resend rhythm) and [`crate::notify`] runs the pipeline over it.
+    pub notify: Option<Arc<NotifyConfig>>,
+    /// `global.resend_delay` (Prometheus's `--rules.alert.resend-delay`).
+    pub resend_delay: Duration,
 }
 
 impl BacktestOptions {
@@ -70,6 +76,8 @@ impl BacktestOptions {
             concurrency: 4,
             external_labels: BTreeMap::new(),
             external_url: String::new(),
+            notify: None,
+            resend_delay: tocsin_engine::alert::DEFAULT_RESEND_DELAY,
         }
     }
 }
@@ -334,6 +342,83 @@ pub struct AlertReplay {
     /// Firing intervals by alert label set, in time order.
     pub alerts: BTreeMap<Labels, Vec<Episode>>,
     pub step: Duration,
+    /// With `--config`: what the engine handed to the notification pipeline after each
+    /// evaluation (firing alerts on firing and every resend delay, resolved ones for 15
+    /// minutes), as `tocsin run` does.
+    pub sends: SendLog,
+}
+
+/// The engine's hand-overs of one rule ([`OutgoingAlert`]s), kept compactly: a firing alert
+/// is re-sent every couple of minutes for as long as it fires, so a week of a thousand
+/// rules holds millions of them. Labels, annotations and start are interned per alert;
+/// each hand-over is its time, `endsAt`, whether it is a resolution, and that index.
+#[derive(Clone, Debug, Default)]
+pub struct SendLog {
+    /// The rule's generator URL (the same on every alert it sends).
+    pub generator_url: String,
+    /// Labels (external labels added), annotations and `startsAt` of each distinct
+    /// hand-over content.
+    pub alerts: Vec<(Labels, Labels, Timestamp)>,
+    index: HashMap<(Labels, Labels, Timestamp), u32>,
+    /// In time order.
+    pub sends: Vec<Sent>,
+}
+
+/// One alert handed over at one evaluation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sent {
+    pub at: Timestamp,
+    pub ends_at: Timestamp,
+    /// Into [`SendLog::alerts`].
+    pub alert: u32,
+    pub resolved: bool,
+}
+
+impl SendLog {
+    /// Records `a`, handed over after the evaluation at `at`.
+    pub fn push(&mut self, at: Timestamp, a: OutgoingAlert) {
+        if self.generator_url.is_empty() {
+            self.generator_url = a.generator_url;
+        }
+        let key = (a.labels, a.annotations, a.starts_at);
+        let alert = match self.index.get(&key) {
+            Some(i) => *i,
+            None => {
+                let i = self.alerts.len() as u32;
+                self.alerts.push(key.clone());
+                self.index.insert(key, i);
+                i
+            }
+        };
+        self.sends.push(Sent {
+            at,
+            ends_at: a.ends_at,
+            alert,
+            resolved: a.state == tocsin_engine::OutgoingState::Resolved,
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sends.is_empty()
+    }
+
+    /// The hand-over `i` as the engine made it.
+    pub fn outgoing(&self, i: usize) -> Option<OutgoingAlert> {
+        let s = self.sends.get(i)?;
+        let (labels, annotations, starts_at) = self.alerts.get(s.alert as usize)?;
+        Some(OutgoingAlert {
+            labels: labels.clone(),
+            annotations: annotations.clone(),
+            starts_at: *starts_at,
+            ends_at: s.ends_at,
+            generator_url: self.generator_url.clone(),
+            state: if s.resolved {
+                tocsin_engine::OutgoingState::Resolved
+            } else {
+                tocsin_engine::OutgoingState::Firing
+            },
+        })
+    }
 }
 
 impl AlertReplay {
@@ -371,6 +456,16 @@ pub(crate) struct AlertSide {
     /// Slots before this are evaluated but not recorded (a live run's warm-up).
     pub record_from: Timestamp,
     pub replay: AlertReplay,
+    /// Set when sends are recorded ([`AlertReplay::sends`]).
+    sending: Option<Sending>,
+}
+
+/// What the engine's hand-over needs besides the alert.
+struct Sending {
+    resend_delay: Duration,
+    interval: Duration,
+    external_labels: Labels,
+    generator_url: String,
 }
 
 impl AlertSide {
@@ -381,7 +476,14 @@ impl AlertSide {
         options: &BacktestOptions,
     ) -> Self {
         let templates = BacktestTemplates::new(&rule, options);
+        let sending = options.notify.as_ref().map(|_| Sending {
+            resend_delay: options.resend_delay,
+            interval: Duration::from_millis(grid.step_ms as u64),
+            external_labels: Labels::new(options.external_labels.iter()),
+            generator_url: rule.generator_url(&options.external_url),
+        });
         AlertSide {
+            sending,
             rule,
             state: AlertingState::default(),
             scratch: Scratch::default(),
@@ -417,6 +519,15 @@ impl AlertSide {
         if let Err(e) = &outcome {
             self.replay.errors.record(e);
         }
+        if let (Ok(_), Some(s)) = (&outcome, &self.sending) {
+            let log = &mut self.replay.sends;
+            self.state.send(ts, s.resend_delay, s.interval, |a| {
+                log.push(
+                    ts,
+                    OutgoingAlert::of(a, ts, &s.external_labels, &s.generator_url),
+                );
+            });
+        }
         let firing = self
             .state
             .active_alerts()
@@ -442,6 +553,36 @@ impl AlertSide {
             }
         }
     }
+}
+
+/// Replays one alerting rule (`expr`: its printed expression) over the window of
+/// `options` every `step`: each alert's firing intervals and what the queries cost. What
+/// `tocsin diff` does per rule, and `tocsin check --datasource`'s `alerts/count`.
+pub async fn replay_alerting(
+    client: &PrometheusClient,
+    rule: Arc<AlertingRule>,
+    expr: &str,
+    limit: usize,
+    step: Duration,
+    options: &BacktestOptions,
+    progress: &dyn Progress,
+) -> (AlertReplay, Cost) {
+    let grid = Grid::new(options.start, options.end, step);
+    let mut side = AlertSide::new(rule, limit, grid, options);
+    let mut costs = [Cost::default()];
+    drive(
+        client,
+        &[expr],
+        grid,
+        options,
+        &mut costs,
+        progress,
+        |first, n, results| {
+            side.feed(grid, first, &results[0], n);
+        },
+    )
+    .await;
+    (side.replay, costs[0])
 }
 
 // ---------------------------------------------------------------------------------------

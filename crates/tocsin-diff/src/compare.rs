@@ -30,10 +30,11 @@ use crate::load::{fmt_duration, Compiled, RuleEntry, RuleSet};
 use crate::report::label_map_of as label_map;
 use crate::report::{
     fmt_labels, rfc3339, AlertDiff, AlertRecord, AnnotationChange, CostReport, FiringChange,
-    IdentityChange, Interval, Regression, Report, RuleDiff, SideReport, Status, Summary,
-    WindowReport,
+    IdentityChange, Interval, NotificationReport, NotifyCounts, Regression, Report, RuleDiff,
+    RuleNotifications, SideReport, Status, Summary, WindowReport,
 };
 use crate::selectors::{selectors, Selector};
+use crate::substitute::Precomputed;
 
 /// A rule of the old set and its counterpart in the new one.
 #[derive(Clone, Debug)]
@@ -301,6 +302,9 @@ pub(crate) struct PairReplay {
     pub old_cost: Cost,
     pub new_cost: Cost,
     pub issued: Cost,
+    /// Records of the new set the new side read from the candidate's own recording rules
+    /// instead of the stored series ([`crate::substitute`]).
+    pub substituted_reads: Vec<String>,
 }
 
 fn step_of(r: &RuleEntry, options: &BacktestOptions) -> std::time::Duration {
@@ -340,43 +344,61 @@ async fn replay_alerting_side(
     let Compiled::Alerting(rule) = &r.compiled else {
         return AlertReplay::default();
     };
-    let grid = Grid::new(options.start, options.end, step_of(r, options));
-    let mut side = AlertSide::new(rule.clone(), r.limit, grid, options);
-    let mut costs = [Cost::default()];
-    drive(
+    let (replay, c) = crate::backtest::replay_alerting(
         client,
-        &[&r.expr],
-        grid,
+        rule.clone(),
+        &r.expr,
+        r.limit,
+        step_of(r, options),
         options,
-        &mut costs,
         progress,
-        |first, n, results| {
-            side.feed(grid, first, &results[0], n);
-        },
     )
     .await;
-    cost.add(&costs[0]);
+    cost.add(&c);
+    replay
+}
+
+/// The new side's alerting replay from precomputed results ([`crate::substitute`]).
+fn replay_alerting_precomputed(
+    r: &RuleEntry,
+    pre: &Precomputed,
+    options: &BacktestOptions,
+    progress: &dyn Progress,
+) -> AlertReplay {
+    let Compiled::Alerting(rule) = &r.compiled else {
+        return AlertReplay::default();
+    };
+    let mut side = AlertSide::new(rule.clone(), r.limit, pre.grid, options);
+    side.feed(pre.grid, 0, &pre.result, pre.grid.count);
+    progress.advance(pre.grid.count as u64);
     side.replay
 }
 
+/// Replays one pair; `pre` holds the new side's results when they were computed with the
+/// candidate's recording rules substituted ([`crate::substitute`]).
 async fn replay_pair(
     client: PrometheusClient,
     pair: Pair,
+    pre: Option<Precomputed>,
     options: Arc<BacktestOptions>,
     progress: Arc<dyn Progress>,
 ) -> PairReplay {
-    let mut out = PairReplay::default();
+    let mut out = PairReplay {
+        substituted_reads: pre.as_ref().map(|p| p.reads.clone()).unwrap_or_default(),
+        ..PairReplay::default()
+    };
     let options = &*options;
     let progress = &*progress;
     let kind = pair.any().kind;
     match kind {
         RuleKind::Alerting => {
-            let shared = match (&pair.old, &pair.new) {
-                (Some(o), Some(n)) => {
-                    o.expr == n.expr && step_of(o, options) == step_of(n, options)
-                }
-                _ => false,
-            };
+            let shared = pre.is_none()
+                && match (&pair.old, &pair.new) {
+                    (Some(o), Some(n)) => {
+                        o.expr == n.expr && step_of(o, options) == step_of(n, options)
+                    }
+                    _ => false,
+                };
             if shared {
                 let (Some(o), Some(n)) = (&pair.old, &pair.new) else {
                     return out;
@@ -417,8 +439,13 @@ async fn replay_pair(
                 }
                 if let Some(n) = &pair.new {
                     let mut c = Cost::default();
-                    out.new_alerts =
-                        Some(replay_alerting_side(&client, n, options, progress, &mut c).await);
+                    out.new_alerts = Some(match &pre {
+                        Some(p) => {
+                            c = p.cost;
+                            replay_alerting_precomputed(n, p, options, progress)
+                        }
+                        None => replay_alerting_side(&client, n, options, progress, &mut c).await,
+                    });
                     out.new_cost = c;
                     out.issued.add(&c);
                 }
@@ -438,7 +465,7 @@ async fn replay_pair(
                     return out;
                 };
                 let grid = Grid::new(options.start, options.end, step_of(o, options));
-                let one = o.expr == n.expr;
+                let one = o.expr == n.expr || pre.is_some();
                 let exprs: Vec<&str> = if one {
                     vec![&o.expr]
                 } else {
@@ -469,7 +496,10 @@ async fn replay_pair(
                                     }
                                 };
                             let sa = step(ra);
-                            let sb = step(rb);
+                            let sb = match &pre {
+                                Some(p) => p.at(first + k),
+                                None => step(rb),
+                            };
                             a.step(ts, sa.as_deref().map_err(String::as_str));
                             b.step(ts, sb.as_deref().map_err(String::as_str));
                             compare_outputs(ts, &a.out, &b.out, &mut cmp);
@@ -482,9 +512,15 @@ async fn replay_pair(
                 cmp.series_only_old = a.series.iter().filter(|l| !b.series.contains(*l)).count();
                 cmp.series_only_new = b.series.iter().filter(|l| !a.series.contains(*l)).count();
                 out.old_cost = costs[0];
-                out.new_cost = costs[costs.len() - 1];
+                out.new_cost = match &pre {
+                    Some(p) => p.cost,
+                    None => costs[costs.len() - 1],
+                };
                 for c in &costs {
                     out.issued.add(c);
+                }
+                if let Some(p) = &pre {
+                    out.issued.add(&p.cost);
                 }
                 out.old_record = Some((a.evaluations, a.errors, a.series.len()));
                 out.new_record = Some((b.evaluations, b.errors, b.series.len()));
@@ -496,24 +532,33 @@ async fn replay_pair(
                     let Some(mut s) = rec(r) else { continue };
                     let grid = Grid::new(options.start, options.end, step_of(r, options));
                     let mut costs = [Cost::default()];
-                    drive(
-                        &client,
-                        &[&r.expr],
-                        grid,
-                        options,
-                        &mut costs,
-                        progress,
-                        |first, len, results| {
-                            for i in 0..len {
-                                let ts = grid.at(first + i);
-                                match &results[0] {
-                                    Ok(steps) => s.step(ts, Ok(&steps[i])),
-                                    Err(e) => s.step(ts, Err(e)),
+                    if let (1, Some(p)) = (k, &pre) {
+                        for i in 0..p.grid.count {
+                            let input = p.at(i);
+                            s.step(p.grid.at(i), input.as_deref().map_err(String::as_str));
+                        }
+                        progress.advance(p.grid.count as u64);
+                        costs[0] = p.cost;
+                    } else {
+                        drive(
+                            &client,
+                            &[&r.expr],
+                            grid,
+                            options,
+                            &mut costs,
+                            progress,
+                            |first, len, results| {
+                                for i in 0..len {
+                                    let ts = grid.at(first + i);
+                                    match &results[0] {
+                                        Ok(steps) => s.step(ts, Ok(&steps[i])),
+                                        Err(e) => s.step(ts, Err(e)),
+                                    }
                                 }
-                            }
-                        },
-                    )
-                    .await;
+                            },
+                        )
+                        .await;
+                    }
                     out.issued.add(&costs[0]);
                     let rec = Some((s.evaluations, s.errors.clone(), s.series.len()));
                     if k == 0 {
@@ -590,6 +635,7 @@ pub async fn diff(
     let pairs = pair_rules(old, new);
     let options = Arc::new(options);
     let selectors = check_selectors(client, &pairs, &options).await;
+    let mut precomputed = crate::substitute::precompute(client, &pairs, &options).await;
 
     progress.add_total(pairs.iter().map(|p| planned_steps(p, &options)).sum());
 
@@ -599,12 +645,13 @@ pub async fn diff(
     for (i, pair) in pairs.iter().enumerate() {
         let client = client.clone();
         let pair = pair.clone();
+        let pre = precomputed.remove(&i);
         let options = options.clone();
         let progress = progress.clone();
         let permits = permits.clone();
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            (i, replay_pair(client, pair, options, progress).await)
+            (i, replay_pair(client, pair, pre, options, progress).await)
         });
     }
     let mut replays: Vec<Option<PairReplay>> = (0..pairs.len()).map(|_| None).collect();
@@ -613,7 +660,11 @@ pub async fn diff(
             replays[i] = Some(r);
         }
     }
-    assemble(
+    let notified = options
+        .notify
+        .as_ref()
+        .map(|config| notifications(config, &replays, &options));
+    let mut report = assemble(
         client.url(),
         old,
         new,
@@ -623,7 +674,81 @@ pub async fn diff(
         &options,
         allow_added,
         allow_removed,
-    )
+    );
+    if let Some((mut side, per_rule)) = notified {
+        side.alerts_added =
+            report.summary.alerts_added as i64 - report.summary.alerts_removed as i64;
+        report.notifications = Some(side);
+        for (rule, n) in report.rules.iter_mut().zip(per_rule) {
+            rule.notifications = n;
+        }
+    }
+    report
+}
+
+/// `--config`: both sides through the notification pipeline, whole and rule by rule
+/// ([`crate::notify`]).
+fn notifications(
+    config: &tocsin_notify::config::NotifyConfig,
+    replays: &[Option<PairReplay>],
+    options: &BacktestOptions,
+) -> (NotificationReport, Vec<Option<RuleNotifications>>) {
+    use crate::backtest::SendLog;
+    use crate::notify::{counts, side_report, simulate, window_weeks};
+    let pipeline = tocsin_notify::pipeline::PipelineOptions::daemon(&options.external_url);
+    let (start, end) = (options.start, options.end);
+    let mut report = NotificationReport::default();
+    let mut per_rule = Vec::with_capacity(replays.len());
+    let run = |sends: &[&SendLog], errors: &mut Vec<String>, what: &str| match simulate(
+        config, &pipeline, sends, start, end,
+    ) {
+        Ok(d) => d,
+        Err(e) => {
+            errors.push(format!("{what}: {e}"));
+            Vec::new()
+        }
+    };
+    for r in replays {
+        let Some(r) = r else {
+            per_rule.push(None);
+            continue;
+        };
+        if r.old_alerts.is_none() && r.new_alerts.is_none() {
+            per_rule.push(None);
+            continue;
+        }
+        let mut one = |a: &Option<AlertReplay>| {
+            a.as_ref().map(|a| {
+                if a.sends.is_empty() {
+                    return NotifyCounts::default();
+                }
+                counts(&run(&[&a.sends], &mut report.errors, "one rule"))
+            })
+        };
+        let old = one(&r.old_alerts);
+        let new = one(&r.new_alerts);
+        per_rule.push(Some(RuleNotifications { old, new }));
+    }
+    let side = |pick: fn(&PairReplay) -> Option<&AlertReplay>| -> Vec<&SendLog> {
+        replays
+            .iter()
+            .flatten()
+            .filter_map(pick)
+            .map(|a| &a.sends)
+            .collect()
+    };
+    let old = run(&side(|r| r.old_alerts.as_ref()), &mut report.errors, "old");
+    let new = run(&side(|r| r.new_alerts.as_ref()), &mut report.errors, "new");
+    report.old = side_report(&old, start, end);
+    report.new = side_report(&new, start, end);
+    report.notifications_added =
+        report.new.total.notifications as i64 - report.old.total.notifications as i64;
+    report.dingtalk_messages_added =
+        report.new.total.dingtalk_messages as i64 - report.old.total.dingtalk_messages as i64;
+    let weeks = window_weeks(start, end);
+    report.dingtalk_messages_added_per_week =
+        (report.dingtalk_messages_added as f64 / weeks * 10.0).round() / 10.0;
+    (report, per_rule)
 }
 
 /// The selectors of every rule of both sets, and which of them match nothing over the
@@ -729,6 +854,7 @@ pub(crate) fn assemble(
             series_requests,
             ..CostReport::default()
         },
+        notifications: None,
         live: None,
     };
 
@@ -866,6 +992,12 @@ pub(crate) fn assemble(
                 let Some(metric) = s.metric.as_deref() else {
                     continue;
                 };
+                if replay.substituted_reads.iter().any(|m| m == metric) {
+                    notes.push(format!(
+                        "reads {metric}, which this change records: the candidate's recording rule was evaluated first and its output replaced the stored series"
+                    ));
+                    continue;
+                }
                 if touched_records.contains(metric) {
                     notes.push(format!(
                         "reads {metric}, which this change records differently: the backtest used the stored (deployed) series"
@@ -965,6 +1097,7 @@ pub(crate) fn assemble(
             new: new_side,
             alerts,
             recording: replay.recording,
+            notifications: None,
             notes,
         });
     }

@@ -687,6 +687,7 @@ pub async fn diff_live(
             old_cost: o.cost,
             new_cost: n.cost,
             issued,
+            substituted_reads: Vec::new(),
         }));
     }
 

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::report::{fmt_labels, parse_rfc3339, AlertDiff, Report, RuleDiff, SideReport, Status};
+use crate::report::{
+    fmt_labels, parse_rfc3339, AlertDiff, NotifyCounts, Report, RuleDiff, SideReport, Status,
+};
 
 /// Whether a rule deserves a section: anything but an unchanged rule with identical
 /// outcomes and no findings.
@@ -24,8 +26,13 @@ fn interesting(r: &RuleDiff) -> bool {
         .new
         .as_ref()
         .is_some_and(|s| s.errors.failed_evaluations > 0 || !s.empty_selectors.is_empty());
+    let notifications_differ = r
+        .notifications
+        .as_ref()
+        .is_some_and(|n| n.old.is_some() && n.new.is_some() && n.old != n.new);
     r.status != Status::Unchanged
         || alerts_differ
+        || notifications_differ
         || values_differ
         || findings
         || !r.notes.is_empty()
@@ -142,8 +149,95 @@ fn rule_lines(r: &RuleDiff) -> Vec<String> {
         }
         lines.push(l);
     }
+    if let Some(n) = &r.notifications {
+        let side = |c: &Option<NotifyCounts>| c.as_ref().map_or("–".to_string(), counts_text);
+        lines.push(format!(
+            "notifications (this rule's alerts alone through the route): old {}; new {}",
+            side(&n.old),
+            side(&n.new)
+        ));
+    }
     for n in &r.notes {
         lines.push(format!("note: {n}"));
+    }
+    lines
+}
+
+fn counts_text(c: &NotifyCounts) -> String {
+    let mut out = format!(
+        "{} notification(s), {} DingTalk message(s)",
+        c.notifications, c.dingtalk_messages
+    );
+    if c.digest_messages > 0 || c.split_parts > 0 {
+        let _ = write!(
+            out,
+            " ({} digest part(s), {} split part(s))",
+            c.digest_messages, c.split_parts
+        );
+    }
+    if c.requests > c.dingtalk_messages {
+        let _ = write!(
+            out,
+            ", {} other request(s)",
+            c.requests - c.dingtalk_messages
+        );
+    }
+    out
+}
+
+/// `adds 3 alerts`, `removes 2 alerts`.
+fn change(n: i64, what: &str) -> String {
+    if n < 0 {
+        format!("removes {} {what}", -n)
+    } else {
+        format!("adds {n} {what}")
+    }
+}
+
+/// `--config`: the headline and each side's deliveries per destination.
+fn notification_lines(report: &Report) -> Vec<String> {
+    let Some(n) = &report.notifications else {
+        return Vec::new();
+    };
+    let mut lines = vec![format!(
+        "this change {} and {} ({:+} a week), {:+} notification(s), through the route of {}",
+        change(n.alerts_added, "alerts"),
+        change(n.dingtalk_messages_added, "DingTalk messages"),
+        n.dingtalk_messages_added_per_week,
+        n.notifications_added,
+        n.config
+    )];
+    for (name, side) in [("old", &n.old), ("new", &n.new)] {
+        lines.push(format!(
+            "notifications, {name} set: {} ({} DingTalk messages a week)",
+            counts_text(&side.total),
+            side.dingtalk_messages_per_week
+        ));
+    }
+    let lanes: std::collections::BTreeSet<&String> = n
+        .old
+        .receivers
+        .keys()
+        .chain(n.new.receivers.keys())
+        .collect();
+    for lane in lanes {
+        let get = |side: &crate::report::SideNotifications| {
+            side.receivers.get(lane).map_or("nothing".to_string(), |r| {
+                format!(
+                    "{} ({} requests a week)",
+                    counts_text(&r.counts),
+                    r.requests_per_week
+                )
+            })
+        };
+        lines.push(format!(
+            "  {lane}: old {}; new {}",
+            get(&n.old),
+            get(&n.new)
+        ));
+    }
+    for e in &n.errors {
+        lines.push(format!("notification simulation failed: {e}"));
     }
     lines
 }
@@ -151,6 +245,7 @@ fn rule_lines(r: &RuleDiff) -> Vec<String> {
 fn header_lines(report: &Report) -> Vec<String> {
     let s = &report.summary;
     let mut lines = live_lines(report);
+    lines.extend(notification_lines(report));
     lines.extend([
         format!(
             "window {} … {}{}",
@@ -547,6 +642,75 @@ mod tests {
             Some(951_868_801_500)
         );
         assert_eq!(parse_rfc3339("2000-03-01 00:00:01"), None);
+    }
+
+    #[test]
+    fn the_notification_headline_says_what_the_change_adds_and_removes_in_every_format() {
+        use crate::report::{
+            CostReport, NotificationReport, ReceiverNotifications, SideNotifications, Summary,
+            WindowReport,
+        };
+        let side = |messages: u64| {
+            let counts = NotifyCounts {
+                notifications: messages,
+                requests: messages,
+                dingtalk_messages: messages,
+                ..NotifyCounts::default()
+            };
+            SideNotifications {
+                total: counts,
+                dingtalk_messages_per_week: messages as f64,
+                receivers: [(
+                    "dingtalk:oncall".to_string(),
+                    ReceiverNotifications {
+                        counts,
+                        per_day: Default::default(),
+                        requests_per_week: messages as f64,
+                    },
+                )]
+                .into_iter()
+                .collect(),
+            }
+        };
+        let report = Report {
+            schema: 1,
+            datasource: "http://prometheus:9090".into(),
+            window: WindowReport {
+                start: "2026-01-01T00:00:00.000Z".into(),
+                end: "2026-01-08T00:00:00.000Z".into(),
+                step: None,
+            },
+            old_files: vec![],
+            new_files: vec![],
+            allow_added: 0,
+            allow_removed: 0,
+            summary: Summary::default(),
+            regressed: false,
+            regressions: vec![],
+            rules: vec![],
+            cost: CostReport::default(),
+            notifications: Some(NotificationReport {
+                config: "tocsin.yaml".into(),
+                old: side(50),
+                new: side(9),
+                alerts_added: 3,
+                notifications_added: -41,
+                dingtalk_messages_added: -41,
+                dingtalk_messages_added_per_week: -41.0,
+                errors: vec![],
+            }),
+            live: None,
+        };
+        let headline = "this change adds 3 alerts and removes 41 DingTalk messages (-41 a week), -41 notification(s), through the route of tocsin.yaml";
+        let lane = "dingtalk:oncall: old 50 notification(s), 50 DingTalk message(s) (50 requests a week); new 9 notification(s), 9 DingTalk message(s) (9 requests a week)";
+        for (what, body) in [
+            ("text", text(&report)),
+            ("markdown", markdown(&report)),
+            ("html", html(&report)),
+        ] {
+            assert!(body.contains(headline), "{what}:\n{body}");
+            assert!(body.contains(lane), "{what}:\n{body}");
+        }
     }
 
     #[test]

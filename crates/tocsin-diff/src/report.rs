@@ -129,7 +129,70 @@ pub struct RuleDiff {
     pub new: Option<SideReport>,
     pub alerts: Option<AlertDiff>,
     pub recording: Option<RecordingComparison>,
+    /// `--config`: what this rule's alerts alone would have made the route send.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<RuleNotifications>,
     pub notes: Vec<String>,
+}
+
+/// What went out over the window (`--config`), as the receivers would have seen it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct NotifyCounts {
+    /// Notifications delivered: group flushes (first, updates, repeats, resolutions); a
+    /// digest delivers every notification it lists.
+    pub notifications: u64,
+    /// Requests to receivers of every kind (a DingTalk message is one).
+    pub requests: u64,
+    /// DingTalk messages, split parts and digest parts included.
+    pub dingtalk_messages: u64,
+    /// Of those, parts of storm digests (the robot's rate limit was reached).
+    pub digest_messages: u64,
+    /// Of those, parts beyond the first of notifications too long for one message.
+    pub split_parts: u64,
+}
+
+/// One alerting rule's notifications on each side, its alerts alone through the route.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RuleNotifications {
+    pub old: Option<NotifyCounts>,
+    pub new: Option<NotifyCounts>,
+}
+
+/// One destination's deliveries: `dingtalk:<receiver>` (receivers on one robot share
+/// the first one's), `webhook:<receiver>`, `alertmanager:<receiver>`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ReceiverNotifications {
+    #[serde(flatten)]
+    pub counts: NotifyCounts,
+    /// Requests per UTC day (`YYYY-MM-DD`).
+    pub per_day: BTreeMap<String, u64>,
+    /// Requests over the window scaled to a week.
+    pub requests_per_week: f64,
+}
+
+/// One rule set's notifications, all its alerting rules through one pipeline.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SideNotifications {
+    pub total: NotifyCounts,
+    pub dingtalk_messages_per_week: f64,
+    pub receivers: BTreeMap<String, ReceiverNotifications>,
+}
+
+/// `--config`: the notifications both sets would have sent over the window.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct NotificationReport {
+    /// The config file the `notify:` section came from.
+    pub config: String,
+    pub old: SideNotifications,
+    pub new: SideNotifications,
+    /// New minus old: firing intervals (alerts added minus removed), notifications,
+    /// DingTalk messages, and those messages as a weekly rate.
+    pub alerts_added: i64,
+    pub notifications_added: i64,
+    pub dingtalk_messages_added: i64,
+    pub dingtalk_messages_added_per_week: f64,
+    /// Simulations that could not run, with why.
+    pub errors: Vec<String>,
 }
 
 /// Why the verdict is "regressed".
@@ -194,6 +257,9 @@ pub struct Report {
     pub regressions: Vec<Regression>,
     pub rules: Vec<RuleDiff>,
     pub cost: CostReport,
+    /// `--config` only: what the notification route would have sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<NotificationReport>,
     /// `--live` only: how the live comparison ran and where states differed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live: Option<LiveReport>,

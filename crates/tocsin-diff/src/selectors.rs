@@ -1,4 +1,5 @@
-//! The series selectors of a rule's expression, for "matches no series over the window".
+//! The series selectors of a rule's expression, for "matches no series over the window"
+//! (`tocsin diff`) and the online checks of `tocsin check --datasource` (`tocsin-online`).
 
 use tocsin_promql::{Expr, MatchOp, VectorSelector};
 
@@ -12,13 +13,24 @@ pub struct Selector {
 
 /// Every distinct selector of `expr`, in order of appearance; empty when it does not parse.
 pub fn selectors(expr: &str) -> Vec<Selector> {
-    let mut out = Vec::new();
-    if let Ok(e) = tocsin_promql::parse(expr) {
-        walk(&e, &mut out);
+    match tocsin_promql::parse(expr) {
+        Ok(e) => selectors_of(&e),
+        Err(_) => Vec::new(),
     }
+}
+
+/// Every distinct selector of a parsed expression (or part of one), in order of appearance.
+pub fn selectors_of(expr: &Expr) -> Vec<Selector> {
+    let mut out = Vec::new();
+    walk(expr, &mut out);
     let mut seen = std::collections::HashSet::new();
     out.retain(|s| seen.insert(s.text.clone()));
     out
+}
+
+/// The selector of one parsed vector selector (its text without `offset`/`@`).
+pub fn selector_of(vs: &VectorSelector) -> Selector {
+    selector(vs)
 }
 
 fn walk(e: &Expr, out: &mut Vec<Selector>) {

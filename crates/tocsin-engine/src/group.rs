@@ -15,11 +15,11 @@ use std::time::Duration;
 
 use tocsin_rules::{RuleGroup, RuleKind};
 
-use crate::alert::{AlertState, AlertingRule, AlertingState, Scratch};
+use crate::alert::{AlertingRule, AlertingState, Scratch};
 use crate::error::{ErrorKind, RuleError};
 use crate::expand::RuleTemplates;
 use crate::labels::{Labels, Sample};
-use crate::outgoing::{with_external_labels, OutgoingAlert, OutgoingState};
+use crate::outgoing::OutgoingAlert;
 use crate::recording::RecordingRule;
 use crate::schedule::GroupSchedule;
 use crate::stale::StaleTracker;
@@ -199,19 +199,8 @@ impl GroupDef {
                 if outcome.is_ok() {
                     let url = &rule.generator_url;
                     s.send(ts, options.resend_delay, self.interval, |a| {
-                        let state = if a.state == AlertState::Inactive {
-                            OutgoingState::Resolved
-                        } else {
-                            OutgoingState::Firing
-                        };
-                        out.alerts.push(OutgoingAlert {
-                            labels: with_external_labels(&a.labels, &options.external_labels),
-                            annotations: a.annotations.clone(),
-                            starts_at: a.starts_at().unwrap_or(a.active_at),
-                            ends_at: a.ends_at().unwrap_or(ts),
-                            generator_url: url.to_string(),
-                            state,
-                        });
+                        out.alerts
+                            .push(OutgoingAlert::of(a, ts, &options.external_labels, url));
                     });
                     if options.alerts_series {
                         r.alerts_series(s, &mut out.samples);
@@ -344,6 +333,7 @@ impl GroupState {
 mod tests {
     use super::*;
     use crate::alert::AlertState;
+    use crate::outgoing::OutgoingState;
     use crate::template::Verbatim;
 
     fn alerting(name: &str, expr: &str, hold_min: u64, labels: &[(&str, &str)]) -> RuleDef {

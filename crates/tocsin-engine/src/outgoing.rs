@@ -1,6 +1,7 @@
 //! Alerts as they leave the engine for Alertmanager-shaped receivers: the values
 //! [`crate::group::GroupDef::eval_rule`] produces and `runner::AlertNotifier` receives.
 
+use crate::alert::{Alert, AlertState};
 use crate::labels::Labels;
 use crate::time::Timestamp;
 
@@ -34,6 +35,26 @@ pub struct OutgoingAlert {
     /// `<external_url>/graph?g0.expr=…&g0.tab=1`.
     pub generator_url: String,
     pub state: OutgoingState,
+}
+
+impl OutgoingAlert {
+    /// What is sent for `alert` after the evaluation at `ts` marked it sent
+    /// ([`crate::AlertingState::send`]): the daemon's groups and `tocsin diff`'s backtest
+    /// build it here alike.
+    pub fn of(alert: &Alert, ts: Timestamp, external_labels: &Labels, generator_url: &str) -> Self {
+        OutgoingAlert {
+            labels: with_external_labels(&alert.labels, external_labels),
+            annotations: alert.annotations.clone(),
+            starts_at: alert.starts_at().unwrap_or(alert.active_at),
+            ends_at: alert.ends_at().unwrap_or(ts),
+            generator_url: generator_url.to_string(),
+            state: if alert.state == AlertState::Inactive {
+                OutgoingState::Resolved
+            } else {
+                OutgoingState::Firing
+            },
+        }
+    }
 }
 
 /// The alert's labels with the external labels it lacks (Prometheus's notifier).

@@ -1,43 +1,18 @@
 //! The slot grid against a real Prometheus 2.42 (Debian's `prometheus` package).
 //!
-//! Starts `/usr/bin/prometheus` on a free loopback port with a temporary TSDB and a rule
+//! Starts Prometheus (tocsin-testkit) on a free loopback port with a temporary TSDB and a rule
 //! file of groups at 10s and 3s, waits for two evaluations of each, and checks that
 //! `GroupSchedule` puts every evaluation Prometheus made on its grid: the pending alerts'
 //! `activeAt` (the slot time, to the nanosecond), the recorded samples' timestamps (to the
 //! millisecond) and each group's `lastEvaluation` (wall time, which falls just after the
 //! slot we predict).
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime};
 
-use serde_json::Value;
 use tocsin_engine::schedule::{group_hash, GroupSchedule};
 use tocsin_engine::Timestamp;
-
-const PROMETHEUS: &str = "/usr/bin/prometheus";
-
-/// A running Prometheus, killed and cleaned up on drop.
-struct Prometheus {
-    child: Child,
-    dir: PathBuf,
-    port: u16,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    l.local_addr().expect("local addr").port()
-}
+use tocsin_query::{HttpClientConfig, PrometheusClient, Rule, RuleGroup};
+use tocsin_testkit::{eventually, Prometheus, PrometheusOptions, TempDir};
 
 const RULES: &str = r#"groups:
   - name: slots-a
@@ -64,58 +39,18 @@ const RULES: &str = r#"groups:
         for: 1h
 "#;
 
-impl Prometheus {
-    fn start() -> Prometheus {
-        if !std::path::Path::new(PROMETHEUS).exists() {
-            panic!(
-                "{PROMETHEUS} not found: install Debian's `prometheus` package \
-                 (apt-get install -y --no-install-recommends prometheus)"
-            );
-        }
-        let dir = std::env::temp_dir().join(format!(
-            "tocsin-engine-slots-{}-{}",
-            std::process::id(),
-            Timestamp::now().as_nanos()
-        ));
-        std::fs::create_dir_all(dir.join("data")).expect("temp dir");
-        std::fs::write(dir.join("rules.yml"), RULES).expect("rule file");
-        std::fs::write(
-            dir.join("prometheus.yml"),
-            "global:\n  evaluation_interval: 10s\nrule_files:\n  - rules.yml\n",
-        )
-        .expect("config");
-        let port = free_port();
-        let child = Command::new(PROMETHEUS)
-            .arg(format!(
-                "--config.file={}",
-                dir.join("prometheus.yml").display()
-            ))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--log.level=warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {PROMETHEUS} (Debian package `prometheus`): {e}"));
-        Prometheus { child, dir, port }
-    }
-
-    fn get(&self, path_and_query: &str) -> Option<Value> {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        write!(
-            s,
-            "GET {path_and_query} HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-        )
-        .ok()?;
-        let mut text = String::new();
-        s.read_to_string(&mut text).ok()?;
-        let body = text.split_once("\r\n\r\n")?.1;
-        serde_json::from_str(body).ok()
-    }
+/// Prometheus evaluating [`RULES`] (its temp dir holds the rule file), and the dir.
+fn prometheus() -> (Prometheus, TempDir) {
+    let dir = TempDir::new("tocsin-engine-slots").expect("temp dir");
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(&rules, RULES).expect("rule file");
+    let prom = Prometheus::start(PrometheusOptions {
+        rule_files: vec![rules],
+        evaluation_interval: Duration::from_secs(10),
+        extra_args: vec!["--log.level=warn".into()],
+        ..Default::default()
+    });
+    (prom, dir)
 }
 
 /// RFC 3339 UTC time as Prometheus prints it (`2026-11-25T06:26:18.826202645Z`).
@@ -165,30 +100,27 @@ struct GroupSeen {
     active_at: Timestamp,
 }
 
-fn groups(rules: &Value) -> Vec<GroupSeen> {
+/// The groups that have a pending alert, with their grid and times.
+fn groups(rules: &[RuleGroup]) -> Vec<GroupSeen> {
     let mut out = Vec::new();
-    for g in rules["data"]["groups"].as_array().into_iter().flatten() {
-        let active_at = g["rules"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|r| r["alerts"].as_array().into_iter().flatten())
-            .filter_map(|a| a["activeAt"].as_str())
-            .next();
-        let (Some(file), Some(name), Some(interval), Some(last), Some(active_at)) = (
-            g["file"].as_str(),
-            g["name"].as_str(),
-            g["interval"].as_f64(),
-            g["lastEvaluation"].as_str(),
-            active_at,
-        ) else {
+    for g in rules {
+        let active_at = g
+            .rules
+            .iter()
+            .filter_map(|r| match r {
+                Rule::Alerting(a) => Some(a),
+                Rule::Recording(_) => None,
+            })
+            .flat_map(|r| &r.alerts)
+            .find_map(|a| a.active_at.as_deref());
+        let Some(active_at) = active_at else {
             continue;
         };
         out.push(GroupSeen {
-            file: file.to_string(),
-            name: name.to_string(),
-            interval: Duration::from_secs_f64(interval),
-            last_evaluation: parse_rfc3339(last),
+            file: g.file.clone(),
+            name: g.name.clone(),
+            interval: Duration::from_secs_f64(g.interval),
+            last_evaluation: parse_rfc3339(&g.last_evaluation),
             active_at: parse_rfc3339(active_at),
         });
     }
@@ -197,29 +129,26 @@ fn groups(rules: &Value) -> Vec<GroupSeen> {
 
 #[test]
 fn eval_timestamps_match_a_live_prometheus() {
-    let prom = Prometheus::start();
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let (prom, _dir) = prometheus();
+    let api = PrometheusClient::new(HttpClientConfig::new(prom.url())).expect("API client");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
     // Wait until every group has evaluated at least twice (lastEvaluation is past the slot
     // of the alert's first sighting).
-    let seen = loop {
-        assert!(
-            Instant::now() < deadline,
-            "Prometheus on port {} did not evaluate all groups twice within 60s",
-            prom.port
-        );
-        std::thread::sleep(Duration::from_millis(250));
-        let Some(rules) = prom.get("/api/v1/rules") else {
-            continue;
-        };
-        let seen = groups(&rules);
-        if seen.len() == 3
-            && seen
-                .iter()
-                .all(|g| g.last_evaluation.since(g.active_at) >= g.interval.as_nanos() as i64)
-        {
-            break seen;
-        }
-    };
+    let seen = eventually(
+        "Prometheus to evaluate all groups twice",
+        Duration::from_secs(60),
+        || {
+            let seen = groups(&runtime.block_on(api.rules(None)).ok()?);
+            let twice = seen.len() == 3
+                && seen
+                    .iter()
+                    .all(|g| g.last_evaluation.since(g.active_at) >= g.interval.as_nanos() as i64);
+            twice.then_some(seen)
+        },
+    );
 
     for g in &seen {
         let schedule = GroupSchedule::new(&g.file, &g.name, g.interval);
@@ -268,12 +197,13 @@ fn eval_timestamps_match_a_live_prometheus() {
     for (metric, group) in [("tocsin:slot_a", "slots-a"), ("tocsin:slot_fast", "fast")] {
         let g = seen.iter().find(|g| g.name == group).expect("group seen");
         let schedule = GroupSchedule::new(&g.file, &g.name, g.interval);
-        let q = prom
-            .get(&format!("/api/v1/query?query=timestamp({metric})"))
+        let answer = runtime
+            .block_on(api.instant_query(&format!("timestamp({metric})"), SystemTime::now()))
             .expect("query answered");
-        let secs = q["data"]["result"][0]["value"][1]
-            .as_str()
-            .and_then(|v| v.parse::<f64>().ok())
+        let secs = answer
+            .value
+            .into_samples()
+            .and_then(|v| v.first().map(|s| s.value))
             .expect("a timestamp sample");
         let millis = (secs * 1000.0).round() as i64;
         let slot =

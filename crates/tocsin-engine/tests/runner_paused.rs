@@ -1,87 +1,32 @@
 //! The runner under tokio's paused clock with the in-process datasource: whole minutes of
 //! slots run without sleeping, and every assertion is on slot timestamps.
 
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tocsin_engine::runner::memory::MemorySource;
-use tocsin_engine::runner::{
-    AlertNotifier, Clock, Engine, EngineOptions, OutgoingAlert, OutgoingState, Outputs,
-};
+use tocsin_engine::runner::{Clock, Engine, EngineOptions, OutgoingState};
 use tocsin_engine::stale::is_stale_marker;
 use tocsin_engine::{AlertState, GroupSchedule, Health, Sample, Timestamp};
-use tokio::sync::oneshot;
+use tocsin_testkit::engine::{Collected, RunningEngine};
+use tocsin_testkit::TempDir;
 
 const START: Timestamp = Timestamp::from_secs(1_700_000_000);
 
-#[derive(Default)]
-struct Collect {
-    written: Mutex<Vec<(String, Timestamp, Vec<Sample>)>>,
-    sent: Mutex<Vec<OutgoingAlert>>,
+/// A rule file `name` in `dir`, written; its path.
+fn file(dir: &TempDir, name: &str, text: &str) -> String {
+    let p = dir.path().join(name);
+    std::fs::write(&p, text).expect("write rule file");
+    p.to_string_lossy().into_owned()
 }
 
-impl Outputs for Collect {
-    fn write(&self, group: &str, ts: Timestamp, samples: &[Sample]) {
-        self.written
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((group.to_string(), ts, samples.to_vec()));
-    }
-}
-
-impl AlertNotifier for Collect {
-    fn send(&self, alerts: Vec<OutgoingAlert>) {
-        self.sent
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend(alerts);
-    }
-}
-
-impl Collect {
-    fn sent(&self) -> Vec<OutgoingAlert> {
-        self.sent.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-    fn written(&self) -> Vec<(String, Timestamp, Vec<Sample>)> {
-        self.written
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-}
-
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(tag: &str) -> Dir {
-        let p = std::env::temp_dir().join(format!(
-            "tocsin-runner-{tag}-{}-{}",
-            std::process::id(),
-            Timestamp::now().as_nanos()
-        ));
-        std::fs::create_dir_all(&p).expect("temp dir");
-        Dir(p)
-    }
-    fn file(&self, name: &str, text: &str) -> String {
-        let p = self.0.join(name);
-        std::fs::write(&p, text).expect("write rule file");
-        p.to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
+/// The harness's engine on the virtual clock from `at`, with the in-memory datasource
+/// behind it and the paused-clock origin.
 struct Running {
     engine: Engine,
     ds: Arc<MemorySource>,
-    sink: Arc<Collect>,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
+    sink: Arc<Collected>,
+    inner: RunningEngine,
     origin: tokio::time::Instant,
     at: Timestamp,
 }
@@ -95,37 +40,14 @@ fn options() -> EngineOptions {
     }
 }
 
-/// An engine on the virtual clock from `at` over `ds`, its rules loaded and running
-/// until the returned sender fires.
+/// An engine on the virtual clock from `at` over `ds`, its rules loaded and running.
 fn spawn_engine(
     opts: EngineOptions,
     ds: Arc<dyn tocsin_query::Datasource>,
     files: &[String],
     at: Timestamp,
-) -> (
-    Engine,
-    Arc<Collect>,
-    oneshot::Sender<()>,
-    tokio::task::JoinHandle<()>,
-) {
-    let sink = Arc::new(Collect::default());
-    let engine = Engine::with_clock(
-        opts,
-        Clock::Virtual { start: at },
-        ds,
-        sink.clone(),
-        sink.clone(),
-    );
-    engine.apply(files).expect("rules load");
-    let (tx, rx) = oneshot::channel::<()>();
-    let e = engine.clone();
-    let task = tokio::spawn(async move {
-        e.run(async {
-            let _ = rx.await;
-        })
-        .await
-    });
-    (engine, sink, tx, task)
+) -> RunningEngine {
+    RunningEngine::start(opts, Clock::Virtual { start: at }, ds, files)
 }
 
 fn start_with(
@@ -135,13 +57,12 @@ fn start_with(
     at: Timestamp,
 ) -> Running {
     let origin = tokio::time::Instant::now();
-    let (engine, sink, tx, task) = spawn_engine(opts, ds.clone(), files, at);
+    let inner = spawn_engine(opts, ds.clone(), files, at);
     Running {
-        engine,
+        engine: inner.engine.clone(),
+        sink: inner.collected.clone(),
+        inner,
         ds,
-        sink,
-        stop: Some(tx),
-        task,
         origin,
         at,
     }
@@ -154,12 +75,8 @@ impl Running {
         tokio::time::sleep_until(self.origin + ahead).await;
     }
 
-    async fn shutdown(mut self) -> (Arc<Collect>, Arc<MemorySource>) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        let _ = self.task.await;
-        (self.sink, self.ds)
+    async fn shutdown(self) -> (Arc<Collected>, Arc<MemorySource>) {
+        (self.inner.shutdown().await, self.ds)
     }
 }
 
@@ -208,8 +125,8 @@ fn flink_down(ds: &MemorySource) {
 
 #[tokio::test(start_paused = true)]
 async fn alert_with_for_fires_at_the_slot_for_elapses_and_every_query_runs_at_a_slot() {
-    let dir = Dir::new("fires");
-    let path = dir.file("alerting_rule_flink.yaml", ALERT_RULES);
+    let dir = TempDir::new("tocsin-runner-fires").expect("temp dir");
+    let path = file(&dir, "alerting_rule_flink.yaml", ALERT_RULES);
     let ds = Arc::new(MemorySource::new());
     flink_down(&ds);
     let run = start_with(options(), ds, std::slice::from_ref(&path), START);
@@ -260,8 +177,8 @@ async fn alert_with_for_fires_at_the_slot_for_elapses_and_every_query_runs_at_a_
 
 #[tokio::test(start_paused = true)]
 async fn templates_see_labels_value_external_labels_and_url_and_errors_read_like_prometheus() {
-    let dir = Dir::new("templates");
-    let path = dir.file("alerting_rule_flink.yaml", ALERT_RULES);
+    let dir = TempDir::new("tocsin-runner-templates").expect("temp dir");
+    let path = file(&dir, "alerting_rule_flink.yaml", ALERT_RULES);
     let ds = Arc::new(MemorySource::new());
     flink_down(&ds);
     let run = start_with(options(), ds, std::slice::from_ref(&path), START);
@@ -291,7 +208,7 @@ async fn templates_see_labels_value_external_labels_and_url_and_errors_read_like
 
 #[tokio::test(start_paused = true)]
 async fn template_query_runs_on_the_datasource_at_the_slot_time() {
-    let dir = Dir::new("tquery");
+    let dir = TempDir::new("tocsin-runner-tquery").expect("temp dir");
     let rules = r#"groups:
   - name: q
     interval: 10s
@@ -301,7 +218,7 @@ async fn template_query_runs_on_the_datasource_at_the_slot_time() {
         annotations:
           peers: '{{ with query "count(up)" }}{{ . | first | value }}{{ end }}'
 "#;
-    let path = dir.file("alerting_rule_q.yaml", rules);
+    let path = file(&dir, "alerting_rule_q.yaml", rules);
     let ds = Arc::new(MemorySource::new());
     ds.set("vector(1)", [(&[][..], 1.0)]);
     ds.set("count(up)", [(&[][..], 7.0)]);
@@ -316,8 +233,8 @@ async fn template_query_runs_on_the_datasource_at_the_slot_time() {
 
 #[tokio::test(start_paused = true)]
 async fn query_error_marks_the_rule_err_changes_no_alert_and_the_next_rule_runs() {
-    let dir = Dir::new("qerr");
-    let path = dir.file("alerting_rule_flink.yaml", ALERT_RULES);
+    let dir = TempDir::new("tocsin-runner-qerr").expect("temp dir");
+    let path = file(&dir, "alerting_rule_flink.yaml", ALERT_RULES);
     let ds = Arc::new(MemorySource::new());
     flink_down(&ds);
     let run = start_with(options(), ds.clone(), std::slice::from_ref(&path), START);
@@ -361,8 +278,8 @@ async fn query_error_marks_the_rule_err_changes_no_alert_and_the_next_rule_runs(
 
 #[tokio::test(start_paused = true)]
 async fn outputs_get_recordings_alerts_series_and_stale_markers_after_each_rule() {
-    let dir = Dir::new("outputs");
-    let path = dir.file("alerting_rule_flink.yaml", ALERT_RULES);
+    let dir = TempDir::new("tocsin-runner-outputs").expect("temp dir");
+    let path = file(&dir, "alerting_rule_flink.yaml", ALERT_RULES);
     let ds = Arc::new(MemorySource::new());
     flink_down(&ds);
     let run = start_with(options(), ds.clone(), std::slice::from_ref(&path), START);
@@ -405,15 +322,16 @@ async fn outputs_get_recordings_alerts_series_and_stale_markers_after_each_rule(
 
 #[tokio::test(start_paused = true)]
 async fn reload_with_a_bad_file_changes_nothing_and_an_edit_keeps_unchanged_alerts() {
-    let dir = Dir::new("reload");
-    let path = dir.file("alerting_rule_flink.yaml", ALERT_RULES);
+    let dir = TempDir::new("tocsin-runner-reload").expect("temp dir");
+    let path = file(&dir, "alerting_rule_flink.yaml", ALERT_RULES);
     let ds = Arc::new(MemorySource::new());
     flink_down(&ds);
     let run = start_with(options(), ds.clone(), std::slice::from_ref(&path), START);
     let first = GroupSchedule::new(&path, "flink", Duration::from_secs(10)).first_evaluation(START);
     run.until(first + Duration::from_secs(10)).await;
 
-    let bad = dir.file(
+    let bad = file(
+        &dir,
         "alerting_rule_bad.yaml",
         "groups:\n  - name: x\n    rules:\n      - alert: X\n        expr: up ==\n",
     );
@@ -460,12 +378,12 @@ async fn reload_with_a_bad_file_changes_nothing_and_an_edit_keeps_unchanged_aler
 
 #[tokio::test(start_paused = true)]
 async fn restart_from_the_state_file_keeps_a_pending_timer_and_does_not_resend_a_firing_alert() {
-    let dir = Dir::new("restart");
+    let dir = TempDir::new("tocsin-runner-restart").expect("temp dir");
     let rules = ALERT_RULES.replace("for: 30s", "for: 15m");
-    let path = dir.file("alerting_rule_flink.yaml", &rules);
+    let path = file(&dir, "alerting_rule_flink.yaml", &rules);
     let both = rules.replace("  - name: flink\n", "  - name: fast\n    interval: 10s\n    rules:\n      - alert: Now\n        expr: flink_up == 0\n  - name: flink\n");
     std::fs::write(&path, both).expect("rules");
-    let state = dir.0.join("state.json");
+    let state = dir.path().join("state.json");
     let opts = EngineOptions {
         state_file: Some(state.clone()),
         resend_delay: Duration::from_secs(3600),
@@ -546,13 +464,12 @@ impl tocsin_query::Datasource for Slow {
 
 fn start_slow(opts: EngineOptions, ds: Arc<Slow>, files: &[String]) -> Running {
     let origin = tokio::time::Instant::now();
-    let (engine, sink, tx, task) = spawn_engine(opts, ds.clone(), files, START);
+    let inner = spawn_engine(opts, ds.clone(), files, START);
     Running {
-        engine,
+        engine: inner.engine.clone(),
+        sink: inner.collected.clone(),
+        inner,
         ds: ds.inner.clone(),
-        sink,
-        stop: Some(tx),
-        task,
         origin,
         at: START,
     }
@@ -560,9 +477,9 @@ fn start_slow(opts: EngineOptions, ds: Arc<Slow>, files: &[String]) -> Running {
 
 #[tokio::test(start_paused = true)]
 async fn slow_group_skips_missed_slots_counts_them_and_shutdown_finishes_the_iteration_in_flight() {
-    let dir = Dir::new("missed");
+    let dir = TempDir::new("tocsin-runner-missed").expect("temp dir");
     let rules = "groups:\n  - name: slow\n    interval: 10s\n    rules:\n      - record: r\n        expr: vector(1)\n";
-    let path = dir.file("recording_rule_slow.yaml", rules);
+    let path = file(&dir, "recording_rule_slow.yaml", rules);
     let mem = Arc::new(MemorySource::new());
     mem.set("vector(1)", [(&[][..], 1.0)]);
     let ds = Slow::new(mem, Duration::from_secs(25));
@@ -591,9 +508,9 @@ async fn slow_group_skips_missed_slots_counts_them_and_shutdown_finishes_the_ite
 
 #[tokio::test(start_paused = true)]
 async fn queries_in_flight_never_exceed_max_concurrent_queries() {
-    let dir = Dir::new("permits");
+    let dir = TempDir::new("tocsin-runner-permits").expect("temp dir");
     let rules = "groups:\n  - name: a\n    interval: 10s\n    rules:\n      - record: a\n        expr: vector(1)\n  - name: b\n    interval: 10s\n    rules:\n      - record: b\n        expr: vector(1)\n  - name: c\n    interval: 10s\n    rules:\n      - record: c\n        expr: vector(1)\n";
-    let path = dir.file("recording_rule_abc.yaml", rules);
+    let path = file(&dir, "recording_rule_abc.yaml", rules);
     let mem = Arc::new(MemorySource::new());
     let ds = Slow::new(mem, Duration::from_secs(1));
     let opts = EngineOptions {
@@ -644,14 +561,15 @@ impl tocsin_query::Datasource for CanceledOnRelease {
 
 #[tokio::test(start_paused = true)]
 async fn a_query_cancelled_at_shutdown_is_no_failed_evaluation() {
-    let dir = Dir::new("cancel");
-    let path = dir.file(
+    let dir = TempDir::new("tocsin-runner-cancel").expect("temp dir");
+    let path = file(&dir,
         "slow.yaml",
         "groups:\n  - name: slow\n    interval: 10s\n    rules:\n      - alert: Slow\n        expr: slow_metric > 0\n",
     );
     let ds = Arc::new(CanceledOnRelease::default());
     let files = std::slice::from_ref(&path);
-    let (engine, _, tx, task) = spawn_engine(options(), ds.clone(), files, START);
+    let mut run = spawn_engine(options(), ds.clone(), files, START);
+    let engine = run.engine.clone();
     let first = GroupSchedule::new(&path, "slow", Duration::from_secs(10)).first_evaluation(START);
     let origin_ahead = Duration::from_nanos(first.since(START) as u64) + Duration::from_millis(1);
     tokio::time::sleep(origin_ahead).await;
@@ -660,10 +578,10 @@ async fn a_query_cancelled_at_shutdown_is_no_failed_evaluation() {
         1,
         "the query is in flight"
     );
-    let _ = tx.send(());
+    run.stop();
     tokio::time::sleep(Duration::from_millis(1)).await; // the engine starts stopping
     ds.release.notify_one();
-    task.await.expect("the engine stops");
+    run.shutdown().await; // panics unless the engine stops cleanly
     let m = engine.metrics();
     assert_eq!(m.groups[0].evaluation_failures, 0, "{m:?}");
     assert_eq!(m.rules_by_health.err, 0, "{m:?}");

@@ -3,17 +3,15 @@
 //! a differential reference for the slot grid. Waits poll with bounds; assertions are on
 //! slot timestamps, never on elapsed time.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::future::ready;
+use std::sync::Arc;
+use std::time::Duration;
 
-use serde_json::Value;
-use tocsin_engine::runner::{
-    AlertNotifier, AlertStatus, Engine, EngineOptions, OutgoingAlert, OutgoingState, Outputs,
-};
-use tocsin_engine::{AlertState, GroupSchedule, Health, Sample, Timestamp};
-use tocsin_query::{ClientConfig, PrometheusClient};
-use tocsin_testkit::{http_get, Prometheus, PrometheusOptions, TempDir};
-use tokio::sync::oneshot;
+use tocsin_engine::runner::{AlertStatus, Clock, EngineOptions, OutgoingState};
+use tocsin_engine::{AlertState, GroupSchedule, Health, Timestamp};
+use tocsin_query::{HttpClientConfig, PrometheusClient};
+use tocsin_testkit::engine::RunningEngine;
+use tocsin_testkit::{eventually_async, Prometheus, PrometheusOptions, TempDir};
 
 const INTERVAL: Duration = Duration::from_secs(2);
 
@@ -35,57 +33,10 @@ const RULES: &str = r#"groups:
         for: 1h
 "#;
 
-#[derive(Default)]
-struct Sink {
-    sent: Mutex<Vec<OutgoingAlert>>,
-}
-
-impl Outputs for Sink {
-    fn write(&self, _group: &str, _ts: Timestamp, _samples: &[Sample]) {}
-}
-
-impl AlertNotifier for Sink {
-    fn send(&self, alerts: Vec<OutgoingAlert>) {
-        self.sent
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend(alerts);
-    }
-}
-
-struct Running {
-    engine: Engine,
-    sink: Arc<Sink>,
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-fn start(url: &str, opts: EngineOptions, files: &[String]) -> Running {
-    let client = PrometheusClient::new(ClientConfig::new(url)).expect("client");
-    let sink = Arc::new(Sink::default());
-    let engine = Engine::new(opts, Arc::new(client), sink.clone(), sink.clone());
-    engine.apply(files).expect("rules load");
-    let (stop, rx) = oneshot::channel::<()>();
-    let e = engine.clone();
-    let task = tokio::spawn(async move {
-        e.run(async {
-            let _ = rx.await;
-        })
-        .await
-    });
-    Running {
-        engine,
-        sink,
-        stop,
-        task,
-    }
-}
-
-impl Running {
-    async fn shutdown(self) {
-        let _ = self.stop.send(());
-        let _ = self.task.await;
-    }
+/// The engine over a `PrometheusClient` for `url`, on the system clock.
+fn start(url: &str, opts: EngineOptions, files: &[String]) -> RunningEngine {
+    let client = PrometheusClient::new(HttpClientConfig::new(url)).expect("client");
+    RunningEngine::start(opts, Clock::System, Arc::new(client), files)
 }
 
 fn alert<'a>(alerts: &'a [AlertStatus], name: &str) -> Option<&'a AlertStatus> {
@@ -94,17 +45,8 @@ fn alert<'a>(alerts: &'a [AlertStatus], name: &str) -> Option<&'a AlertStatus> {
         .find(|a| a.labels.get("alertname") == Some(name))
 }
 
-/// Polls `f` every 100 ms for up to 30 s.
-async fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+/// How long the waits below allow.
+const PATIENCE: Duration = Duration::from_secs(30);
 
 /// Go's RFC 3339 (UTC) as Prometheus prints `activeAt`.
 fn parse_rfc3339(s: &str) -> Timestamp {
@@ -129,18 +71,12 @@ fn parse_rfc3339(s: &str) -> Timestamp {
     )
 }
 
-fn prometheus_active_at(prom: &Prometheus, name: &str) -> Option<Timestamp> {
-    let (status, body) = http_get(&format!("{}/api/v1/alerts", prom.url()));
-    if status != 200 {
-        return None;
-    }
-    let v: Value = serde_json::from_str(&body).ok()?;
-    v["data"]["alerts"]
-        .as_array()?
+async fn prometheus_active_at(prom: &PrometheusClient, name: &str) -> Option<Timestamp> {
+    let alerts = prom.alerts().await.ok()?;
+    let alert = alerts
         .iter()
-        .find(|a| a["labels"]["alertname"] == name)
-        .and_then(|a| a["activeAt"].as_str())
-        .map(parse_rfc3339)
+        .find(|a| a.labels.get("alertname") == Some(name))?;
+    alert.active_at.as_deref().map(parse_rfc3339)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -165,11 +101,13 @@ async fn rules_over_a_live_prometheus_fire_on_its_slots_survive_reloads_and_rest
 
     // 1. `for: 4s` fires exactly two slots after it became pending.
     let run = start(&prom.url(), opts.clone(), std::slice::from_ref(&file));
-    let fired = eventually("Always to fire", || {
+    let fired = eventually_async("Always to fire", PATIENCE, || {
         let alerts = run.engine.active_alerts();
-        alert(&alerts, "Always")
-            .filter(|a| a.state == AlertState::Firing)
-            .cloned()
+        ready(
+            alert(&alerts, "Always")
+                .filter(|a| a.state == AlertState::Firing)
+                .cloned(),
+        )
     })
     .await;
     assert_eq!(
@@ -177,12 +115,7 @@ async fn rules_over_a_live_prometheus_fire_on_its_slots_survive_reloads_and_rest
         fired.active_at,
         "activeAt on the slot grid"
     );
-    let sent = run
-        .sink
-        .sent
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let sent = run.collected.sent();
     let always = sent
         .iter()
         .find(|a| a.labels.get("alertname") == Some("Always"))
@@ -200,8 +133,10 @@ async fn rules_over_a_live_prometheus_fire_on_its_slots_survive_reloads_and_rest
     assert_eq!(labelled.value_string(), "2e+00");
 
     // Differential: Prometheus evaluates the same file on the same grid.
-    let theirs = eventually("Prometheus's Always", || {
-        prometheus_active_at(&prom, "Always")
+    let prom_api = PrometheusClient::new(HttpClientConfig::new(prom.url())).expect("client");
+    let prom_api = &prom_api;
+    let theirs = eventually_async("Prometheus's Always", PATIENCE, || {
+        prometheus_active_at(prom_api, "Always")
     })
     .await;
     assert_eq!(
@@ -251,14 +186,16 @@ async fn rules_over_a_live_prometheus_fire_on_its_slots_survive_reloads_and_rest
         .apply(std::slice::from_ref(&file))
         .expect("edited file loads");
     assert_eq!(summary.changed, 1);
-    eventually("the added rule to evaluate", || {
+    eventually_async("the added rule to evaluate", PATIENCE, || {
         let groups = run.engine.rules_status();
-        groups[0]
-            .rules
-            .iter()
-            .find(|r| r.name == "Added")
-            .filter(|r| r.health == Health::Ok)
-            .map(|_| ())
+        ready(
+            groups[0]
+                .rules
+                .iter()
+                .find(|r| r.name == "Added")
+                .filter(|r| r.health == Health::Ok)
+                .map(|_| ()),
+        )
     })
     .await;
     let alerts = run.engine.active_alerts();
@@ -283,8 +220,8 @@ async fn rules_over_a_live_prometheus_fire_on_its_slots_survive_reloads_and_rest
         slow_before.active_at
     );
     let restored_at = restored.active_at;
-    let group_slot = eventually("an evaluation after the restart", || {
-        run.engine.rules_status()[0].last_slot
+    let group_slot = eventually_async("an evaluation after the restart", PATIENCE, || {
+        ready(run.engine.rules_status()[0].last_slot)
     })
     .await;
     let alerts = run.engine.active_alerts();
@@ -293,16 +230,10 @@ async fn rules_over_a_live_prometheus_fire_on_its_slots_survive_reloads_and_rest
         Some(restored_at),
         "evaluation at {group_slot} kept it"
     );
-    let resent_always = run
-        .sink
-        .sent
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .any(|a| {
-            a.labels.get("alertname") == Some("Always")
-                && a.starts_at != fired.active_at + Duration::from_secs(4)
-        });
+    let resent_always = run.collected.sent().iter().any(|a| {
+        a.labels.get("alertname") == Some("Always")
+            && a.starts_at != fired.active_at + Duration::from_secs(4)
+    });
     assert!(
         !resent_always,
         "Always keeps its startsAt after the restart"

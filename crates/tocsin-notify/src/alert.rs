@@ -120,6 +120,35 @@ impl NotifyAlert {
         }
     }
 
+    /// An alert as a rule engine hands it over after an evaluation, the way Prometheus's
+    /// notifier posts it: a firing alert's `ends_at` is the engine's `valid_until` (it
+    /// counts as resolved once that passes without a re-send); a resolved alert's is when
+    /// it resolved. `tocsin run` and `tocsin diff --config` both feed the pipeline with
+    /// this.
+    pub fn sent(
+        labels: SharedLabels,
+        annotations: SharedLabels,
+        starts_at: Timestamp,
+        ends_at: Timestamp,
+        resolved: bool,
+        generator_url: String,
+    ) -> NotifyAlert {
+        let alert = NotifyAlert {
+            fingerprint: fingerprint(&labels),
+            labels,
+            annotations,
+            starts_at,
+            ends_at: Some(ends_at),
+            generator_url,
+            status: AlertStatus::Firing,
+        };
+        if resolved {
+            alert.resolved_at(ends_at)
+        } else {
+            alert
+        }
+    }
+
     /// This alert, resolved at `at`.
     pub fn resolved_at(mut self, at: Timestamp) -> NotifyAlert {
         self.status = AlertStatus::Resolved;

@@ -8,7 +8,8 @@
 //! [`outbox::Outbox`] (durable) → [`lane::Lane`] (per destination; DingTalk rate limit and
 //! digests, [`render`]) → [`receiver::Receiver`]s ([`dingtalk`], Alertmanager v2, webhook
 //! v4). [`pipeline::Pipeline`] wires them with time as an argument; [`pipeline::Notifier`]
-//! is the async driver.
+//! is the async driver; [`simulate::Simulation`] drives it on simulated time (`tocsin diff
+//! --config`).
 
 pub mod alert;
 pub mod config;
@@ -23,6 +24,7 @@ pub mod pipeline;
 pub mod receiver;
 pub mod render;
 pub mod route;
+pub mod simulate;
 pub mod storm;
 pub mod templates;
 pub mod time;

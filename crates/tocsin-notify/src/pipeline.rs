@@ -61,6 +61,22 @@ impl Default for PipelineOptions {
     }
 }
 
+impl PipelineOptions {
+    /// What `tocsin run` runs with (and `tocsin diff --config` simulates): messages linking
+    /// to `external_url`, the daemon's settle time; the outbox is the caller's to set.
+    pub fn daemon(external_url: &str) -> PipelineOptions {
+        PipelineOptions {
+            render: RenderOptions {
+                external_url: external_url.to_owned(),
+                ..RenderOptions::default()
+            },
+            external_url: external_url.to_owned(),
+            settle: DAEMON_SETTLE,
+            ..PipelineOptions::default()
+        }
+    }
+}
+
 /// The daemon's settle time: half a second of quiet (bursts are cut off after 2.5 s).
 pub const DAEMON_SETTLE: Duration = Duration::from_millis(500);
 

@@ -3,14 +3,14 @@
 //! the outbox holding what a failing robot did not take.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tocsin_notify::alert::{fingerprint, labels, Labels, NotifyAlert};
 use tocsin_notify::config::NotifyConfig;
 use tocsin_notify::pipeline::{Notifier, PipelineOptions};
 use tocsin_notify::time::Timestamp;
 use tocsin_testkit::{
-    http_get, Alertmanager, CannedResponse, Recorder, TempDir, NULL_RECEIVER_CONFIG,
+    eventually, http_get, Alertmanager, CannedResponse, Recorder, TempDir, NULL_RECEIVER_CONFIG,
 };
 
 fn config(json: &str) -> NotifyConfig {
@@ -38,20 +38,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// Polls `f` every 100 ms for up to `limit`, returning its first `Some`.
-fn poll<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if start.elapsed() > limit {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn alerts_posted_to_a_real_alertmanager_are_listed_by_amtool() {
     let am = Alertmanager::start(NULL_RECEIVER_CONFIG);
@@ -71,17 +57,20 @@ fn alerts_posted_to_a_real_alertmanager_are_listed_by_amtool() {
     assert_eq!(rt.block_on(n.flush(Timestamp::now())).unwrap(), 1);
     assert_eq!(n.pipeline().stats().batches_delivered, 1);
 
-    let listed = poll(Duration::from_secs(10), || {
-        let out = Command::new("amtool")
-            .args(["alert", "query", "-o", "json"])
-            .arg(format!("--alertmanager.url={}", am.url()))
-            .arg("alertname=TocsinDiskFull")
-            .output()
-            .ok()?;
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-        (v.as_array()?.len() == 2).then_some(v)
-    })
-    .expect("amtool lists both alerts");
+    let listed = eventually(
+        "amtool to list both alerts",
+        Duration::from_secs(10),
+        || {
+            let out = Command::new("amtool")
+                .args(["alert", "query", "-o", "json"])
+                .arg(format!("--alertmanager.url={}", am.url()))
+                .arg("alertname=TocsinDiskFull")
+                .output()
+                .ok()?;
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+            (v.as_array()?.len() == 2).then_some(v)
+        },
+    );
     let first = &listed[0];
     assert_eq!(first["labels"]["severity"], "critical");
     assert_eq!(first["annotations"]["summary"], "disk almost full");
@@ -107,15 +96,14 @@ fn alerts_posted_to_a_real_alertmanager_are_listed_by_amtool() {
     // The group's next flush is group_interval (5m) away; a later tick does it.
     let later = Timestamp::now() + Duration::from_secs(301);
     rt.block_on(n.flush(later)).unwrap();
-    let active = poll(Duration::from_secs(10), || {
+    let active = eventually("one alert left active", Duration::from_secs(10), || {
         let (status, body) = http_get(&format!(
             "{}/api/v2/alerts?active=true&filter=alertname%3D%22TocsinDiskFull%22",
             am.url()
         ));
         let v: serde_json::Value = serde_json::from_str(&body).ok()?;
         (status == 200 && v.as_array()?.len() == 1).then_some(v)
-    })
-    .expect("one alert left active");
+    });
     assert_eq!(active[0]["labels"]["instance"], "node-2:9100");
 }
 

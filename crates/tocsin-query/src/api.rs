@@ -47,9 +47,10 @@ pub struct RuleGroup {
     pub file: String,
     /// Evaluation interval, seconds.
     pub interval: f64,
-    /// Alert/series limit (0: none).
+    /// Alert/series limit: a Go `int`, and only a limit above 0 is enforced, so Prometheus
+    /// reports `limit: -1` from a rule file as `-1`.
     #[serde(default)]
-    pub limit: u64,
+    pub limit: i64,
     /// Duration of the last evaluation, seconds.
     #[serde(default)]
     pub evaluation_time: f64,
@@ -68,6 +69,49 @@ pub enum Rule {
     Alerting(AlertingRule),
     /// `"type":"recording"`.
     Recording(RecordingRule),
+}
+
+impl Rule {
+    /// The `alert:` or `record:` name.
+    pub fn name(&self) -> &str {
+        match self {
+            Rule::Alerting(r) => &r.name,
+            Rule::Recording(r) => &r.name,
+        }
+    }
+
+    /// The normalised PromQL, as the server prints it.
+    pub fn query(&self) -> &str {
+        match self {
+            Rule::Alerting(r) => &r.query,
+            Rule::Recording(r) => &r.query,
+        }
+    }
+
+    /// Its health.
+    pub fn health(&self) -> RuleHealth {
+        match self {
+            Rule::Alerting(r) => r.health,
+            Rule::Recording(r) => r.health,
+        }
+    }
+
+    /// Its last error, if any.
+    pub fn last_error(&self) -> Option<&str> {
+        match self {
+            Rule::Alerting(r) => r.last_error.as_deref(),
+            Rule::Recording(r) => r.last_error.as_deref(),
+        }
+        .filter(|e| !e.is_empty())
+    }
+
+    /// RFC 3339 start of its last evaluation.
+    pub fn last_evaluation(&self) -> &str {
+        match self {
+            Rule::Alerting(r) => &r.last_evaluation,
+            Rule::Recording(r) => &r.last_evaluation,
+        }
+    }
 }
 
 /// `health`.

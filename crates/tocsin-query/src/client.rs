@@ -8,7 +8,7 @@ use reqwest::header::CONTENT_TYPE;
 use reqwest::RequestBuilder;
 
 use crate::api::{Alert, AlertsData, BuildInfo, RuleGroup, RuleKind, RulesData};
-use crate::config::{ClientConfig, RetryPolicy};
+use crate::config::{HttpClientConfig, RetryPolicy};
 use crate::decode::{decode_envelope, decode_query};
 use crate::error::QueryError;
 use crate::transport::{backoff, read_body, transport_error, Transport};
@@ -45,7 +45,7 @@ impl fmt::Debug for PrometheusClient {
 impl PrometheusClient {
     /// Builds the client. Fails on a bad URL, header, CA/cert/key file; credential files
     /// are read per request, so a missing token file surfaces as a request error.
-    pub fn new(config: ClientConfig) -> Result<PrometheusClient, QueryError> {
+    pub fn new(config: HttpClientConfig) -> Result<PrometheusClient, QueryError> {
         let transport = Transport::new(
             &config.url,
             &config.headers,
@@ -149,6 +149,13 @@ impl PrometheusClient {
             |status, body| decode_query(status, body, &endpoint),
         )
         .await
+    }
+
+    pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<T, QueryError> {
+        self.get(path).await
     }
 
     async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, QueryError> {

@@ -1,4 +1,7 @@
-//! [`ClientConfig`]: where the server is and how to talk to it.
+//! [`HttpClientConfig`]: where a Prometheus-compatible server is and how to talk to it —
+//! one type for the query API and for remote write, so both take the same URL, header,
+//! auth, TLS, timeout and retry settings — and the defaults of those settings, each in one
+//! place.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -95,15 +98,33 @@ impl Default for RetryPolicy {
     }
 }
 
-/// Everything [`crate::PrometheusClient::new`] needs. Its `Debug` redacts the URL's
-/// password and all header values.
+/// Prometheus's `--query.timeout` default (2 minutes): the default time allowed for one
+/// query attempt ([`HttpClientConfig::timeout`] of a datasource), and the engine's default
+/// bound on one rule's query.
+pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Prometheus's `remote_write` `remote_timeout` default (30 seconds): the default time
+/// allowed for one remote-write request.
+pub const DEFAULT_REMOTE_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// [`HttpClientConfig::max_response_size`]'s default: 64 MiB, room for a few hundred
+/// thousand series in one answer.
+pub const DEFAULT_MAX_RESPONSE_SIZE: u64 = 64 << 20;
+
+/// How to reach a Prometheus-compatible server over HTTP: everything
+/// [`crate::PrometheusClient::new`] needs, and the connection part of
+/// [`crate::RemoteWriteConfig`]. The datasource and remote write take the same options
+/// (URL with optional userinfo, headers, basic auth or bearer token from a value or a
+/// file, TLS, timeouts, retries). Its `Debug` redacts the URL's password and all header
+/// values; secrets are [`Secret`]s, whose `Debug` is redacted too.
 #[derive(Clone)]
-pub struct ClientConfig {
-    /// Base URL, e.g. `http://prometheus:9090` or `https://host/prefix`. Userinfo in it
-    /// (`http://user:pass@host`) becomes basic auth and is stripped from the URL.
+pub struct HttpClientConfig {
+    /// Base URL, e.g. `http://prometheus:9090` or `https://host/prefix` (for remote write
+    /// the full write endpoint). Userinfo in it (`http://user:pass@host`) becomes basic
+    /// auth and is stripped from the URL.
     pub url: String,
-    /// Time allowed for one attempt (connect to last body byte); also sent to the server
-    /// as the query's `timeout` parameter.
+    /// Time allowed for one attempt (connect to last body byte); for queries also sent to
+    /// the server as the query's `timeout` parameter.
     pub timeout: Duration,
     /// Time allowed for a whole call including retries and backoff.
     pub deadline: Duration,
@@ -116,37 +137,45 @@ pub struct ClientConfig {
     pub auth: Auth,
     /// TLS.
     pub tls: TlsConfig,
-    /// The largest answer read, in bytes. Bytes are counted as they arrive and the request
-    /// fails with [`QueryError::TooLarge`] past this, so a server streaming a huge or
-    /// endless answer costs at most this much memory per query in flight.
+    /// The largest query answer read, in bytes. Bytes are counted as they arrive and the
+    /// request fails with [`QueryError::TooLarge`] past this, so a server streaming a huge
+    /// or endless answer costs at most this much memory per query in flight. (Remote
+    /// write reads at most the first 512 bytes of an answer, whatever this says.)
     pub max_response_size: u64,
 }
 
-/// [`ClientConfig::max_response_size`]'s default: 64 MiB, room for a few hundred
-/// thousand series in one answer.
-pub const DEFAULT_MAX_RESPONSE_SIZE: u64 = 64 << 20;
-
-impl ClientConfig {
-    /// Defaults for `url`: 30 s per attempt, 60 s per call, 3 retries, no auth, answers
+impl HttpClientConfig {
+    /// Defaults for `url`: [`DEFAULT_QUERY_TIMEOUT`] per attempt (see
+    /// [`HttpClientConfig::with_timeout`] for the deadline), 3 retries, no auth, answers
     /// up to [`DEFAULT_MAX_RESPONSE_SIZE`].
-    pub fn new(url: impl Into<String>) -> ClientConfig {
-        ClientConfig {
+    pub fn new(url: impl Into<String>) -> HttpClientConfig {
+        HttpClientConfig {
             url: url.into(),
-            timeout: Duration::from_secs(30),
-            deadline: Duration::from_secs(60),
+            // Both set by `with_timeout` below.
+            timeout: Duration::ZERO,
+            deadline: Duration::ZERO,
             retry: RetryPolicy::default(),
             headers: Vec::new(),
             auth: Auth::None,
             tls: TlsConfig::default(),
             max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
         }
+        .with_timeout(DEFAULT_QUERY_TIMEOUT)
+    }
+
+    /// Sets the per-attempt `timeout` and the whole call's `deadline` to twice it: room
+    /// for a retry after an attempt that used all its time.
+    pub fn with_timeout(mut self, timeout: Duration) -> HttpClientConfig {
+        self.timeout = timeout;
+        self.deadline = timeout.saturating_mul(2);
+        self
     }
 }
 
-impl fmt::Debug for ClientConfig {
+impl fmt::Debug for HttpClientConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let headers = redacted_headers(&self.headers);
-        f.debug_struct("ClientConfig")
+        f.debug_struct("HttpClientConfig")
             .field("url", &redact_url(&self.url))
             .field("timeout", &self.timeout)
             .field("deadline", &self.deadline)
@@ -168,8 +197,9 @@ pub(crate) fn redacted_headers(headers: &[(String, String)]) -> Vec<(&str, &str)
         .collect()
 }
 
-/// `scheme://user:xxxxx@host/...` (Go's `url.Redacted`), also for unparsable URLs.
-pub(crate) fn redact_url(url: &str) -> String {
+/// `scheme://user:xxxxx@host/...` (Go's `url.Redacted`), also for unparsable URLs: a URL
+/// as it may be shown in logs and `Debug` output.
+pub fn redact_url(url: &str) -> String {
     let (scheme, rest) = match url.split_once("://") {
         Some((s, r)) => (Some(s), r),
         None => (None, url),

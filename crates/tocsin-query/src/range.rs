@@ -14,7 +14,7 @@ use reqwest::header::CONTENT_TYPE;
 use serde::Deserialize;
 
 use crate::client::{duration_seconds, form_pair, unix_seconds, PrometheusClient};
-use crate::decode::{decode_envelope, decode_query};
+use crate::decode::decode_query;
 use crate::error::QueryError;
 use crate::labels::LabelSet;
 use crate::value::QueryResult;
@@ -110,24 +110,8 @@ impl PrometheusClient {
         start: SystemTime,
         end: SystemTime,
     ) -> Result<Vec<LabelSet>, QueryError> {
-        let url = format!("{}/api/v1/series", self.url());
-        let endpoint = format!("POST {url}");
-        let mut form = String::with_capacity(64);
-        for s in selectors {
-            form_pair(&mut form, "match[]", s);
-        }
-        form_pair(&mut form, "start", &unix_seconds(start));
-        form_pair(&mut form, "end", &unix_seconds(end));
-        self.call(
-            &endpoint,
-            |http, _| {
-                http.post(&url)
-                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .body(form.clone())
-            },
-            |status, body| decode_envelope::<Vec<LabelSet>>(status, body, &endpoint),
-        )
-        .await
+        self.post_matchers("/api/v1/series", selectors, start, end)
+            .await
     }
 }
 

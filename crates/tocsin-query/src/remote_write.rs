@@ -30,19 +30,29 @@
 //!   with exponential backoff and jitter inside the call's deadline; any other 4xx is
 //!   permanent (a 400 for an out-of-order sample will never succeed) and carries the
 //!   server's message.
-//! - **Same settings as the query client.** URL userinfo, headers, basic/bearer auth from
-//!   values or files and TLS are handled by the code [`crate::PrometheusClient`] uses, with
-//!   the same guarantee: no password, token or header value in any error or `Debug` output.
+//! - **Same settings as the query client.** [`RemoteWriteConfig::http`] is the
+//!   [`HttpClientConfig`] the datasource takes: URL userinfo, headers, basic/bearer auth
+//!   from values or files and TLS are handled by the code [`crate::PrometheusClient`] uses,
+//!   with the same guarantee: no password, token or header value in any error or `Debug`
+//!   output.
+//! - **A queue for callers that must not wait** ([`RemoteWriteQueue`], in `queue.rs`): one
+//!   task sends queued samples in order, each request encoded once into a shared buffer and
+//!   retried until it lands, with a documented bound on what waits while the receiver is
+//!   down.
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE};
 
-use crate::config::{redact_url, Auth, RetryPolicy, TlsConfig};
+use crate::config::{HttpClientConfig, RetryPolicy, DEFAULT_REMOTE_WRITE_TIMEOUT};
 use crate::error::QueryError;
 use crate::labels::LabelSet;
 use crate::transport::{backoff, transport_error, Transport};
+
+mod queue;
+pub use queue::{RemoteWriteQueue, WriteQueueStats, DEFAULT_FLUSH_WAIT, DEFAULT_QUEUE_CAPACITY};
 
 /// prost's trait for encoding and decoding the messages below, re-exported so callers
 /// (receivers, tests, benchmarks) need no prost dependency of their own.
@@ -252,60 +262,36 @@ fn status_error(endpoint: String, status: u16, message: String) -> RemoteWriteEr
     }
 }
 
-/// Everything [`RemoteWriteClient::new`] needs; Prometheus's `remote_write` entry. Its
-/// `Debug` redacts the URL's password and all header values.
-#[derive(Clone)]
+/// Everything [`RemoteWriteClient::new`] needs; Prometheus's `remote_write` entry. The
+/// connection settings are the datasource's type, so both take the same auth and TLS
+/// options; its `Debug` redacts the URL's password and all header values.
+#[derive(Clone, Debug)]
 pub struct RemoteWriteConfig {
-    /// The full write endpoint, e.g. `http://prometheus:9090/api/v1/write`. Userinfo in it
-    /// becomes basic auth and is stripped.
-    pub url: String,
-    /// Time allowed for one attempt (Prometheus's `remote_timeout`, default 30 s).
-    pub timeout: Duration,
-    /// Time allowed for a whole [`RemoteWriteClient::write`], all batches, retries and
-    /// backoff included (default 60 s).
-    pub deadline: Duration,
-    /// Extra headers on every request (e.g. `X-Scope-OrgID`); values are sensitive.
-    pub headers: Vec<(String, String)>,
-    /// Authentication, as for queries.
-    pub auth: Auth,
-    /// TLS, as for queries.
-    pub tls: TlsConfig,
-    /// Retries of one request.
-    pub retry: RetryPolicy,
+    /// The full write endpoint (e.g. `http://prometheus:9090/api/v1/write`; a query
+    /// string is kept), headers, auth, TLS, retries of one request. `timeout` is the time
+    /// for one attempt, `deadline` for a whole [`RemoteWriteClient::write`] (all batches,
+    /// retries and backoff).
+    pub http: HttpClientConfig,
     /// Most series in one request (default [`DEFAULT_MAX_SERIES_PER_REQUEST`]; 0 means 1).
     pub max_series_per_request: usize,
 }
 
 impl RemoteWriteConfig {
-    /// Defaults for `url`: 30 s per attempt, 60 s per write, 3 retries, 500 series per
-    /// request, no auth.
+    /// Defaults for `url`: [`DEFAULT_REMOTE_WRITE_TIMEOUT`] per attempt, twice that per
+    /// write, 3 retries, [`DEFAULT_MAX_SERIES_PER_REQUEST`] series per request, no auth.
     pub fn new(url: impl Into<String>) -> RemoteWriteConfig {
+        RemoteWriteConfig::from_http(
+            HttpClientConfig::new(url).with_timeout(DEFAULT_REMOTE_WRITE_TIMEOUT),
+        )
+    }
+
+    /// Remote write over `http` as given, [`DEFAULT_MAX_SERIES_PER_REQUEST`] series per
+    /// request.
+    pub fn from_http(http: HttpClientConfig) -> RemoteWriteConfig {
         RemoteWriteConfig {
-            url: url.into(),
-            timeout: Duration::from_secs(30),
-            deadline: Duration::from_secs(60),
-            headers: Vec::new(),
-            auth: Auth::None,
-            tls: TlsConfig::default(),
-            retry: RetryPolicy::default(),
+            http,
             max_series_per_request: DEFAULT_MAX_SERIES_PER_REQUEST,
         }
-    }
-}
-
-impl fmt::Debug for RemoteWriteConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let headers = crate::config::redacted_headers(&self.headers);
-        f.debug_struct("RemoteWriteConfig")
-            .field("url", &redact_url(&self.url))
-            .field("timeout", &self.timeout)
-            .field("deadline", &self.deadline)
-            .field("headers", &headers)
-            .field("auth", &self.auth)
-            .field("tls", &self.tls)
-            .field("retry", &self.retry)
-            .field("max_series_per_request", &self.max_series_per_request)
-            .finish()
     }
 }
 
@@ -337,8 +323,8 @@ impl RemoteWriteClient {
     /// Builds the client. Fails on a bad URL, header, CA/cert/key file; credential files
     /// are read per request.
     pub fn new(config: RemoteWriteConfig) -> Result<RemoteWriteClient, RemoteWriteError> {
-        let transport =
-            Transport::new(&config.url, &config.headers, config.auth, &config.tls, true)?;
+        let http = config.http;
+        let transport = Transport::new(&http.url, &http.headers, http.auth, &http.tls, true)?;
         let url = transport.url.as_str().to_string();
         let mut bare = transport.url.clone();
         bare.set_query(None);
@@ -346,9 +332,9 @@ impl RemoteWriteClient {
             endpoint: format!("POST {bare}"),
             url,
             transport,
-            timeout: config.timeout,
-            deadline: config.deadline,
-            retry: config.retry,
+            timeout: http.timeout,
+            deadline: http.deadline,
+            retry: http.retry,
             max_series: config.max_series_per_request.max(1),
         })
     }
@@ -374,10 +360,8 @@ impl RemoteWriteClient {
         let mut first_rejection = None;
         let mut buf = Vec::new();
         for batch in series.chunks(self.max_series) {
-            buf.clear();
-            encode_write_request_into(batch, &mut buf);
-            let body = compress(&buf)?;
-            match self.send(body, deadline).await {
+            let body = encode_compressed(batch, &mut buf)?;
+            match self.send(&body, deadline).await {
                 Ok(()) => {}
                 Err(e @ RemoteWriteError::Rejected { .. }) => {
                     first_rejection.get_or_insert(e);
@@ -391,14 +375,26 @@ impl RemoteWriteClient {
         }
     }
 
+    /// Most series in one request.
+    pub fn max_series_per_request(&self) -> usize {
+        self.max_series
+    }
+
+    /// Sends one request made by [`encode_batch`], with the retries and deadline of one
+    /// [`RemoteWriteClient::write`]. The body is shared, not copied, by every attempt.
+    pub async fn write_encoded(&self, request: &EncodedRequest) -> Result<(), RemoteWriteError> {
+        self.send(&request.body, Instant::now() + self.deadline)
+            .await
+    }
+
     /// Sends one compressed `WriteRequest`, retrying until it succeeds, fails for good,
     /// retries run out or the deadline would pass.
-    async fn send(&self, body: Vec<u8>, deadline: Instant) -> Result<(), RemoteWriteError> {
+    async fn send(&self, body: &Bytes, deadline: Instant) -> Result<(), RemoteWriteError> {
         let mut retries = 0;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
             let timeout = self.timeout.min(remaining);
-            let err = match self.attempt(&body, timeout).await {
+            let err = match self.attempt(body, timeout).await {
                 Ok(()) => return Ok(()),
                 Err(e) => e,
             };
@@ -414,7 +410,7 @@ impl RemoteWriteClient {
         }
     }
 
-    async fn attempt(&self, body: &[u8], timeout: Duration) -> Result<(), RemoteWriteError> {
+    async fn attempt(&self, body: &Bytes, timeout: Duration) -> Result<(), RemoteWriteError> {
         if timeout.is_zero() {
             return Err(RemoteWriteError::Timeout {
                 endpoint: self.endpoint.clone(),
@@ -428,7 +424,8 @@ impl RemoteWriteClient {
             .header(CONTENT_ENCODING, "snappy")
             .header(CONTENT_TYPE, "application/x-protobuf")
             .header("X-Prometheus-Remote-Write-Version", "0.1.0")
-            .body(body.to_vec())
+            // A reference-counted handle on the same bytes: retries copy nothing.
+            .body(body.clone())
             .timeout(timeout);
         let resp = self
             .transport
@@ -471,6 +468,48 @@ fn validate(series: &[WriteSample]) -> Result<(), RemoteWriteError> {
         }
     }
     Ok(())
+}
+
+/// One `WriteRequest`, protobuf-encoded and snappy-compressed, ready to be sent (and
+/// re-sent) by [`RemoteWriteClient::write_encoded`] without copying.
+#[derive(Debug, Clone)]
+pub struct EncodedRequest {
+    body: Bytes,
+    series: usize,
+}
+
+impl EncodedRequest {
+    /// How many series (one sample each) it carries.
+    pub fn series(&self) -> usize {
+        self.series
+    }
+
+    /// The compressed body's size in bytes.
+    pub fn len(&self) -> usize {
+        self.body.len()
+    }
+
+    /// Whether the body is empty (never, for a request made by [`encode_batch`]).
+    pub fn is_empty(&self) -> bool {
+        self.body.is_empty()
+    }
+}
+
+/// Checks and encodes `batch` as one request. Fails on a series that cannot be written
+/// ([`RemoteWriteError::InvalidSeries`]) or on compression.
+pub fn encode_batch(batch: &[WriteSample]) -> Result<EncodedRequest, RemoteWriteError> {
+    validate(batch)?;
+    Ok(EncodedRequest {
+        body: encode_compressed(batch, &mut Vec::new())?,
+        series: batch.len(),
+    })
+}
+
+/// `batch` encoded into `buf` (cleared first) and compressed.
+fn encode_compressed(batch: &[WriteSample], buf: &mut Vec<u8>) -> Result<Bytes, RemoteWriteError> {
+    buf.clear();
+    encode_write_request_into(batch, buf);
+    compress(buf).map(Bytes::from)
 }
 
 /// Snappy block compression (what remote write's `Content-Encoding: snappy` means; the
@@ -728,7 +767,8 @@ mod tests {
     #[test]
     fn debug_output_redacts_url_password_and_header_values() {
         let mut c = RemoteWriteConfig::new("http://u:hunter2@h:9090/api/v1/write");
-        c.headers
+        c.http
+            .headers
             .push(("X-Scope-OrgID".into(), "tenant-secret".into()));
         let text = format!("{c:?}");
         assert!(

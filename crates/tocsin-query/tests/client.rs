@@ -5,8 +5,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tocsin_query::{
-    Auth, BasicAuth, ClientConfig, ErrorType, PrometheusClient, QueryError, RetryPolicy, Secret,
-    SecretSource, TlsConfig,
+    Auth, BasicAuth, ErrorType, HttpClientConfig, PrometheusClient, QueryError, RetryPolicy,
+    Secret, SecretSource, TlsConfig,
 };
 use tocsin_testkit::{CannedResponse, Recorder, TempDir};
 
@@ -27,7 +27,7 @@ fn fast_retries(max_retries: u32) -> RetryPolicy {
 #[tokio::test]
 async fn basic_auth_and_custom_headers_reach_the_server() {
     let rec = Recorder::start(CannedResponse::json(VECTOR_1));
-    let mut cfg = ClientConfig::new(rec.url());
+    let mut cfg = HttpClientConfig::new(rec.url());
     cfg.headers = vec![("X-Scope-OrgID".into(), "tenant-a".into())];
     cfg.auth = Auth::Basic(BasicAuth {
         username: "alice".into(),
@@ -52,7 +52,7 @@ async fn basic_auth_and_custom_headers_reach_the_server() {
     );
     assert_eq!(
         String::from_utf8_lossy(&r.body),
-        "query=up%7Bjob%3D%22a+b%22%7D&time=1700000000.500&timeout=30.000"
+        "query=up%7Bjob%3D%22a+b%22%7D&time=1700000000.500&timeout=120.000"
     );
 }
 
@@ -62,7 +62,7 @@ async fn basic_auth_password_is_read_from_a_file() {
     let dir = TempDir::new("query-auth").unwrap();
     let pw = dir.path().join("password");
     std::fs::write(&pw, "s3cret\n").unwrap();
-    let mut cfg = ClientConfig::new(rec.url());
+    let mut cfg = HttpClientConfig::new(rec.url());
     cfg.auth = Auth::Basic(BasicAuth {
         username: "alice".into(),
         password: Some(SecretSource::File(pw)),
@@ -84,7 +84,7 @@ async fn bearer_token_file_is_reread_when_it_changes() {
     let dir = TempDir::new("query-token").unwrap();
     let token = dir.path().join("token");
     std::fs::write(&token, "first-token\n").unwrap();
-    let mut cfg = ClientConfig::new(rec.url());
+    let mut cfg = HttpClientConfig::new(rec.url());
     cfg.auth = Auth::Bearer(SecretSource::File(token.clone()));
     let c = PrometheusClient::new(cfg).unwrap();
     c.instant_query("1", at()).await.unwrap();
@@ -110,7 +110,7 @@ async fn bearer_token_file_is_reread_when_it_changes() {
 async fn url_userinfo_becomes_basic_auth_and_leaves_the_url() {
     let rec = Recorder::start(CannedResponse::json(VECTOR_1));
     let url = rec.url().replace("http://", "http://bob:p%40ss@");
-    let c = PrometheusClient::new(ClientConfig::new(url)).unwrap();
+    let c = PrometheusClient::new(HttpClientConfig::new(url)).unwrap();
     assert_eq!(c.url(), rec.url());
     c.instant_query("1", at()).await.unwrap();
     // base64("bob:p@ss")
@@ -126,7 +126,7 @@ async fn a_slow_server_times_out_per_attempt() {
         delay: Duration::from_secs(600),
         ..CannedResponse::json(VECTOR_1)
     });
-    let mut cfg = ClientConfig::new(rec.url());
+    let mut cfg = HttpClientConfig::new(rec.url());
     cfg.timeout = Duration::from_millis(200);
     cfg.retry = fast_retries(0);
     let err = PrometheusClient::new(cfg)
@@ -150,7 +150,7 @@ async fn timeouts_are_retried_up_to_the_limit() {
         delay: Duration::from_secs(600),
         ..CannedResponse::json(VECTOR_1)
     });
-    let mut cfg = ClientConfig::new(rec.url());
+    let mut cfg = HttpClientConfig::new(rec.url());
     cfg.timeout = Duration::from_millis(100);
     cfg.deadline = Duration::from_secs(30);
     cfg.retry = fast_retries(2);
@@ -169,7 +169,7 @@ async fn the_deadline_ends_unlimited_timeout_retries() {
         delay: Duration::from_secs(600),
         ..CannedResponse::json(VECTOR_1)
     });
-    let mut cfg = ClientConfig::new(rec.url());
+    let mut cfg = HttpClientConfig::new(rec.url());
     cfg.timeout = Duration::from_millis(100);
     cfg.deadline = Duration::from_millis(300);
     cfg.retry = fast_retries(u32::MAX);
@@ -190,7 +190,7 @@ async fn unavailable_answers_are_retried_up_to_the_limit() {
             r#"{"status":"error","errorType":"unavailable","error":"overloaded"}"#,
         )
     });
-    let mut cfg = ClientConfig::new(rec.url());
+    let mut cfg = HttpClientConfig::new(rec.url());
     cfg.retry = fast_retries(2);
     let err = PrometheusClient::new(cfg)
         .unwrap()
@@ -210,7 +210,7 @@ async fn a_proxy_502_without_a_prometheus_body_is_retried() {
         body: b"<html>Bad Gateway</html>".to_vec(),
         delay: Duration::ZERO,
     });
-    let mut cfg = ClientConfig::new(rec.url());
+    let mut cfg = HttpClientConfig::new(rec.url());
     cfg.retry = fast_retries(1);
     let err = PrometheusClient::new(cfg)
         .unwrap()
@@ -233,7 +233,7 @@ async fn bad_data_and_execution_errors_are_never_retried() {
                 r#"{{"status":"error","errorType":"{kind}","error":"nope"}}"#
             ))
         });
-        let mut cfg = ClientConfig::new(rec.url());
+        let mut cfg = HttpClientConfig::new(rec.url());
         cfg.retry = fast_retries(5);
         let err = PrometheusClient::new(cfg)
             .unwrap()
@@ -248,7 +248,7 @@ async fn bad_data_and_execution_errors_are_never_retried() {
 #[tokio::test]
 async fn a_missing_token_file_is_a_credentials_error_naming_only_the_path() {
     let rec = Recorder::start(CannedResponse::json(VECTOR_1));
-    let mut cfg = ClientConfig::new(rec.url());
+    let mut cfg = HttpClientConfig::new(rec.url());
     cfg.auth = Auth::Bearer(SecretSource::File("/nonexistent/tocsin/token".into()));
     cfg.retry = fast_retries(3);
     let err = PrometheusClient::new(cfg)
@@ -291,15 +291,15 @@ async fn secrets_never_appear_in_errors_or_debug_output() {
 
     for base in [closed.clone(), failing.url()] {
         let url = base.replace("http://", "http://carol:url-SECRET-3@");
-        let mut configs = vec![ClientConfig::new(url)];
-        let mut basic = ClientConfig::new(base.clone());
+        let mut configs = vec![HttpClientConfig::new(url)];
+        let mut basic = HttpClientConfig::new(base.clone());
         basic.auth = Auth::Basic(BasicAuth {
             username: "alice".into(),
             password: Some(SecretSource::Value(Secret::new("pw-SECRET-1"))),
         });
         basic.headers = vec![("X-Api-Key".into(), "hdr-SECRET-2".into())];
         configs.push(basic);
-        let mut bearer = ClientConfig::new(base.clone());
+        let mut bearer = HttpClientConfig::new(base.clone());
         bearer.auth = Auth::Bearer(SecretSource::Value(Secret::new("tok-SECRET-4")));
         configs.push(bearer);
 
@@ -319,7 +319,7 @@ async fn secrets_never_appear_in_errors_or_debug_output() {
     }
 
     // Construction errors do not echo header values or URLs.
-    let mut cfg = ClientConfig::new("http://dave:url-SECRET-3@[bad-host");
+    let mut cfg = HttpClientConfig::new("http://dave:url-SECRET-3@[bad-host");
     check(PrometheusClient::new(cfg.clone()).unwrap_err().to_string());
     cfg.url = closed;
     cfg.headers = vec![("X-Api-Key".into(), "hdr-SECRET-2\n".into())];
@@ -330,7 +330,7 @@ async fn secrets_never_appear_in_errors_or_debug_output() {
 
 #[tokio::test]
 async fn tls_files_are_checked_when_the_client_is_built() {
-    let mut cfg = ClientConfig::new("https://127.0.0.1:1");
+    let mut cfg = HttpClientConfig::new("https://127.0.0.1:1");
     cfg.tls = TlsConfig {
         ca_file: Some("/nonexistent/ca.pem".into()),
         ..Default::default()
@@ -386,7 +386,7 @@ async fn endless_server() -> String {
 #[tokio::test]
 async fn an_endless_answer_fails_at_max_response_size_without_retrying() {
     let url = endless_server().await;
-    let mut cfg = ClientConfig::new(url);
+    let mut cfg = HttpClientConfig::new(url);
     cfg.max_response_size = 1 << 20;
     cfg.timeout = Duration::from_secs(3);
     cfg.deadline = Duration::from_secs(6);
@@ -420,9 +420,9 @@ async fn credentials_echoed_by_a_proxy_are_redacted_in_every_encoding() {
     let basic_echo = "<html>Authorization: Basic YWxpY2U6cHcgU0VDUkVULzY= \
                       pass=pw+SECRET%2F6 p=cHcgU0VDUkVULzY</html>"
         .to_string();
-    let mut bearer = ClientConfig::new(String::new());
+    let mut bearer = HttpClientConfig::new(String::new());
     bearer.auth = Auth::Bearer(SecretSource::Value(Secret::new(TOKEN)));
-    let mut basic = ClientConfig::new(String::new());
+    let mut basic = HttpClientConfig::new(String::new());
     basic.auth = Auth::Basic(BasicAuth {
         username: "alice".into(),
         password: Some(SecretSource::Value(Secret::new(PASSWORD))),

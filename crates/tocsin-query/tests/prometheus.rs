@@ -3,17 +3,17 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tocsin_query::{
-    ClientConfig, Datasource, ErrorType, LabelSet, Point, PrometheusClient, QueryError, QueryValue,
-    RetryPolicy, Rule, RuleKind,
+    Datasource, ErrorType, HttpClientConfig, LabelSet, Point, PrometheusClient, QueryError,
+    QueryValue, RetryPolicy, Rule, RuleKind,
 };
-use tocsin_testkit::{Prometheus, PrometheusOptions, TempDir};
+use tocsin_testkit::{eventually_async, Prometheus, PrometheusOptions, TempDir};
 
 fn at(ms: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(ms)
 }
 
 fn client(prom: &Prometheus) -> PrometheusClient {
-    PrometheusClient::new(ClientConfig::new(prom.url())).unwrap()
+    PrometheusClient::new(HttpClientConfig::new(prom.url())).unwrap()
 }
 
 fn labels(pairs: &[(&str, &str)]) -> LabelSet {
@@ -161,7 +161,7 @@ async fn bad_data_keeps_its_type_message_and_status_and_is_not_retried() {
 async fn retries_against_a_stopped_server_end_at_the_deadline_with_a_connect_error() {
     let mut prom = Prometheus::start(PrometheusOptions::default());
     prom.stop();
-    let mut cfg = ClientConfig::new(prom.url());
+    let mut cfg = HttpClientConfig::new(prom.url());
     cfg.deadline = Duration::from_millis(500);
     cfg.retry = RetryPolicy {
         max_retries: u32::MAX,
@@ -217,15 +217,12 @@ async fn rules_alerts_and_buildinfo_come_back_typed() {
     assert!(matches!(&recording[0].rules[..], [Rule::Recording(r)] if r.name == "one:vector"));
 
     // The first evaluation comes one slot (≤ 1 s) after start: wait for the alert.
-    let mut alerts = Vec::new();
-    for _ in 0..300 {
-        alerts = c.alerts().await.unwrap();
-        if !alerts.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(alerts.len(), 1, "no alert after 15 s");
+    let c = &c;
+    let alerts = eventually_async("the alert", Duration::from_secs(30), || async move {
+        Some(c.alerts().await.unwrap()).filter(|a| !a.is_empty())
+    })
+    .await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
     let a = &alerts[0];
     assert_eq!(
         a.labels,
@@ -238,4 +235,23 @@ async fn rules_alerts_and_buildinfo_come_back_typed() {
     assert_eq!(a.annotations.get("summary"), Some("value 1 on i1"));
     assert_eq!(a.state, tocsin_query::AlertState::Firing);
     assert_eq!(a.value, "1e+00");
+}
+
+#[tokio::test]
+async fn a_negative_group_limit_decodes_as_prometheus_reports_it() {
+    let dir = TempDir::new("query-limit").unwrap();
+    let file = dir.path().join("rules.yml");
+    // Prometheus enforces only a limit above 0 and reports the one given, negative or not.
+    std::fs::write(
+        &file,
+        "groups:\n  - name: g\n    limit: -1\n    rules:\n      - record: one\n        expr: vector(1)\n",
+    )
+    .unwrap();
+    let prom = Prometheus::start(PrometheusOptions {
+        rule_files: vec![file],
+        ..Default::default()
+    });
+    let groups = client(&prom).rules(None).await.unwrap();
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0].limit, -1);
 }

@@ -1,14 +1,16 @@
 //! Remote write against a real Prometheus 2.42 (`--web.enable-remote-write-receiver`),
 //! read back through the query API, and against a request recorder for what goes on the
-//! wire.
+//! wire; and the queue in front of it through an outage of the real receiver.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prost::Message;
-use tocsin_query::remote_write::{WriteRequest, WriteSample, STALE_NAN_BITS};
+use tocsin_query::remote_write::{
+    WriteRequest, WriteSample, DEFAULT_QUEUE_CAPACITY, STALE_NAN_BITS,
+};
 use tocsin_query::{
-    Auth, BasicAuth, ClientConfig, LabelSet, PrometheusClient, QueryValue, RemoteWriteClient,
-    RemoteWriteConfig, RemoteWriteError, RetryPolicy, Secret, SecretSource,
+    Auth, BasicAuth, HttpClientConfig, LabelSet, PrometheusClient, QueryValue, RemoteWriteClient,
+    RemoteWriteConfig, RemoteWriteError, RemoteWriteQueue, RetryPolicy, Secret, SecretSource,
 };
 use tocsin_testkit::{free_port, CannedResponse, Prometheus, PrometheusOptions, Recorder};
 
@@ -46,7 +48,7 @@ fn writer(prom: &Prometheus) -> RemoteWriteClient {
 
 fn fast_retries(url: String) -> RemoteWriteConfig {
     let mut c = RemoteWriteConfig::new(url);
-    c.retry = RetryPolicy {
+    c.http.retry = RetryPolicy {
         max_retries: 2,
         initial_backoff: Duration::from_millis(1),
         max_backoff: Duration::from_millis(5),
@@ -56,7 +58,7 @@ fn fast_retries(url: String) -> RemoteWriteConfig {
 
 /// `expr` at `t` as (labels, value) pairs sorted by labels.
 async fn vector(prom: &Prometheus, expr: &str, t: i64) -> Vec<(LabelSet, f64)> {
-    let c = PrometheusClient::new(ClientConfig::new(prom.url())).unwrap();
+    let c = PrometheusClient::new(HttpClientConfig::new(prom.url())).unwrap();
     let r = c.instant_query(expr, at(t)).await.unwrap();
     let QueryValue::Vector(v) = r.value else {
         panic!("{:?}", r.value)
@@ -221,11 +223,12 @@ async fn protocol_headers_basic_auth_and_extra_headers_reach_the_server() {
         delay: Duration::ZERO,
     });
     let mut c = RemoteWriteConfig::new(format!("{}/api/v1/write?tenant=t1", rec.url()));
-    c.auth = Auth::Basic(BasicAuth {
+    c.http.auth = Auth::Basic(BasicAuth {
         username: "tocsin".into(),
         password: Some(SecretSource::Value(Secret::new(PASSWORD))),
     });
-    c.headers
+    c.http
+        .headers
         .push(("X-Scope-OrgID".into(), "flink-team".into()));
     let w = RemoteWriteClient::new(c).unwrap();
     w.write(&[(labels(&[("__name__", "up")]), 1.0, 1_700_000_000_000)])
@@ -348,4 +351,106 @@ async fn series_without_labels_are_refused_before_anything_is_sent() {
         "{err:?}"
     );
     assert!(rec.requests().is_empty());
+}
+
+/// The points of `name` from `t - 10m` to `t`, oldest first, as (timestamp, value).
+async fn points(prom: &Prometheus, name: &str, t: i64) -> Vec<(i64, f64)> {
+    let c = PrometheusClient::new(HttpClientConfig::new(prom.url())).unwrap();
+    let r = c
+        .instant_query(&format!("{name}[10m]"), at(t))
+        .await
+        .unwrap();
+    let QueryValue::Matrix(m) = r.value else {
+        panic!("{:?}", r.value)
+    };
+    m.into_iter()
+        .flat_map(|s| s.points)
+        .map(|p| (p.timestamp_ms, p.value))
+        .collect()
+}
+
+/// A queue of `capacity` in front of `prom`'s receiver, three series a request.
+fn queue(prom: &Prometheus, capacity: usize) -> RemoteWriteQueue {
+    let mut c = RemoteWriteConfig::new(format!("{}/api/v1/write", prom.url()));
+    c.max_series_per_request = 3;
+    RemoteWriteQueue::start(RemoteWriteClient::new(c).unwrap(), capacity)
+}
+
+/// Samples `from..to` of one series, one a second from `t0`, value = index.
+fn run_of(name: &str, t0: i64, from: i64, to: i64) -> Vec<WriteSample> {
+    (from..to)
+        .map(|i| (labels(&[("__name__", name)]), i as f64, t0 + i * 1000))
+        .collect()
+}
+
+const LONG: Duration = Duration::from_secs(120);
+
+#[tokio::test]
+async fn the_queue_delivers_every_sample_in_order_through_a_receiver_outage() {
+    let mut prom = receiver();
+    let t0 = now_ms() - 120_000;
+    let q = queue(&prom, DEFAULT_QUEUE_CAPACITY);
+    q.push(run_of("tocsin_q_outage", t0, 0, 4));
+    assert!(q.flush(LONG).await, "{:?}", q.stats());
+
+    prom.stop();
+    // Pushed in several pieces while the receiver is down: one request fails and is
+    // retried, the rest wait behind it.
+    for (from, to) in [(4, 9), (9, 10), (10, 20)] {
+        q.push(run_of("tocsin_q_outage", t0, from, to));
+    }
+    assert!(
+        !q.flush(Duration::from_millis(300)).await,
+        "nothing can be written while the receiver is down"
+    );
+    prom.restart();
+    assert!(q.flush(LONG).await, "{:?}", q.stats());
+
+    let got = points(&prom, "tocsin_q_outage", t0 + 30_000).await;
+    let want: Vec<(i64, f64)> = (0..20).map(|i| (t0 + i * 1000, i as f64)).collect();
+    // Any sample sent out of order would have been refused (Prometheus rejects a sample
+    // older than the series' last), so all twenty arriving is the ordering check too.
+    assert_eq!(got, want);
+    let stats = q.stats();
+    assert_eq!((stats.dropped, stats.rejected, stats.queued), (0, 0, 0));
+}
+
+#[tokio::test]
+async fn past_its_capacity_a_queue_for_a_down_receiver_drops_only_the_oldest_samples() {
+    let mut prom = receiver();
+    prom.stop();
+    let t0 = now_ms() - 120_000;
+    let q = queue(&prom, 5);
+    q.push(run_of("tocsin_q_bound", t0, 0, 20));
+    assert_eq!(q.stats().dropped, 15);
+    prom.restart();
+    assert!(q.flush(LONG).await, "{:?}", q.stats());
+    let got = points(&prom, "tocsin_q_bound", t0 + 30_000).await;
+    let want: Vec<(i64, f64)> = (15..20).map(|i| (t0 + i * 1000, i as f64)).collect();
+    assert_eq!(got, want);
+    assert_eq!(q.stats().dropped, 15);
+}
+
+#[tokio::test]
+async fn a_request_the_receiver_refuses_is_dropped_and_later_samples_still_land() {
+    let prom = receiver();
+    let t0 = now_ms() - 120_000;
+    let q = queue(&prom, DEFAULT_QUEUE_CAPACITY);
+    let name = "tocsin_q_refused";
+    q.push(run_of(name, t0, 10, 11));
+    assert!(q.flush(LONG).await);
+    // Older than the series' last sample: Prometheus answers 400 "out of order sample".
+    q.push(run_of(name, t0, 5, 6));
+    assert!(
+        q.flush(LONG).await,
+        "a refused request still completes a flush"
+    );
+    q.push(run_of(name, t0, 12, 13));
+    // Series without labels are refused before anything is sent.
+    q.push([(LabelSet::new(), 1.0, t0)]);
+    assert!(q.flush(LONG).await);
+    let got = points(&prom, name, t0 + 30_000).await;
+    assert_eq!(got, [(t0 + 10_000, 10.0), (t0 + 12_000, 12.0)]);
+    let stats = q.stats();
+    assert_eq!((stats.rejected, stats.failures, stats.dropped), (2, 1, 0));
 }

@@ -54,6 +54,33 @@ pub struct SeriesRead {
 /// recording rule (`level:metric:op`) that no rule of `reports` records: across files, as
 /// Prometheus loads them together. Needs reports checked with `dependencies` on.
 pub fn missing_recordings(reports: &mut [FileReport]) {
+    unrecorded_reads(
+        reports,
+        &HashSet::new(),
+        crate::diag::checks::MISSING_RECORDING,
+        "which no checked file records",
+    );
+}
+
+/// The online form of [`missing_recordings`] (`rule/dependency`): warns about every rule
+/// reading a recording-rule-like series that neither the checked files nor
+/// `server_records` (the names the server's own recording rules record) produce. A
+/// `# tocsin disable` of either check name turns it off.
+pub fn missing_dependencies(reports: &mut [FileReport], server_records: &HashSet<String>) {
+    unrecorded_reads(
+        reports,
+        server_records,
+        crate::diag::checks::DEPENDENCY,
+        "which no checked file records and no recording rule of the server produces",
+    );
+}
+
+fn unrecorded_reads(
+    reports: &mut [FileReport],
+    also_recorded: &HashSet<String>,
+    check: &'static str,
+    why: &str,
+) {
     let recorded: HashSet<String> = reports
         .iter()
         .flat_map(|r| r.dependencies.records.iter().cloned())
@@ -61,11 +88,13 @@ pub fn missing_recordings(reports: &mut [FileReport]) {
     for report in reports.iter_mut() {
         let mut found = Vec::new();
         for read in &report.dependencies.reads {
-            if recorded.contains(&read.metric) {
+            if recorded.contains(&read.metric) || also_recorded.contains(&read.metric) {
                 continue;
             }
-            let check = crate::diag::checks::MISSING_RECORDING;
-            if report.is_disabled(check, Some(read.pos)) {
+            let offline = crate::diag::checks::MISSING_RECORDING;
+            if report.is_disabled(check, Some(read.pos))
+                || report.is_disabled(offline, Some(read.pos))
+            {
                 continue;
             }
             found.push(
@@ -73,7 +102,7 @@ pub fn missing_recordings(reports: &mut [FileReport]) {
                     check,
                     Some(read.pos),
                     format!(
-                        "reads {}, named like a recording rule's output, which no checked file records",
+                        "reads {}, named like a recording rule's output, {why}",
                         read.metric
                     ),
                 )

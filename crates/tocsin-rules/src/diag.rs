@@ -6,6 +6,8 @@ use crate::pos::Pos;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
+    /// What a check reports without judging it (`alerts/count`); never fails `--strict`.
+    Info,
     Warning,
     Error,
 }
@@ -13,6 +15,7 @@ pub enum Severity {
 impl Severity {
     pub fn as_str(self) -> &'static str {
         match self {
+            Severity::Info => "info",
             Severity::Warning => "warning",
             Severity::Error => "error",
         }
@@ -54,12 +57,34 @@ pub mod checks {
     /// A rule reads a series named like a recording rule's output (`level:metric:op`) that
     /// no checked file records.
     pub const MISSING_RECORDING: &str = "rules/missing-recording";
+    /// `--datasource`: a selector matches no series now (and maybe none over the lookback).
+    pub const SERIES: &str = "promql/series";
+    /// `--datasource`: a rate-family window shorter than two scrape intervals of the job.
+    pub const RATE: &str = "promql/rate";
+    /// `--datasource`: a rate-family function over a series the metadata calls a gauge.
+    pub const COUNTER: &str = "promql/counter";
+    /// `--datasource`: a `by`/`without`/`on`/`ignoring` label no matching series carries.
+    pub const LABELS: &str = "promql/labels";
+    /// `--datasource`: a `$labels.x` in a template that no matching series carries.
+    pub const TEMPLATE: &str = "alerts/template";
+    /// `--datasource`: how many alerts the rule would have raised over the lookback (info).
+    pub const ALERTS_COUNT: &str = "alerts/count";
+    /// `--datasource`: a rule reads a recording-rule-like series that neither the checked
+    /// files nor the server's rules record (replaces `rules/missing-recording` online).
+    pub const DEPENDENCY: &str = "rule/dependency";
     /// Every check name, for documentation and validation of `disable` comments.
     pub const ALL: &[&str] = &[
         DUPLICATE_RULES,
         LAYOUT_NOT_LOADED,
         LAYOUT_MISFILED,
         MISSING_RECORDING,
+        SERIES,
+        RATE,
+        COUNTER,
+        LABELS,
+        TEMPLATE,
+        ALERTS_COUNT,
+        DEPENDENCY,
     ];
 }
 
@@ -84,6 +109,14 @@ impl Diagnostic {
             rule: None,
             message: message.into(),
             check: Some(check),
+        }
+    }
+
+    /// What the check named `check` reports without judging it (one of [`checks`]).
+    pub fn info(check: &'static str, pos: Option<Pos>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Info,
+            ..Diagnostic::warning(check, pos, message)
         }
     }
 
@@ -127,8 +160,10 @@ impl fmt::Display for Located<'_> {
             Some(pos) => write!(f, "{path}:{pos}: ")?,
             None => write!(f, "{path}: ")?,
         }
-        if d.severity == Severity::Warning {
-            f.write_str("warning: ")?;
+        match d.severity {
+            Severity::Warning => f.write_str("warning: ")?,
+            Severity::Info => f.write_str("info: ")?,
+            Severity::Error => {}
         }
         write!(f, "{}", d.body())
     }

@@ -24,8 +24,8 @@ mod validate;
 mod yaml;
 
 pub use check::{
-    check_bytes, check_file, check_files, check_text, load_file, missing_recordings, CheckOptions,
-    Disabled, FileReport, SeriesRead,
+    check_bytes, check_file, check_files, check_text, load_file, missing_dependencies,
+    missing_recordings, CheckOptions, Disabled, FileReport, SeriesRead,
 };
 pub use diag::{checks, Diagnostic, RuleRef, Severity};
 pub use duration::Duration;

@@ -31,19 +31,83 @@ pub(crate) enum Node {
 }
 
 /// Shared shape of `if`, `range` and `with`.
-#[derive(Debug, Clone)]
 pub(crate) struct Branch {
     pub pipe: Pipe,
     pub list: List,
     pub else_list: Option<List>,
 }
 
-#[derive(Debug, Clone)]
 pub(crate) struct Pipe {
     pub pos: usize,
     pub is_assign: bool,
     pub decl: Vec<String>,
     pub cmds: Vec<Command>,
+}
+
+// Trees nest as deeply as templates do (up to `MAX_DEPTH`), through
+// `Branch` (control structures) and `Pipe` (parentheses): their `Drop`,
+// `Clone` and `Debug` recurse on stack that grows as needed, as parsing and
+// rendering do. The `Display`s below recurse through `Node` and `Arg`.
+
+impl Drop for Branch {
+    fn drop(&mut self) {
+        let list = std::mem::take(&mut self.list);
+        let else_list = self.else_list.take();
+        crate::stack::guard(move || drop((list, else_list)));
+    }
+}
+
+impl Drop for Pipe {
+    fn drop(&mut self) {
+        let cmds = std::mem::take(&mut self.cmds);
+        crate::stack::guard(move || drop(cmds));
+    }
+}
+
+impl Clone for Branch {
+    fn clone(&self) -> Self {
+        crate::stack::guard(|| Branch {
+            pipe: self.pipe.clone(),
+            list: self.list.clone(),
+            else_list: self.else_list.clone(),
+        })
+    }
+}
+
+impl Clone for Pipe {
+    fn clone(&self) -> Self {
+        crate::stack::guard(|| Pipe {
+            pos: self.pos,
+            is_assign: self.is_assign,
+            decl: self.decl.clone(),
+            cmds: self.cmds.clone(),
+        })
+    }
+}
+
+impl fmt::Debug for Branch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::stack::guard(|| {
+            f.debug_struct("Branch")
+                .field("pipe", &self.pipe)
+                .field("list", &self.list)
+                .field("else_list", &self.else_list)
+                .finish()
+        })
+    }
+}
+
+impl fmt::Debug for Pipe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::stack::guard(|| {
+            f.debug_struct("Pipe")
+                .field("pos", &self.pos)
+                .field("is_assign", &self.is_assign)
+                .field("decl", &self.decl)
+                .field("cmds", &self.cmds)
+                .finish()
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -169,6 +233,12 @@ impl Arg {
 impl fmt::Display for Arg {
     /// Go's `Node.String()`, used as the `<context>` of execution errors.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::stack::guard(|| self.fmt_here(f))
+    }
+}
+
+impl Arg {
+    fn fmt_here(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Arg::Field { idents, .. } => write!(f, ".{}", idents.0),
             Arg::Chain { node, fields, .. } => {
@@ -235,6 +305,12 @@ impl fmt::Display for List {
 
 impl fmt::Display for Node {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::stack::guard(|| self.fmt_here(f))
+    }
+}
+
+impl Node {
+    fn fmt_here(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let branch = |f: &mut fmt::Formatter<'_>, name: &str, b: &Branch| {
             write!(f, "{{{{{name} {}}}}}{}", b.pipe, b.list)?;
             if let Some(e) = &b.else_list {

@@ -2,6 +2,8 @@
 //! variable scoping, pipelines with a final argument, `and`/`or`
 //! short-circuit, range over slices and sorted maps, `missingkey=zero`,
 //! and Go's execution error text including `line:col` and node context.
+//! Nested lists and parenthesised pipelines recurse on stack that grows as
+//! needed ([`crate::stack`]).
 //!
 //! Bounds (tocsin's, not Go's): output is capped at [`MAX_OUTPUT`] bytes,
 //! and so is any one string a function returns; execution at [`MAX_STEPS`]
@@ -24,8 +26,9 @@ pub const MAX_STEPS: usize = 1_000_000;
 /// Bytes of function-produced text that count as one step: about what
 /// producing them costs next to an ordinary node evaluation.
 const BYTES_PER_STEP: usize = 64;
-/// Maximum nesting of `{{template}}` calls.
-pub const MAX_CALL_DEPTH: usize = 100;
+/// Maximum nesting of `{{template}}` calls: Go's `maxExecDepth`, with its
+/// error text.
+pub const MAX_CALL_DEPTH: usize = 100_000;
 
 /// What templates need from the outside world.
 pub trait TemplateContext {
@@ -210,13 +213,15 @@ where
     }
 
     fn walk_list(&mut self, dot: &Value<'a>, list: &'t List) -> R<()> {
-        for n in &list.nodes {
-            match n {
-                Node::AlertPrefix => self.alert_prefix(dot)?,
-                n => self.walk(dot, n)?,
+        crate::stack::guard(|| {
+            for n in &list.nodes {
+                match n {
+                    Node::AlertPrefix => self.alert_prefix(dot)?,
+                    n => self.walk(dot, n)?,
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Declare the alert prefix's four variables. With the alert data as
@@ -295,7 +300,9 @@ where
                     ));
                 };
                 if self.depth >= MAX_CALL_DEPTH {
-                    return self.errorf("exceeded maximum template depth (100000)");
+                    return self.errorf(format!(
+                        "exceeded maximum template depth ({MAX_CALL_DEPTH})"
+                    ));
                 }
                 let new_dot = match pipe {
                     Some(p) => self.eval_pipeline(dot, p)?,
@@ -466,6 +473,10 @@ where
     }
 
     pub(crate) fn eval_pipeline(&mut self, dot: &Value<'a>, pipe: &'t Pipe) -> R<Value<'a>> {
+        crate::stack::guard(|| self.eval_pipeline_here(dot, pipe))
+    }
+
+    fn eval_pipeline_here(&mut self, dot: &Value<'a>, pipe: &'t Pipe) -> R<Value<'a>> {
         self.at = At::Pipe(pipe);
         let mut value: Option<Value<'a>> = None;
         for cmd in &pipe.cmds {

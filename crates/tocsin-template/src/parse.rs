@@ -10,13 +10,16 @@ use crate::unquote::{unquote, unquote_char};
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-/// Bound on nested parentheses and nested control structures; deeper input
-/// is rejected instead of exhausting the stack. Go's parser has no such bound
-/// for control structures (promtool accepts 20,000 nested `{{if}}`s), but
-/// parsing and rendering here recurse once per level, about 1.6 KiB of stack
-/// in a release build: 500 levels leave half of a 2 MiB thread free for the
-/// caller (an evaluation thread renders what was parsed).
-pub const MAX_DEPTH: usize = 500;
+/// Bound on nesting: control structures (`if`, `range`, `with`, each
+/// `else if`, and `define`/`block` bodies) and parenthesised pipelines,
+/// counted together. Deeper input is "max expression depth exceeded", Go's
+/// words for its own bound on parentheses (`maxStackDepth`, 10,000, in Go
+/// releases later than the 1.19.8 Debian's Prometheus 2.42 is built with).
+/// promtool 2.42 has no bound: it accepts every construct 100,000 deep and
+/// crashes, out of goroutine stack, somewhere beyond (docs/hostile-input.md).
+/// Parsing and rendering recurse once per level on stack that grows as
+/// needed, so the bound is about memory, not the size of the thread's stack.
+pub const MAX_DEPTH: usize = 100_000;
 
 /// The result of parsing: the top-level tree (under the template's own
 /// name) and every `define`/`block`. The root is kept apart so the common
@@ -349,14 +352,20 @@ impl<'a> Parser<'a> {
         self.add(&name, list)
     }
 
-    fn item_list(&mut self) -> PResult<(List, Parsed)> {
+    /// Parse one level of nesting: bounded by [`MAX_DEPTH`], on stack
+    /// that grows as needed.
+    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
         if self.depth >= MAX_DEPTH {
             return Err(self.errorf("max expression depth exceeded".into()));
         }
         self.depth += 1;
-        let r = self.item_list_inner();
+        let r = crate::stack::guard(|| f(self));
         self.depth -= 1;
         r
+    }
+
+    fn item_list(&mut self) -> PResult<(List, Parsed)> {
+        self.nested(Self::item_list_inner)
     }
 
     fn item_list_inner(&mut self) -> PResult<(List, Parsed)> {
@@ -459,7 +468,8 @@ impl<'a> Parser<'a> {
             let p = self.peek();
             if context == "if" && self.kind(p) == ItemKind::If {
                 self.next();
-                let inner = self.control("if")?;
+                // `{{else if}}` nests the second `if` in the first.
+                let inner = self.nested(|p| p.control("if"))?;
                 else_list = Some(List {
                     nodes: vec![Node::If(inner)],
                 });
@@ -732,13 +742,9 @@ impl<'a> Parser<'a> {
                 }
             }
             ItemKind::LeftParen => {
-                if self.depth >= MAX_DEPTH {
-                    return Err(self.errorf("max expression depth exceeded".into()));
-                }
-                self.depth += 1;
-                let r = self.pipeline("parenthesized pipeline", ItemKind::RightParen);
-                self.depth -= 1;
-                Arg::Pipe(Box::new(r?))
+                let pipe =
+                    self.nested(|p| p.pipeline("parenthesized pipeline", ItemKind::RightParen))?;
+                Arg::Pipe(Box::new(pipe))
             }
             ItemKind::String | ItemKind::RawString => {
                 let Some(text) = unquote(val) else {

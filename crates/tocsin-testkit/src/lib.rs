@@ -8,7 +8,12 @@
 //!
 //! It also has a blocking HTTP/1.1 helper on `std::net` ([`http_get`], [`http_post`],
 //! [`http_request`]) so tests need no client crate, and a request [`Recorder`] for
-//! checking what a client sends. It is a dev-dependency only and uses std alone.
+//! checking what a client sends; [`wait_until`] and [`eventually`] (and
+//! [`eventually_async`]) poll for something to happen with a deadline, and
+//! [`Prometheus::restart`] brings a stopped server back on the same port, for outage
+//! tests. It is a dev-dependency only and uses std alone, except for the `engine` feature:
+//! `engine::RunningEngine`, the rule engine's runner started with collecting outputs and
+//! notifier (for the engine's own tests and the binary's).
 //!
 //! ```no_run
 //! use tocsin_testkit::{http_get, Prometheus, PrometheusOptions};
@@ -18,11 +23,14 @@
 //! ```
 
 mod alertmanager;
+#[cfg(feature = "engine")]
+pub mod engine;
 mod http;
 mod process;
 mod prometheus;
 mod recorder;
 mod tempdir;
+mod wait;
 
 pub use alertmanager::{Alertmanager, NULL_RECEIVER_CONFIG};
 pub use http::{http_get, http_post, http_request, HttpResponse, HTTP_TIMEOUT};
@@ -30,6 +38,7 @@ pub use process::{free_port, tail, INSTALL_HINT};
 pub use prometheus::{Prometheus, PrometheusOptions};
 pub use recorder::{CannedResponse, RecordedRequest, Recorder};
 pub use tempdir::TempDir;
+pub use wait::{eventually, eventually_async, eventually_with, wait_until, POLL_INTERVAL};
 
 /// The `*.yaml` and `*.yml` files directly in `dir`, sorted: how tests walk rule-file
 /// directories (testdata, the shared corpus). Panics if `dir` cannot be read.

@@ -72,6 +72,9 @@ pub(crate) struct Server {
     pub child: Option<Child>,
     pub port: u16,
     pub log_path: PathBuf,
+    /// The binary and the arguments it was started with, for [`Server::restart`].
+    binary: PathBuf,
+    args: Vec<String>,
     // Declared last: the process is killed (in Drop) before the dir is removed.
     pub dir: TempDir,
 }
@@ -96,13 +99,16 @@ impl Server {
         for _ in 0..PORT_ATTEMPTS {
             let port = free_port();
             prepare(port);
-            match Self::attempt(name, binary, &log_path, port, &args(port)) {
+            let args = args(port);
+            match Self::attempt(name, binary, &log_path, port, &args) {
                 Attempt::Ready(child) => {
                     return Server {
                         name,
                         child: Some(child),
                         port,
                         log_path,
+                        binary: binary.to_path_buf(),
+                        args,
                         dir,
                     }
                 }
@@ -184,6 +190,36 @@ impl Server {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+
+    /// Starts the process again, stopped first if it runs, with the same arguments (so the
+    /// same port, config and data), and waits for `/-/ready`. The port was this server's
+    /// until the stop; if another process took it since, this retries for a while and
+    /// then panics.
+    pub fn restart(&mut self) {
+        self.stop();
+        let started = Instant::now();
+        loop {
+            match Self::attempt(
+                self.name,
+                &self.binary,
+                &self.log_path,
+                self.port,
+                &self.args,
+            ) {
+                Attempt::Ready(child) => {
+                    self.child = Some(child);
+                    return;
+                }
+                Attempt::PortTaken if started.elapsed() < READY_TIMEOUT => {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Attempt::PortTaken => panic!(
+                    "{}: port {} is taken by another process; cannot restart on it",
+                    self.name, self.port
+                ),
+            }
         }
     }
 

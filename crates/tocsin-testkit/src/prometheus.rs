@@ -130,6 +130,14 @@ impl Prometheus {
     pub fn stop(&mut self) {
         self.server.stop();
     }
+
+    /// Starts it again on the same port with the same config and TSDB (stopping it first
+    /// if it runs) and waits for `/-/ready`: a datasource or receiver that goes away and
+    /// comes back at the same address, as in an outage. Samples written before the stop
+    /// are still there (the TSDB's write-ahead log is replayed).
+    pub fn restart(&mut self) {
+        self.server.restart();
+    }
 }
 
 /// `1s`, `250ms`: Prometheus duration syntax, at least 1 ms.

@@ -61,6 +61,27 @@ fn stop_closes_the_port_but_keeps_the_url() {
 }
 
 #[test]
+fn a_restarted_prometheus_answers_again_on_the_same_port() {
+    let mut prom = Prometheus::start(PrometheusOptions::default());
+    let url = prom.url();
+    let first_pid = prom.pid().expect("running");
+    prom.stop();
+    assert!(tocsin_testkit::http_request("GET", &format!("{url}/-/ready"), &[], b"").is_err());
+    prom.restart();
+    assert_eq!(prom.url(), url);
+    assert_ne!(prom.pid(), Some(first_pid));
+    assert!(prom.pid().is_some_and(process_alive));
+    let (status, body) = http_get(&format!("{url}/api/v1/query?query=vector(1)"));
+    assert_eq!(status, 200, "{body}");
+    // Restarting a running server stops it first.
+    let second_pid = prom.pid().expect("running");
+    prom.restart();
+    assert!(!process_alive(second_pid));
+    assert!(prom.pid().is_some_and(process_alive));
+    assert_eq!(prom.url(), url);
+}
+
+#[test]
 fn prometheus_loads_rule_files_and_reloads_changes() {
     let scratch = tocsin_testkit::TempDir::new("rules").unwrap();
     let rules = scratch.path().join("rules.yml");

@@ -9,18 +9,22 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use serde::{Deserialize, Deserializer};
+use tocsin_engine::runner::EngineOptions;
 use tocsin_notify::zoned::TimeZone;
+use tocsin_query::{
+    Auth, BasicAuth, HttpClientConfig, RemoteWriteConfig, Secret, SecretSource, TlsConfig,
+};
 use tocsin_rules::Duration;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub global: Global,
-    pub datasource: Option<Datasource>,
+    pub datasource: Option<HttpClient>,
     /// Globs, relative to the config file's directory (as in Prometheus).
     pub rule_files: Vec<String>,
     pub state: State,
-    pub remote_write: Option<RemoteWrite>,
+    pub remote_write: Option<HttpClient>,
     pub notify: Option<tocsin_notify::config::NotifyConfig>,
     pub web: Web,
 }
@@ -44,41 +48,163 @@ pub struct Global {
     pub time_zone: TimeZone,
 }
 
+/// The engine's defaults (Prometheus's), so they are written down once, in the engine.
 impl Default for Global {
     fn default() -> Self {
+        let engine = EngineOptions::default();
+        let ms = |d: std::time::Duration| Duration::from_millis(d.as_millis() as u64);
         Global {
-            evaluation_interval: Duration::from_millis(60_000),
+            evaluation_interval: ms(engine.default_interval),
             external_labels: BTreeMap::new(),
             external_url: None,
-            resend_delay: Duration::from_millis(60_000),
-            max_concurrent_queries: 20,
+            resend_delay: ms(engine.resend_delay),
+            max_concurrent_queries: engine.max_concurrent_queries,
             time_zone: TimeZone::UTC,
         }
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// `datasource:` and `remote_write:`, which take the same options: where the server is
+/// and how to talk to it. Parsed here and turned into tocsin-query's `HttpClientConfig`,
+/// which owns the defaults and the behaviour. Its `Debug` shows no header value.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Datasource {
+pub struct HttpClient {
+    /// For `datasource`, the base URL; for `remote_write`, the write endpoint.
     pub url: String,
     #[serde(default, deserialize_with = "opt_duration")]
     pub timeout: Option<Duration>,
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
-    pub basic_auth: Option<BasicAuth>,
+    pub basic_auth: Option<BasicAuthFile>,
     pub bearer_token_file: Option<PathBuf>,
     pub bearer_token_env: Option<String>,
     #[serde(default)]
     pub tls: Tls,
     /// The largest query answer read (`64MiB`, `512KB`, bytes; base 2 as Prometheus's
     /// `body_size_limit`); larger answers fail the query with an error naming the limit.
+    /// Datasource only.
     #[serde(default, deserialize_with = "opt_byte_size")]
     pub max_response_size: Option<u64>,
 }
 
+impl HttpClient {
+    /// Only `url`, every other option at its default: the datasource of `--datasource`.
+    pub fn from_url(url: String) -> HttpClient {
+        HttpClient {
+            url,
+            timeout: None,
+            headers: BTreeMap::new(),
+            basic_auth: None,
+            bearer_token_file: None,
+            bearer_token_env: None,
+            tls: Tls::default(),
+            max_response_size: None,
+        }
+    }
+
+    /// The query client's settings. `*_env` variables are read now; secret files are read
+    /// by the client when it sends (and again when they change).
+    pub fn datasource_config(&self) -> anyhow::Result<HttpClientConfig> {
+        self.apply(HttpClientConfig::new(self.url.clone()))
+    }
+
+    /// The remote-write client's settings, from remote write's defaults.
+    pub fn remote_write_config(&self) -> anyhow::Result<RemoteWriteConfig> {
+        let defaults = RemoteWriteConfig::new(self.url.clone());
+        Ok(RemoteWriteConfig {
+            http: self.apply(defaults.http)?,
+            ..defaults
+        })
+    }
+
+    /// `base` with the options given here.
+    fn apply(&self, mut c: HttpClientConfig) -> anyhow::Result<HttpClientConfig> {
+        if let Some(t) = self.timeout {
+            c = c.with_timeout(t.as_std());
+        }
+        c.headers = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        c.auth = self.auth()?;
+        c.tls = TlsConfig {
+            ca_file: self.tls.ca_file.clone(),
+            cert_file: self.tls.cert_file.clone(),
+            key_file: self.tls.key_file.clone(),
+            insecure_skip_verify: self.tls.insecure_skip_verify,
+        };
+        if let Some(max) = self.max_response_size {
+            c.max_response_size = max;
+        }
+        Ok(c)
+    }
+
+    fn auth(&self) -> anyhow::Result<Auth> {
+        let bearer = (
+            self.bearer_token_file.as_ref(),
+            self.bearer_token_env.as_deref(),
+        );
+        Ok(match (&self.basic_auth, bearer) {
+            (Some(_), (Some(_), _) | (_, Some(_))) => {
+                bail!("basic_auth and a bearer token are mutually exclusive")
+            }
+            (Some(b), _) => Auth::Basic(BasicAuth {
+                username: b.username.clone(),
+                password: secret_source(b.password_file.as_deref(), b.password_env.as_deref())?,
+            }),
+            (None, (Some(_), Some(_))) => {
+                bail!("give bearer_token_file or bearer_token_env, not both")
+            }
+            (None, (Some(file), None)) => Auth::Bearer(SecretSource::File(file.clone())),
+            (None, (None, Some(env))) => Auth::Bearer(
+                secret_source(None, Some(env))?
+                    .context("bearer_token_env names an empty variable")?,
+            ),
+            (None, (None, None)) => Auth::None,
+        })
+    }
+}
+
+/// A secret from a file (re-read when it changes) or an environment variable (read now).
+fn secret_source(file: Option<&Path>, env: Option<&str>) -> anyhow::Result<Option<SecretSource>> {
+    match (file, env) {
+        (Some(_), Some(_)) => bail!("give a secret as a file or an environment variable, not both"),
+        (Some(f), None) => Ok(Some(SecretSource::File(f.to_path_buf()))),
+        (None, Some(name)) => {
+            let value = std::env::var(name)
+                .with_context(|| format!("environment variable {name} is not set"))?;
+            Ok(Some(SecretSource::Value(Secret::new(value))))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry a password, header values may be tokens.
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .keys()
+            .map(|k| (k.as_str(), "<redacted>"))
+            .collect();
+        f.debug_struct("HttpClient")
+            .field("url", &tocsin_query::redact_url(&self.url))
+            .field("timeout", &self.timeout)
+            .field("headers", &headers)
+            .field("basic_auth", &self.basic_auth)
+            .field("bearer_token_file", &self.bearer_token_file)
+            .field("bearer_token_env", &self.bearer_token_env)
+            .field("tls", &self.tls)
+            .field("max_response_size", &self.max_response_size)
+            .finish()
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct BasicAuth {
+pub struct BasicAuthFile {
     pub username: String,
     pub password_file: Option<PathBuf>,
     pub password_env: Option<String>,
@@ -98,18 +224,6 @@ pub struct Tls {
 pub struct State {
     /// Where alert state and the notification outbox live; none keeps state in memory only.
     pub dir: Option<PathBuf>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RemoteWrite {
-    pub url: String,
-    #[serde(default, deserialize_with = "opt_duration")]
-    pub timeout: Option<Duration>,
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    pub basic_auth: Option<BasicAuth>,
-    pub bearer_token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -233,6 +347,16 @@ impl Config {
                 bail!("{}: invalid external label name {name:?}", path.display());
             }
         }
+        if self
+            .remote_write
+            .as_ref()
+            .is_some_and(|rw| rw.max_response_size.is_some())
+        {
+            bail!(
+                "{}: remote_write.max_response_size: a datasource setting; remote write reads no answers",
+                path.display()
+            );
+        }
         if let Some(notify) = &self.notify {
             // Message templates are parsed here too, so a bad one stops the load (or a
             // reload) with the file named, before anything is sent.
@@ -284,6 +408,54 @@ mod tests {
         assert_eq!(c.global.evaluation_interval.to_string(), "1m");
         assert_eq!(c.global.resend_delay.to_string(), "1m");
         assert_eq!(c.web.listen_address, "127.0.0.1:9096");
+        // Prometheus's --query.max-concurrency and --query.timeout.
+        assert_eq!(c.global.max_concurrent_queries, 20);
+        let ds = HttpClient::from_url("http://p:9090".into());
+        let query = ds.datasource_config().expect("datasource");
+        assert_eq!(query.timeout, std::time::Duration::from_secs(120));
+        // Prometheus's remote_write remote_timeout.
+        let rw = ds.remote_write_config().expect("remote write");
+        assert_eq!(rw.http.timeout, std::time::Duration::from_secs(30));
+    }
+
+    #[test]
+    fn remote_write_takes_the_datasources_auth_tls_and_header_options() {
+        let options = "timeout: 5s, headers: {X-Scope-OrgID: tenant-SECRET}, \
+            bearer_token_file: /run/token, \
+            tls: {ca_file: /etc/ca.pem, insecure_skip_verify: true}";
+        let c = load(&format!(
+            "datasource: {{url: 'http://p:9090', {options}}}\n\
+             remote_write: {{url: 'http://u:pw-SECRET@p:9090/api/v1/write', {options}}}\n"
+        ))
+        .expect("config");
+        let ds = c.datasource.expect("datasource");
+        let rw = c.remote_write.expect("remote_write");
+        let (q, w) = (
+            ds.datasource_config().expect("datasource"),
+            rw.remote_write_config().expect("remote_write").http,
+        );
+        for h in [&q, &w] {
+            assert_eq!(h.timeout, std::time::Duration::from_secs(5));
+            assert_eq!(h.deadline, std::time::Duration::from_secs(10));
+            assert_eq!(
+                h.headers,
+                [("X-Scope-OrgID".into(), "tenant-SECRET".into())]
+            );
+            assert!(
+                matches!(&h.auth, Auth::Bearer(SecretSource::File(p)) if p == Path::new("/run/token"))
+            );
+            assert_eq!(h.tls.ca_file.as_deref(), Some(Path::new("/etc/ca.pem")));
+            assert!(h.tls.insecure_skip_verify);
+        }
+        for text in [format!("{rw:?}"), format!("{w:?}"), format!("{ds:?}")] {
+            assert!(!text.contains("SECRET"), "{text}");
+        }
+        let err = load("remote_write: {url: 'http://p/api/v1/write', max_response_size: 1MiB}\n")
+            .expect_err("a datasource-only option");
+        assert!(
+            err.to_string().contains("remote_write.max_response_size"),
+            "{err}"
+        );
     }
 
     #[test]

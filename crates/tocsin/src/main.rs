@@ -38,7 +38,7 @@ enum Command {
     Check(cmd::check::CheckArgs),
     /// Backtest two rule sets over Prometheus's history (or evaluate them live with --live)
     /// and compare them alert by alert (exit 0 nothing regressed, 1 regressed, 2 usage).
-    Diff(cmd::diff::DiffArgs),
+    Diff(Box<cmd::diff::DiffArgs>),
     /// Evaluate rule files against Prometheus and notify: the daemon.
     Run(cmd::run::RunArgs),
     /// Only deliver Alertmanager webhook posts to DingTalk robots (POST /dingtalk/<receiver>/send).
@@ -53,7 +53,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => cmd::check::run(args),
-        Command::Diff(args) => cmd::diff::run(args),
+        Command::Diff(args) => cmd::diff::run(*args),
         Command::Run(args) => cmd::run::run(args),
         Command::Gateway(args) => cmd::gateway::run(args),
         Command::Sink(args) => cmd::sink::run(args),

@@ -13,13 +13,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tocsin_engine::runner::{AlertNotifier, OutgoingAlert, OutgoingState};
-use tocsin_notify::alert::{AlertStatus, NotifyAlert};
+use tocsin_notify::alert::NotifyAlert;
 use tocsin_notify::config::NotifyConfig;
 use tocsin_notify::gateway;
-use tocsin_notify::pipeline::{
-    Notifier, PipelineError, PipelineOptions, PipelineStats, DAEMON_SETTLE,
-};
-use tocsin_notify::render::RenderOptions;
+use tocsin_notify::pipeline::{Notifier, PipelineError, PipelineOptions, PipelineStats};
 use tocsin_notify::time::Timestamp;
 use tocsin_notify::zoned::TimeZone;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
@@ -203,17 +200,11 @@ pub fn start(
     outbox_dir: Option<std::path::PathBuf>,
     dry_run: bool,
 ) -> anyhow::Result<Started> {
-    let options = PipelineOptions {
-        render: RenderOptions {
-            external_url: external_url.to_owned(),
-            time_zone,
-            ..RenderOptions::default()
-        },
+    let mut options = PipelineOptions {
         outbox_dir,
-        external_url: external_url.to_owned(),
-        settle: DAEMON_SETTLE,
-        ..PipelineOptions::default()
+        ..PipelineOptions::daemon(external_url)
     };
+    options.render.time_zone = time_zone;
     let pipeline = Notifier::from_config(config, &options, dry_run).context("notify")?;
     let (tx, rx) = unbounded_channel();
     let status = Arc::new(Mutex::new(NotifyStatus::default()));
@@ -368,6 +359,8 @@ fn publish(notifier: &Notifier, status: &Mutex<NotifyStatus>) {
     }
 }
 
+/// The engine's alert as the pipeline takes it (`tocsin diff --config` converts alike:
+/// tocsin-diff's `notify` module).
 fn convert(a: OutgoingAlert) -> NotifyAlert {
     let labels = a
         .labels
@@ -379,19 +372,12 @@ fn convert(a: OutgoingAlert) -> NotifyAlert {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    let mut alert = NotifyAlert::firing(
+    NotifyAlert::sent(
         labels,
         annotations,
         Timestamp::from_millis(a.starts_at.unix_millis()),
-    );
-    alert.generator_url = a.generator_url;
-    let ends = Timestamp::from_millis(a.ends_at.unix_millis());
-    match a.state {
-        OutgoingState::Firing => alert.ends_at = Some(ends),
-        OutgoingState::Resolved => {
-            alert = alert.resolved_at(ends);
-            debug_assert_eq!(alert.status, AlertStatus::Resolved);
-        }
-    }
-    alert
+        Timestamp::from_millis(a.ends_at.unix_millis()),
+        a.state == OutgoingState::Resolved,
+        a.generator_url,
+    )
 }

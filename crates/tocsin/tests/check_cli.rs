@@ -1,24 +1,17 @@
 //! `tocsin check` as a user runs it: exit codes, promtool-shaped text, JSON, layout warnings.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+
+use common::{text, tocsin};
+
+mod common;
 
 fn rules(rel: &str) -> String {
     let p: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../testdata/rules")
         .join(rel);
     p.to_string_lossy().into_owned()
-}
-
-fn tocsin(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tocsin"))
-        .args(args)
-        .output()
-        .expect("run tocsin")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[test]

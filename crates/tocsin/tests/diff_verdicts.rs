@@ -262,7 +262,8 @@ fn requests_the_server_refuses_for_too_many_samples_are_split_until_they_fit() {
 }
 
 #[test]
-fn a_changed_recording_rule_reports_value_changes_and_its_readers_are_told_they_saw_stored_data() {
+fn a_changed_recording_rule_reports_value_changes_and_its_readers_are_told_they_read_its_new_output(
+) {
     let h = History::start();
     let reader = r#"      - alert: AnyInstanceSlow
         expr: job:app_latency_seconds:max > 0.8
@@ -300,7 +301,13 @@ fn a_changed_recording_rule_reports_value_changes_and_its_readers_are_told_they_
         reader["notes"][0]
             .as_str()
             .unwrap_or_default()
-            .contains("reads job:app_latency_seconds:max, which this change records differently: the backtest used the stored (deployed) series"),
+            .contains("reads job:app_latency_seconds:max, which this change records: the candidate's recording rule was evaluated first and its output replaced the stored series"),
+        "{reader:#}"
+    );
+    // Evaluated over the substituted series at every slot, without an error.
+    assert_eq!(reader["new"]["evaluations"], 181, "{reader:#}");
+    assert_eq!(
+        reader["new"]["errors"]["failed_evaluations"], 0,
         "{reader:#}"
     );
 }

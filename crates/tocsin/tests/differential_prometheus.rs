@@ -54,13 +54,16 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{form_encode, remote_write, rfc3339_millis};
 use serde_json::Value;
 use tocsin_query::remote_write::{WriteSample, STALE_NAN_BITS};
 use tocsin_query::LabelSet;
-use tocsin_testkit::{free_port, http_get, http_request, Prometheus, PrometheusOptions, TempDir};
+use tocsin_testkit::{
+    eventually_with, free_port, http_get, http_request, wait_until, Prometheus, PrometheusOptions,
+    TempDir,
+};
 
 /// The group's interval in the rule file.
 const INTERVAL_MS: i64 = 2000;
@@ -207,17 +210,15 @@ impl Tocsin {
             url: format!("http://127.0.0.1:{port}"),
             log,
         };
-        let start = Instant::now();
-        while !http_request("GET", &format!("{}/-/ready", tocsin.url), &[], b"")
-            .is_ok_and(|r| r.status == 200)
-        {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "tocsin not ready; log:\n{}",
-                tocsin.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_until(
+            "tocsin to be ready",
+            Duration::from_secs(30),
+            || {
+                http_request("GET", &format!("{}/-/ready", tocsin.url), &[], b"")
+                    .is_ok_and(|r| r.status == 200)
+            },
+            || format!("log:\n{}", tocsin.log()),
+        );
         tocsin
     }
 
@@ -399,22 +400,20 @@ fn tocsin_and_prometheus_hold_the_same_alerts_at_every_evaluation() {
     // Prometheus holds `ALERTS` back for its first two evaluations (it restores `for`
     // state from its TSDB after the second): write the data once those are done, and once
     // tocsin has evaluated too, so every slot after the write is comparable.
-    let wait = Instant::now();
-    let grid = loop {
-        let evaluated = heartbeats(&a.url(), now_ms(), 30);
-        if evaluated.len() >= 2 && !heartbeats(&b.url(), now_ms(), 30).is_empty() {
-            break evaluated
-                .iter()
-                .next()
-                .map_or(0, |s| s.rem_euclid(INTERVAL_MS));
-        }
-        assert!(
-            wait.elapsed() < Duration::from_secs(30),
-            "Prometheus did not evaluate twice, or tocsin not once; tocsin log:\n{}",
-            tocsin.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let grid = eventually_with(
+        "Prometheus to evaluate twice and tocsin once",
+        Duration::from_secs(30),
+        || {
+            let evaluated = heartbeats(&a.url(), now_ms(), 30);
+            (evaluated.len() >= 2 && !heartbeats(&b.url(), now_ms(), 30).is_empty()).then(|| {
+                evaluated
+                    .iter()
+                    .next()
+                    .map_or(0, |s| s.rem_euclid(INTERVAL_MS))
+            })
+        },
+        || format!("tocsin log:\n{}", tocsin.log()),
+    );
     let base = now_ms() / 1000 * 1000;
     let data = scenario(base);
     remote_write(&a.url(), &data);

@@ -5,14 +5,14 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use tocsin_notify::alert::{labels, NotifyAlert};
 use tocsin_notify::config::NotifyConfig;
 use tocsin_notify::pipeline::{Notifier, PipelineOptions};
 use tocsin_notify::time::Timestamp;
-use tocsin_testkit::{free_port, TempDir};
+use tocsin_testkit::{eventually_with, TempDir};
 
 const TOKEN: &str = "7e1d0c2b9a8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a392817063a7e";
 const SECRET: &str = "SEC0f9e2d1c0b7a6958473625140f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8";
@@ -30,7 +30,7 @@ impl Sink {
     fn start() -> Sink {
         let dir = TempDir::new("tocsin-tmpl-sink").expect("temp dir");
         let inner = common::Sink::start(
-            free_port(),
+            0,
             dir.path().join("sink.jsonl"),
             &["--token", TOKEN, "--secret", SECRET],
         );
@@ -43,18 +43,15 @@ impl Sink {
 
     /// Polls until the sink holds at least `n` messages; each as `{msgtype, title, body}`.
     fn wait_for(&self, n: usize) -> Vec<Value> {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let m = self.inner.messages();
-            if m.len() >= n {
-                return m
-                    .into_iter()
-                    .map(|s| json!({"msgtype": s.msgtype, "title": s.title, "body": s.body}))
-                    .collect();
-            }
-            assert!(Instant::now() < deadline, "sink has only {m:?}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let m = eventually_with(
+            &format!("{n} messages in the sink"),
+            PATIENCE,
+            || Some(self.inner.messages()).filter(|m| m.len() >= n),
+            || format!("sink has only {:?}", self.inner.messages()),
+        );
+        m.into_iter()
+            .map(|s| json!({"msgtype": s.msgtype, "title": s.title, "body": s.body}))
+            .collect()
     }
 }
 

@@ -5,11 +5,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use tocsin_notify::time::Timestamp;
-use tocsin_testkit::{free_port, http_get, http_post, http_request, Alertmanager, TempDir};
+use tocsin_testkit::{
+    free_port, http_get, http_post, http_request, wait_until, Alertmanager, TempDir,
+};
 
 const TOKEN: &str = "7c1e0a9b8d6f5e4d3c2b1a0918273645f5e4d3c2b1a09f8e7d6c5b4a39281706";
 const SECRET: &str = "SECa1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6";
@@ -49,15 +51,8 @@ impl Process {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    fn wait_for(&self, what: &str, mut done: impl FnMut() -> bool) {
-        let start = Instant::now();
-        while start.elapsed() < PATIENCE {
-            if done() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("timed out waiting for {what}; log:\n{}", self.log());
+    fn wait_for(&self, what: &str, done: impl FnMut() -> bool) {
+        wait_until(what, PATIENCE, done, || format!("log:\n{}", self.log()));
     }
 }
 

@@ -11,6 +11,7 @@ use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 use common::Daemon;
+use tocsin_query::RuleHealth;
 use tocsin_testkit::{http_get, http_post, TempDir};
 
 /// A server on loopback that answers every request with a 200 head and then a chunked
@@ -253,8 +254,8 @@ fn hostile_probes_leave_tocsin_alive_healthy_and_within_bounded_memory() {
         Duration::from_secs(120),
         || {
             daemon.rules().iter().any(|r| {
-                r["health"] == "err"
-                    && r["lastError"].as_str().is_some_and(|e| {
+                r.health() == RuleHealth::Err
+                    && r.last_error().is_some_and(|e| {
                         e.contains("larger than max_response_size (67108864 bytes)")
                     })
             })

@@ -10,7 +10,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{metric_value, now_millis, wait_until, Daemon, Sink, Stored};
-use tocsin_query::remote_write::{compress, encode_write_request};
 use tocsin_query::LabelSetBuilder;
 use tocsin_testkit::{free_port, http_get, http_post, Prometheus, PrometheusOptions, TempDir};
 
@@ -118,7 +117,7 @@ fn firing_alert_sends_one_signed_markdown_message_repeats_after_repeat_interval_
     let prom = Prometheus::start(PrometheusOptions::default());
     let setup = Setup::new("notify-e2e-basic");
     let sink = Sink::start(
-        free_port(),
+        0,
         setup.path("sink.jsonl"),
         &["--secret", SECRET, "--token", TOKEN],
     );
@@ -243,21 +242,7 @@ fn remote_write(prom: &Prometheus, series: &[(Vec<(&str, String)>, f64)], at_ms:
             (builder.build(), *value, at_ms)
         })
         .collect();
-    for chunk in samples.chunks(1000) {
-        let body = compress(&encode_write_request(chunk)).expect("snappy");
-        let r = tocsin_testkit::http_request(
-            "POST",
-            &format!("{}/api/v1/write", prom.url()),
-            &[
-                ("Content-Type", "application/x-protobuf"),
-                ("Content-Encoding", "snappy"),
-                ("X-Prometheus-Remote-Write-Version", "0.1.0"),
-            ],
-            &body,
-        )
-        .expect("remote write");
-        assert_eq!(r.status, 204, "{}", r.text());
-    }
+    common::remote_write(&prom.url(), &samples);
 }
 
 /// Words of letters, digits and `-`, the way alert ids appear in message text.
@@ -274,7 +259,7 @@ fn a_storm_of_5000_alerts_in_50_groups_stays_under_20_a_minute_and_reports_every
     });
     let setup = Setup::new("notify-e2e-storm");
     let sink = Sink::start(
-        free_port(),
+        0,
         setup.path("sink.jsonl"),
         &["--secret", SECRET, "--token", TOKEN],
     );
@@ -499,10 +484,10 @@ fn token_and_secret_appear_in_no_log_line_api_answer_error_or_state_file() {
     let prom = Prometheus::start(PrometheusOptions::default());
     let setup = Setup::new("notify-e2e-secrets");
     setup.write("rules.yaml", THREE_ALERTS);
-    let good = Sink::start(free_port(), setup.path("good.jsonl"), &["--secret", SECRET]);
+    let good = Sink::start(0, setup.path("good.jsonl"), &["--secret", SECRET]);
     // A robot with another secret answers 310000 (sign not match).
     let other = Sink::start(
-        free_port(),
+        0,
         setup.path("other.jsonl"),
         &[
             "--secret",
@@ -663,7 +648,7 @@ fn a_resolution_that_meets_an_unwritable_outbox_is_sent_once_it_can_be_stored() 
     let prom = Prometheus::start(PrometheusOptions::default());
     let setup = Setup::new("notify-e2e-outbox-full");
     let sink = Sink::start(
-        free_port(),
+        0,
         setup.path("sink.jsonl"),
         &["--secret", SECRET, "--token", TOKEN],
     );
@@ -734,7 +719,7 @@ fn dry_run_logs_each_message_in_full_as_it_would_be_sent_and_sends_nothing() {
     let prom = Prometheus::start(PrometheusOptions::default());
     let setup = Setup::new("notify-e2e-dry-run");
     let sink = Sink::start(
-        free_port(),
+        0,
         setup.path("sink.jsonl"),
         &["--secret", SECRET, "--token", TOKEN],
     );

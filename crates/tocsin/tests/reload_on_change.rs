@@ -29,11 +29,7 @@ fn write(path: &Path, text: &str) {
 }
 
 fn names(daemon: &Daemon) -> Vec<String> {
-    let mut names: Vec<String> = daemon
-        .rules()
-        .iter()
-        .map(|r| r["name"].as_str().unwrap_or("").to_owned())
-        .collect();
+    let mut names: Vec<String> = daemon.rules().iter().map(|r| r.name().to_owned()).collect();
     names.sort();
     names
 }
@@ -175,12 +171,7 @@ fn no_watch_leaves_reloading_to_sighup() {
     write(&file, &rules("After"));
     // A watcher would have reloaded long before the group has evaluated five more times
     // (it reads the files after half a second of quiet).
-    let evaluations = || {
-        daemon.rules()[0]["lastEvaluation"]
-            .as_str()
-            .unwrap_or("")
-            .to_owned()
-    };
+    let evaluations = || daemon.rules()[0].last_evaluation().to_owned();
     for _ in 0..5 {
         let seen = evaluations();
         daemon.wait_for("another evaluation", RELOAD, || evaluations() != seen);
@@ -249,7 +240,7 @@ fn gateway_config(sink: &Sink, token: &Path, receivers: &[&str]) -> String {
 #[test]
 fn the_gateway_reloads_its_receivers_on_change_and_sighup_and_keeps_them_on_a_broken_edit() {
     let dir = TempDir::new("tocsin-gateway-watch").expect("temp dir");
-    let sink = Sink::start(free_port(), dir.path().join("sink.jsonl"), &[]);
+    let sink = Sink::start(0, dir.path().join("sink.jsonl"), &[]);
     let token = dir.path().join("token");
     write(&token, "gateway-reload-token");
     let config = dir.path().join("gateway.yml");

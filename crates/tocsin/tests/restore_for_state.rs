@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::Daemon;
 use serde_json::Value;
+use tocsin_query::AlertState;
 use tocsin_testkit::{http_get, Prometheus, PrometheusOptions, TempDir};
 
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -31,8 +32,8 @@ fn unix_seconds(rfc3339: &str) -> i64 {
 fn active_at(daemon: &Daemon) -> Option<String> {
     daemon
         .alert("PendingForAnHour")
-        .filter(|a| a["state"] == "pending")
-        .and_then(|a| a["activeAt"].as_str().map(str::to_owned))
+        .filter(|a| a.state == AlertState::Pending)
+        .and_then(|a| a.active_at)
 }
 
 #[test]

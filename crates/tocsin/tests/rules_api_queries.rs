@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-use tocsin_testkit::{http_get, rule_files, Prometheus, PrometheusOptions, TempDir};
+use tocsin_query::{HttpClientConfig, PrometheusClient};
+use tocsin_testkit::{rule_files, Prometheus, PrometheusOptions, TempDir};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -63,16 +63,18 @@ fn tocsin_queries(files: &[PathBuf]) -> BTreeMap<(String, String, usize), String
 }
 
 fn prometheus_queries(prometheus: &Prometheus) -> BTreeMap<(String, String, usize), String> {
-    let (status, body) = http_get(&format!("{}/api/v1/rules", prometheus.url()));
-    assert_eq!(status, 200, "{body}");
-    let doc: Value = serde_json::from_str(&body).expect("rules JSON");
+    let client =
+        PrometheusClient::new(HttpClientConfig::new(prometheus.url())).expect("API client");
+    let groups = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(client.rules(None))
+        .unwrap_or_else(|e| panic!("/api/v1/rules: {e}"));
     let mut out = BTreeMap::new();
-    for g in doc["data"]["groups"].as_array().expect("groups") {
-        let file = g["file"].as_str().expect("file").to_owned();
-        let name = g["name"].as_str().expect("name").to_owned();
-        for (i, rule) in g["rules"].as_array().expect("rules").iter().enumerate() {
-            let query = rule["query"].as_str().expect("query").to_owned();
-            out.insert((file.clone(), name.clone(), i), query);
+    for g in groups {
+        for (i, rule) in g.rules.iter().enumerate() {
+            out.insert((g.file.clone(), g.name.clone(), i), rule.query().to_owned());
         }
     }
     out

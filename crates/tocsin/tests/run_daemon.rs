@@ -6,14 +6,27 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use common::Daemon;
-use tocsin_testkit::{free_port, http_post, Prometheus, PrometheusOptions, TempDir};
+use tocsin_query::{AlertState, RuleHealth};
+use tocsin_testkit::{
+    eventually_with, free_port, http_post, Prometheus, PrometheusOptions, TempDir,
+};
 
 fn write(path: &Path, text: &str) {
     std::fs::write(path, text).expect("write rule file");
+}
+
+/// A child process killed (and reaped) on drop.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn prometheus() -> Prometheus {
@@ -51,7 +64,7 @@ fn a_bad_reload_keeps_the_old_rules_running() {
     daemon.wait_for("the alert to fire", Duration::from_secs(20), || {
         daemon
             .alert("AlwaysFiring")
-            .is_some_and(|a| a["state"] == "firing")
+            .is_some_and(|a| a.state == AlertState::Firing)
     });
 
     write(
@@ -73,17 +86,14 @@ fn a_bad_reload_keeps_the_old_rules_running() {
     // The old rule is still listed, still healthy, and still evaluating.
     let before = daemon.rules();
     assert_eq!(before.len(), 1);
-    assert_eq!(before[0]["name"], "AlwaysFiring");
-    let first = before[0]["lastEvaluation"]
-        .as_str()
-        .unwrap_or("")
-        .to_string();
+    assert_eq!(before[0].name(), "AlwaysFiring");
+    let first = before[0].last_evaluation().to_string();
     daemon.wait_for("another evaluation", Duration::from_secs(10), || {
-        daemon.rules()[0]["lastEvaluation"].as_str() != Some(first.as_str())
+        daemon.rules()[0].last_evaluation() != first
     });
-    assert_eq!(daemon.rules()[0]["health"], "ok");
+    assert_eq!(daemon.rules()[0].health(), RuleHealth::Ok);
     let alert = daemon.alert("AlwaysFiring").expect("still firing");
-    assert_eq!(alert["state"], "firing");
+    assert_eq!(alert.state, AlertState::Firing);
     assert!(daemon
         .log_text()
         .contains("reload failed; the previous rules keep running"));
@@ -92,7 +102,7 @@ fn a_bad_reload_keeps_the_old_rules_running() {
     write(&rules, &RULES.replace("AlwaysFiring", "Renamed"));
     let (status, body) = http_post(&format!("{}/-/reload", daemon.url), "text/plain", b"");
     assert_eq!(status, 200, "{body}");
-    assert_eq!(daemon.rules()[0]["name"], "Renamed");
+    assert_eq!(daemon.rules()[0].name(), "Renamed");
     assert_eq!(
         daemon.metric("tocsin_config_last_reload_successful"),
         Some(1.0)
@@ -151,34 +161,31 @@ fn a_symlink_loop_under_the_rule_glob_fails_the_load_and_a_reload_keeps_the_old_
     );
     let after = daemon.rules();
     assert_eq!(after.len(), 1);
-    assert_eq!(after[0]["name"], "AlwaysFiring");
+    assert_eq!(after[0].name(), "AlwaysFiring");
 
     // Started with the loop in place, it refuses to start, as Prometheus does.
     let log = dir.path().join("second.log");
-    let mut second = Command::new(env!("CARGO_BIN_EXE_tocsin"))
-        .args(["run", &format!("--datasource={}", prom.url()), &glob])
-        .arg(format!("--listen=127.0.0.1:{}", free_port()))
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("log"))
-        .spawn()
-        .expect("start tocsin run");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = second.try_wait().expect("wait") {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = second.kill();
-            let _ = second.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(
-        status.is_some_and(|s| !s.success()),
-        "still running: {text}"
+    // Killed on drop, should it keep running and the wait below fail.
+    let mut second = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_tocsin"))
+            .args(["run", &format!("--datasource={}", prom.url()), &glob])
+            .arg(format!("--listen=127.0.0.1:{}", free_port()))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("start tocsin run"),
     );
+    let status = eventually_with(
+        "tocsin run to refuse to start",
+        Duration::from_secs(30),
+        || second.0.try_wait().expect("wait"),
+        || {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            format!("still running: {text}")
+        },
+    );
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(!status.success(), "{status:?}: {text}");
     assert!(text.contains("too many levels of symbolic links"), "{text}");
 }
 
@@ -241,30 +248,33 @@ fn kill_9_neither_resets_a_for_timer_nor_reannounces_a_firing_alert() {
         Duration::from_secs(20),
         || {
             first.alert("SlowToFire").is_some_and(|a| {
-                a["state"] == "pending"
-                    && unix_seconds(a["activeAt"].as_str().unwrap_or("")) + 4.0 <= now_seconds()
+                a.state == AlertState::Pending
+                    && unix_seconds(a.active_at.as_deref().unwrap_or("")) + 4.0 <= now_seconds()
             })
         },
     );
     let pending = first.alert("SlowToFire").expect("pending alert");
-    let active_at = pending["activeAt"].as_str().expect("activeAt").to_string();
-    let firing_active_at = first.alert("AlwaysFiring").expect("firing")["activeAt"].clone();
+    let active_at = pending.active_at.expect("activeAt");
+    let firing_active_at = first.alert("AlwaysFiring").expect("firing").active_at;
     first.kill_9();
 
     let second = Daemon::start(&args, dir.path().join("second.log"));
     // The restored pending alert keeps its activeAt, so it fires 8 s after it, not 8 s after
     // the restart.
     let restored = second.alert("SlowToFire").expect("restored alert");
-    assert_eq!(restored["activeAt"].as_str(), Some(active_at.as_str()));
+    assert_eq!(restored.active_at.as_deref(), Some(active_at.as_str()));
     second.wait_for("SlowToFire to fire", Duration::from_secs(20), || {
         second
             .alert("SlowToFire")
-            .is_some_and(|a| a["state"] == "firing")
+            .is_some_and(|a| a.state == AlertState::Firing)
     });
     let fired = second.alert("SlowToFire").expect("firing");
-    assert_eq!(fired["activeAt"].as_str(), Some(active_at.as_str()));
+    assert_eq!(fired.active_at.as_deref(), Some(active_at.as_str()));
     assert_eq!(
-        second.alert("AlwaysFiring").expect("still firing")["activeAt"],
+        second
+            .alert("AlwaysFiring")
+            .expect("still firing")
+            .active_at,
         firing_active_at
     );
     // AlwaysFiring was announced before the kill and the resend delay (1m) has not passed:
@@ -289,80 +299,10 @@ fn now_seconds() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// Prometheus on a fixed port, so it can be stopped and started again at the same address.
-struct FixedPortPrometheus {
-    child: Option<Child>,
-    port: u16,
-    dir: TempDir,
-}
-
-impl FixedPortPrometheus {
-    fn start() -> FixedPortPrometheus {
-        let dir = TempDir::new("prometheus-fixed").expect("temp dir");
-        std::fs::write(dir.path().join("prometheus.yml"), "global: {}\n").expect("config");
-        let mut p = FixedPortPrometheus {
-            child: None,
-            port: free_port(),
-            dir,
-        };
-        p.up();
-        p
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn up(&mut self) {
-        let child = Command::new("prometheus")
-            .arg(format!(
-                "--config.file={}",
-                self.dir.path().join("prometheus.yml").display()
-            ))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                self.dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{}", self.port))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot run prometheus ({e}); {}",
-                    tocsin_testkit::INSTALL_HINT
-                )
-            });
-        self.child = Some(child);
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(20) {
-            if tocsin_testkit::http_request("GET", &format!("{}/-/ready", self.url()), &[], b"")
-                .is_ok_and(|r| r.status == 200)
-            {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("prometheus did not come up on port {}", self.port);
-    }
-
-    fn down(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for FixedPortPrometheus {
-    fn drop(&mut self) {
-        self.down();
-    }
-}
-
 #[test]
 fn a_prometheus_outage_neither_resolves_nor_fires_anything() {
-    let mut prom = FixedPortPrometheus::start();
+    // Stopped and started again on the same port: an outage of the datasource.
+    let mut prom = prometheus();
     let dir = TempDir::new("tocsin-outage").expect("temp dir");
     let rules = dir.path().join("alerting_rule_daemon.yaml");
     write(
@@ -381,12 +321,12 @@ fn a_prometheus_outage_neither_resolves_nor_fires_anything() {
     });
     let before = daemon.alerts();
 
-    prom.down();
+    prom.stop();
     // Three 1 s intervals with the datasource gone: every rule errs, no alert moves.
     daemon.wait_for(
         "rules to report the outage",
         Duration::from_secs(10),
-        || daemon.rules().iter().all(|r| r["health"] == "err"),
+        || daemon.rules().iter().all(|r| r.health() == RuleHealth::Err),
     );
     let failures_at_start = daemon
         .metric("tocsin_rule_evaluation_failures_total")
@@ -398,9 +338,8 @@ fn a_prometheus_outage_neither_resolves_nor_fires_anything() {
             >= failures_at_start + 6.0
     });
     for rule in daemon.rules() {
-        assert_eq!(rule["health"], "err");
-        let error = rule["lastError"].as_str().unwrap_or("");
-        assert!(!error.is_empty(), "no lastError on {rule}");
+        assert_eq!(rule.health(), RuleHealth::Err);
+        assert!(rule.last_error().is_some(), "no lastError on {rule:?}");
     }
     assert_eq!(daemon.alerts(), before, "alerts changed during the outage");
     assert!(
@@ -409,16 +348,16 @@ fn a_prometheus_outage_neither_resolves_nor_fires_anything() {
         daemon.log_text()
     );
 
-    prom.up();
+    prom.restart();
     daemon.wait_for("rules to recover", Duration::from_secs(15), || {
-        daemon.rules().iter().all(|r| r["health"] == "ok")
+        daemon.rules().iter().all(|r| r.health() == RuleHealth::Ok)
     });
     let after = daemon.alerts();
     assert_eq!(after.len(), 2);
     for (a, b) in before.iter().zip(&after) {
-        assert_eq!(a["labels"], b["labels"]);
-        assert_eq!(a["state"], b["state"]);
-        assert_eq!(a["activeAt"], b["activeAt"], "timer reset by the outage");
+        assert_eq!(a.labels, b.labels);
+        assert_eq!(a.state, b.state);
+        assert_eq!(a.active_at, b.active_at, "timer reset by the outage");
     }
 }
 

@@ -112,7 +112,7 @@ fn a_shadow_never_remote_writes_and_labels_its_exposed_series_shadow_true() {
     );
     // The API lists alerts as Prometheus does, without external labels.
     let listed = shadow.alert("AlwaysOn").expect("AlwaysOn listed");
-    assert_eq!(listed["labels"].get("shadow"), None, "{listed:#}");
+    assert_eq!(listed.labels.get("shadow"), None, "{listed:#?}");
     assert!(
         shadow
             .log_text()

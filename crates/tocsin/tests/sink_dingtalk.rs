@@ -15,6 +15,7 @@ use tocsin_notify::dingtalk::{
     ClientOptions, DingTalkClient, DingTalkReceiverConfig, Mention, Message, RejectKind,
     RetryPolicy, RobotCredentials, Secret, SendErrorKind, SplitOptions,
 };
+use tocsin_testkit::{eventually, wait_until};
 
 /// 64 hex characters, like a real robot token.
 const TOKEN: &str = "5f1d0c2b9a8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a392817063a7e";
@@ -97,11 +98,12 @@ impl Sink {
 
     /// Waits until the sink has printed `n` message lines (the address line excluded).
     fn wait_for_lines(&self, n: usize) {
-        let deadline = Instant::now() + PATIENCE;
-        while self.stdout.lock().unwrap().len() < n + 1 {
-            assert!(Instant::now() < deadline, "sink printed: {}", self.stdout());
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_until(
+            &format!("{n} message lines"),
+            PATIENCE,
+            || self.stdout.lock().unwrap().len() > n, // the address line and n messages
+            || format!("sink printed: {}", self.stdout()),
+        );
     }
 }
 
@@ -516,26 +518,22 @@ fn sigterm_stops_the_sink_gracefully() {
     let pid = sink.child.id().to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(killed.success());
-    let deadline = Instant::now() + PATIENCE;
-    let status = loop {
-        if let Some(status) = sink.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the sink ignored SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = eventually("the sink to stop on SIGTERM", PATIENCE, || {
+        sink.child.try_wait().unwrap()
+    });
     assert!(status.success(), "{status:?}");
-    let deadline = Instant::now() + PATIENCE;
-    while !sink
-        .stderr
-        .lock()
-        .unwrap()
-        .join("\n")
-        .contains("stopped after accepting 1 messages")
-    {
-        assert!(Instant::now() < deadline, "stderr: {:?}", sink.stderr);
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(
+        "the sink's last log line",
+        PATIENCE,
+        || {
+            sink.stderr
+                .lock()
+                .unwrap()
+                .join("\n")
+                .contains("stopped after accepting 1 messages")
+        },
+        || format!("stderr: {:?}", sink.stderr),
+    );
 }
 
 #[test]

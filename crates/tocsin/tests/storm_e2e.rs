@@ -16,11 +16,8 @@ use std::time::Duration;
 use common::{metric_value, now_millis, rfc3339_millis, wait_until, Daemon, Sink, Stored};
 use tocsin_notify::dingtalk::{sign, Secret};
 use tocsin_notify::time::Timestamp;
-use tocsin_query::remote_write::{compress, encode_write_request};
 use tocsin_query::LabelSetBuilder;
-use tocsin_testkit::{
-    free_port, http_post, http_request, Alertmanager, Prometheus, PrometheusOptions, TempDir,
-};
+use tocsin_testkit::{http_post, Alertmanager, Prometheus, PrometheusOptions, TempDir};
 
 const TOKEN: &str = "5d8c1f0e9a7b6c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d";
 const SECRET: &str = "SEC0f1e2d3c4b5a69788796a5b4c3d2e1f0a1b2c3d4e5f60718293a4b5c6d7e8f9";
@@ -113,21 +110,7 @@ fn write_jobs_down(prom: &Prometheus) {
             (builder.build(), 0.0, at)
         })
         .collect();
-    for chunk in samples.chunks(1000) {
-        let body = compress(&encode_write_request(chunk)).expect("snappy");
-        let r = http_request(
-            "POST",
-            &format!("{}/api/v1/write", prom.url()),
-            &[
-                ("Content-Type", "application/x-protobuf"),
-                ("Content-Encoding", "snappy"),
-                ("X-Prometheus-Remote-Write-Version", "0.1.0"),
-            ],
-            &body,
-        )
-        .expect("remote write");
-        assert_eq!(r.status, 204, "{}", r.text());
-    }
+    common::remote_write(&prom.url(), &samples);
 }
 
 const RULES: &str = r#"groups:
@@ -342,7 +325,7 @@ fn a_storm_of_5000_alerts_in_5000_groups_through_run_gets_no_130101_and_every_al
     });
     let setup = Setup::new("storm-run");
     let sink = Sink::start(
-        free_port(),
+        0,
         setup.path("sink.jsonl"),
         &["--secret", SECRET, "--token", TOKEN],
     );
@@ -365,7 +348,7 @@ fn a_storm_of_5000_alerts_in_5000_groups_through_run_gets_no_130101_and_every_al
     let fired_ms = daemon
         .alerts()
         .iter()
-        .filter_map(|a| a["activeAt"].as_str().map(rfc3339_millis))
+        .filter_map(|a| a.active_at.as_deref().map(rfc3339_millis))
         .max()
         .expect("activeAt");
     assert_storm_reported(&sink, &daemon, fired_ms);
@@ -376,7 +359,7 @@ fn the_same_storm_from_alertmanager_through_gateway_gets_no_130101_and_every_ale
     let _turn = storm_turn();
     let setup = Setup::new("storm-gateway");
     let sink = Sink::start(
-        free_port(),
+        0,
         setup.path("sink.jsonl"),
         &["--secret", SECRET, "--token", TOKEN],
     );
@@ -437,7 +420,7 @@ fn another_sender_using_up_the_robots_quota_costs_one_throttle_wait_and_loses_no
     let prom = Prometheus::start(PrometheusOptions::default());
     let setup = Setup::new("storm-throttle");
     let sink = Sink::start(
-        free_port(),
+        0,
         setup.path("sink.jsonl"),
         &["--secret", SECRET, "--token", TOKEN, "--throttle", "90s"],
     );

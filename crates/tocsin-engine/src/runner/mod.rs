@@ -83,6 +83,10 @@ pub use status::{
 use group::{lock, GroupHandle};
 use query::Querier;
 
+/// [`EngineOptions::max_concurrent_queries`]'s default: Prometheus's
+/// `--query.max-concurrency` default.
+pub const DEFAULT_MAX_CONCURRENT_QUERIES: usize = 20;
+
 /// Settings of the engine (Prometheus's flags and `global` config).
 #[derive(Clone, Debug)]
 pub struct EngineOptions {
@@ -110,10 +114,11 @@ impl Default for EngineOptions {
             external_labels: BTreeMap::new(),
             external_url: String::new(),
             resend_delay: crate::alert::DEFAULT_RESEND_DELAY,
-            max_concurrent_queries: 16,
+            max_concurrent_queries: DEFAULT_MAX_CONCURRENT_QUERIES,
             state_file: None,
             restore: RestorePolicy::default(),
-            query_timeout: Duration::from_secs(120),
+            // Prometheus's `--query.timeout` default, as the datasource's.
+            query_timeout: tocsin_query::DEFAULT_QUERY_TIMEOUT,
         }
     }
 }

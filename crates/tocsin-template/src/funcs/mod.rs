@@ -456,7 +456,7 @@ where
         Call => return msg(format!("non-function of type {}", a[0].type_name())),
         Query => {
             let q = take_str(&mut a[0]);
-            match s.ctx.query(&q) {
+            match crate::stack::callout(|| s.ctx.query(&q)) {
                 Ok(v) => Value::Vector(std::rc::Rc::new(v)),
                 Err(e) => return msg(e),
             }

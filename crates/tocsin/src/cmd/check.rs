@@ -1,11 +1,14 @@
-//! `tocsin check`: validate rule files, directories or globs.
+//! `tocsin check`: validate rule files, directories or globs; with `--datasource`, also
+//! against a live Prometheus (the checks are in `tocsin-online`).
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::{anyhow, bail, Context};
 use clap::{Args, ValueEnum};
+use tocsin_query::{HttpClientConfig, PrometheusClient};
 use tocsin_rules::{CheckOptions, Diagnostic, FileReport};
 
 #[derive(Args)]
@@ -31,6 +34,21 @@ pub struct CheckArgs {
     /// Threads to use (default: every core).
     #[arg(long)]
     threads: Option<usize>,
+    /// Also run the online checks against this Prometheus (base URL; userinfo becomes
+    /// basic auth and never appears in output).
+    #[arg(long, value_name = "URL")]
+    datasource: Option<String>,
+    /// With --datasource: how far back "had series" and the alert estimate reach
+    /// (Prometheus duration).
+    #[arg(long, default_value = "1d", requires = "datasource")]
+    lookback: String,
+    /// As promtool's (which prints nothing more for rule files in 2.42): with
+    /// --datasource, each rule's series count now, as a cardinality table per file.
+    #[arg(long)]
+    extended: bool,
+    /// With --datasource: timeout of one request.
+    #[arg(long, default_value = "30s", requires = "datasource")]
+    query_timeout: String,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -65,24 +83,194 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
     let mut reports = tocsin_rules::check_files(&files, options, threads);
-    tocsin_rules::missing_recordings(&mut reports);
+    let online = match &args.datasource {
+        Some(url) => Some(online(&args, url, &mut reports)?),
+        None => {
+            tocsin_rules::missing_recordings(&mut reports);
+            None
+        }
+    };
     match args.format {
         Format::Text => print_text(&reports)?,
-        Format::Json => print_json(&reports)?,
+        Format::Json => print_json(&reports, online.as_ref())?,
         Format::Github => print_github(&reports)?,
     }
-    Ok(ExitCode::from(exit_code(
-        &reports,
-        args.strict,
-        args.lint_fatal,
-    )))
+    let mut code = exit_code(&reports, args.strict, args.lint_fatal);
+    if let Some(online) = online {
+        if args.format == Format::Text {
+            print_cardinality(&reports, &online.cardinality)?;
+        }
+        // Checks that did not run must not read as rules that passed them.
+        let mut err = std::io::stderr().lock();
+        for problem in &online.problems {
+            writeln!(err, "tocsin check: --datasource {}: {problem}", online.url)?;
+        }
+        if online.failures > 0 {
+            writeln!(
+                err,
+                "tocsin check: {} online check(s) could not run against {}",
+                online.failures, online.url
+            )?;
+        }
+        if !online.problems.is_empty() || online.failures > 0 {
+            code = 1;
+        }
+    }
+    Ok(ExitCode::from(code))
 }
 
-/// 1 when a file is invalid (or, with `--strict`, has any warning); else 3 when
+/// What the online checks left to print after the findings.
+struct Online {
+    /// The datasource without userinfo.
+    url: String,
+    /// Why some or all online checks did not run.
+    problems: Vec<String>,
+    failures: usize,
+    /// `--extended`: per report, each rule's series now.
+    cardinality: Vec<Vec<(tocsin_rules::RuleRef, Result<u64, String>)>>,
+}
+
+/// Runs the online checks on the valid files and adds their findings (and
+/// `rule/dependency`, which replaces the offline `rules/missing-recording`) to `reports`.
+fn online(args: &CheckArgs, url: &str, reports: &mut [FileReport]) -> anyhow::Result<Online> {
+    let lookback = tocsin_rules::Duration::parse(&args.lookback)
+        .map_err(|e| anyhow!("--lookback: {e}"))?
+        .as_std();
+    let timeout = tocsin_rules::Duration::parse(&args.query_timeout)
+        .map_err(|e| anyhow!("--query-timeout: {e}"))?
+        .as_std();
+    if lookback.is_zero() || timeout.is_zero() {
+        bail!("--lookback and --query-timeout must be more than 0");
+    }
+    let mut config = HttpClientConfig::new(url);
+    config.timeout = timeout;
+    config.deadline = timeout.saturating_mul(3);
+    let client = PrometheusClient::new(config).context("--datasource")?;
+    let mut indices = Vec::new();
+    let mut files = Vec::new();
+    for (i, report) in reports.iter().enumerate() {
+        if !report.is_valid() {
+            continue;
+        }
+        if let Ok((groups, _)) = tocsin_rules::load_file(&report.path) {
+            indices.push(i);
+            files.push(tocsin_online::FileRules {
+                path: report.path.clone(),
+                // Only to place findings inside expressions: unreadable now, at their start.
+                text: std::fs::read_to_string(&report.path).unwrap_or_default(),
+                groups,
+            });
+        }
+    }
+    let recorded: HashSet<String> = reports
+        .iter()
+        .flat_map(|r| r.dependencies.records.iter().cloned())
+        .collect();
+    let options = tocsin_online::OnlineOptions {
+        lookback,
+        now: tocsin_engine::Timestamp::now(),
+        concurrency: 4,
+        cardinality: args.extended,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let outcome = runtime.block_on(tocsin_online::check(&client, &files, &recorded, options));
+    let mut online = Online {
+        url: client.url().to_string(),
+        problems: Vec::new(),
+        failures: 0,
+        cardinality: vec![Vec::new(); reports.len()],
+    };
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            tocsin_rules::missing_recordings(reports);
+            online.problems.push(format!("{e}; no online check ran"));
+            return Ok(online);
+        }
+    };
+    match &outcome.server_records {
+        Ok(records) => tocsin_rules::missing_dependencies(reports, records),
+        Err(e) => {
+            tocsin_rules::missing_recordings(reports);
+            online.problems.push(format!(
+                "reading the server's recording rules: {e}; rule/dependency did not run"
+            ));
+        }
+    }
+    online.failures = outcome.failures;
+    for (k, findings) in outcome.findings.into_iter().enumerate() {
+        let report = &mut reports[indices[k]];
+        for d in findings {
+            if !d.check.is_some_and(|c| report.is_disabled(c, d.pos)) {
+                report.diagnostics.push(d);
+            }
+        }
+    }
+    for (k, rows) in outcome.cardinality.into_iter().enumerate() {
+        online.cardinality[indices[k]] = rows;
+    }
+    Ok(online)
+}
+
+/// `--extended`: promtool's cardinality table (`check metrics --extended`), one per file,
+/// with rules for metrics: the series each rule's expression returns now.
+fn print_cardinality(
+    reports: &[FileReport],
+    tables: &[Vec<(tocsin_rules::RuleRef, Result<u64, String>)>],
+) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for (report, rows) in reports.iter().zip(tables) {
+        if rows.is_empty() {
+            continue;
+        }
+        let total: u64 = rows.iter().filter_map(|(_, r)| r.as_ref().ok()).sum();
+        let width = rows
+            .iter()
+            .map(|(r, _)| r.name.len())
+            .chain([4, 5])
+            .max()
+            .unwrap_or(4)
+            + 4;
+        writeln!(out, "Cardinality of {} (series now)", report.path)?;
+        writeln!(
+            out,
+            "{:<width$}{:<15}{:<14}",
+            "Rule", "Cardinality", "Percentage"
+        )?;
+        for (rule, count) in rows {
+            match count {
+                Ok(n) => {
+                    let pct = if total == 0 {
+                        0.0
+                    } else {
+                        *n as f64 * 100.0 / total as f64
+                    };
+                    writeln!(
+                        out,
+                        "{:<width$}{:<15}{:<14}",
+                        rule.name,
+                        n,
+                        format!("{pct:.0}%")
+                    )?;
+                }
+                Err(e) => writeln!(out, "{:<width$}error: {e}", rule.name)?,
+            }
+        }
+        writeln!(out, "{:<width$}{:<15}{:<14}", "Total", total, "100%")?;
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// 1 when a file is invalid (or, with `--strict`, has any warning; infos never count); else 3 when
 /// `--lint-fatal` and the lint found something, as promtool exits; else 0.
 fn exit_code(reports: &[FileReport], strict: bool, lint_fatal: bool) -> u8 {
     let diagnostics = || reports.iter().flat_map(|r| &r.diagnostics);
-    if !reports.iter().all(FileReport::is_valid) || (strict && diagnostics().next().is_some()) {
+    let warned = || diagnostics().any(|d| d.severity == tocsin_rules::Severity::Warning);
+    if !reports.iter().all(FileReport::is_valid) || (strict && warned()) {
         1
     } else if lint_fatal
         && diagnostics().any(|d| d.check == Some(tocsin_rules::checks::DUPLICATE_RULES))
@@ -99,7 +287,11 @@ fn print_github(reports: &[FileReport]) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     for report in reports {
         for d in &report.diagnostics {
-            let level = if d.is_error() { "error" } else { "warning" };
+            let level = match d.severity {
+                tocsin_rules::Severity::Error => "error",
+                tocsin_rules::Severity::Warning => "warning",
+                tocsin_rules::Severity::Info => "notice",
+            };
             let mut props = format!("file={}", github_property(&report.path));
             if let Some(pos) = d.pos {
                 props.push_str(&format!(",line={},col={}", pos.line, pos.col));
@@ -203,10 +395,11 @@ fn print_text(reports: &[FileReport]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_json(reports: &[FileReport]) -> anyhow::Result<()> {
+fn print_json(reports: &[FileReport], online: Option<&Online>) -> anyhow::Result<()> {
     let files: Vec<serde_json::Value> = reports
         .iter()
-        .map(|r| {
+        .enumerate()
+        .map(|(i, r)| {
             let diagnostics: Vec<serde_json::Value> = r
                 .diagnostics
                 .iter()
@@ -223,7 +416,7 @@ fn print_json(reports: &[FileReport]) -> anyhow::Result<()> {
                     })
                 })
                 .collect();
-            serde_json::json!({
+            let mut file = serde_json::json!({
                 "path": r.path,
                 "valid": r.is_valid(),
                 "groups": r.groups,
@@ -231,13 +424,31 @@ fn print_json(reports: &[FileReport]) -> anyhow::Result<()> {
                 "alerting_rules": r.alerting_rules,
                 "recording_rules": r.recording_rules,
                 "diagnostics": diagnostics,
-            })
+            });
+            let rows = online.and_then(|o| o.cardinality.get(i)).filter(|r| !r.is_empty());
+            if let Some(rows) = rows {
+                file["cardinality"] = rows
+                    .iter()
+                    .map(|(rule, count)| match count {
+                        Ok(n) => serde_json::json!({"group": rule.group, "rule_index": rule.index, "rule": rule.name, "series": n}),
+                        Err(e) => serde_json::json!({"group": rule.group, "rule_index": rule.index, "rule": rule.name, "error": e}),
+                    })
+                    .collect();
+            }
+            file
         })
         .collect();
-    let doc = serde_json::json!({
+    let mut doc = serde_json::json!({
         "valid": reports.iter().all(FileReport::is_valid),
         "files": files,
     });
+    if let Some(o) = online {
+        doc["online"] = serde_json::json!({
+            "datasource": o.url,
+            "failures": o.failures,
+            "problems": o.problems,
+        });
+    }
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, &doc)?;
     writeln!(out)?;

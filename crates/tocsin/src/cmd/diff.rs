@@ -13,7 +13,7 @@ use anyhow::{anyhow, bail, Context};
 use clap::{Args, ValueEnum};
 use tocsin_diff::{BacktestOptions, Counter, LoadFailure, RuleSet};
 use tocsin_engine::Timestamp;
-use tocsin_query::{ClientConfig, PrometheusClient};
+use tocsin_query::{HttpClientConfig, PrometheusClient};
 
 #[derive(Args)]
 pub struct DiffArgs {
@@ -79,6 +79,12 @@ pub struct DiffArgs {
     /// Timeout of one range query.
     #[arg(long, default_value = "2m")]
     query_timeout: String,
+    /// `tocsin run`'s config file: its `notify:` section's route is run over both sets'
+    /// alerts on simulated time, and the report says what it would have sent (its
+    /// `global.resend_delay`, `external_labels` and `external_url` apply too, unless the
+    /// flags above set them).
+    #[arg(long, value_name = "FILE", conflicts_with = "live")]
+    config: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -171,18 +177,45 @@ pub fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
         Err(()) => return Ok(ExitCode::from(1)),
     };
 
-    let mut config = ClientConfig::new(&args.datasource);
+    let mut config = HttpClientConfig::new(&args.datasource);
     config.timeout = timeout;
     config.deadline = timeout.saturating_mul(3);
     let client = PrometheusClient::new(config).context("--datasource")?;
 
     let mut options = BacktestOptions::new(end - range, end);
+    if let Some(path) = &args.config {
+        let config = crate::config::Config::load(path)?;
+        let Some(notify) = config.notify else {
+            bail!(
+                "--config {}: no notify: section, so no route to simulate",
+                path.display()
+            );
+        };
+        let global = config.global;
+        if external_labels.is_empty() {
+            external_labels = global.external_labels;
+        }
+        let external_url = match args.external_url.is_empty() {
+            true => global.external_url.unwrap_or_default(),
+            false => args.external_url.clone(),
+        };
+        // A route the daemon would refuse is refused here, before any query.
+        tocsin_notify::pipeline::Pipeline::new(
+            &notify,
+            &tocsin_notify::pipeline::PipelineOptions::daemon(&external_url),
+        )
+        .with_context(|| format!("--config {}: notify", path.display()))?;
+        options.notify = Some(Arc::new(notify));
+        options.resend_delay = global.resend_delay.as_std();
+        options.external_url = external_url;
+    } else {
+        options.external_url = args.external_url.clone();
+    }
     options.step = step;
     options.max_points = args.max_points;
     options.max_samples = args.max_samples;
     options.concurrency = args.concurrency.max(1);
     options.external_labels = external_labels;
-    options.external_url = args.external_url.clone();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -242,7 +275,7 @@ pub fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
     let Some(old) = old else {
         bail!("--baseline prometheus needs --live");
     };
-    let report = runtime.block_on(async {
+    let mut report = runtime.block_on(async {
         // A datasource that does not answer would make both sides fail alike and pass.
         client
             .instant_query("vector(1)", end.to_system_time())
@@ -264,6 +297,9 @@ pub fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
         finish_progress(&counter, "steps");
         anyhow::Ok(report)
     })?;
+    if let (Some(n), Some(path)) = (&mut report.notifications, &args.config) {
+        n.config = path.display().to_string();
+    }
     print(&args, &report)
 }
 

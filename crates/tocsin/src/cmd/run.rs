@@ -9,10 +9,8 @@ use anyhow::{bail, Context};
 use clap::Args;
 use tocsin_engine::runner::{AlertNotifier, Engine, EngineOptions};
 use tocsin_engine::RestorePolicy;
-use tocsin_query::{
-    Auth, BasicAuth, ClientConfig, PrometheusClient, RemoteWriteClient, RemoteWriteConfig,
-    SecretSource,
-};
+use tocsin_query::remote_write::DEFAULT_QUEUE_CAPACITY;
+use tocsin_query::{PrometheusClient, RemoteWriteClient, RemoteWriteQueue};
 use tracing::{error, info, warn};
 
 use crate::notify;
@@ -104,18 +102,7 @@ fn settings(args: &RunArgs) -> anyhow::Result<(Config, PathBuf)> {
     if let Some(url) = &args.datasource {
         match &mut config.datasource {
             Some(ds) => ds.url = url.clone(),
-            None => {
-                config.datasource = Some(config::Datasource {
-                    url: url.clone(),
-                    timeout: None,
-                    headers: Default::default(),
-                    basic_auth: None,
-                    bearer_token_file: None,
-                    bearer_token_env: None,
-                    tls: Default::default(),
-                    max_response_size: None,
-                })
-            }
+            None => config.datasource = Some(config::HttpClient::from_url(url.clone())),
         }
     }
     // Quick-flag globs are relative to the working directory, config ones to the file.
@@ -181,77 +168,6 @@ pub fn expand_rule_globs(globs: &[String]) -> anyhow::Result<Vec<String>> {
     Ok(files)
 }
 
-fn client_config(ds: &config::Datasource) -> anyhow::Result<ClientConfig> {
-    let mut c = ClientConfig::new(ds.url.clone());
-    if let Some(t) = ds.timeout {
-        c.timeout = t.as_std();
-        c.deadline = t.as_std() * 2;
-    }
-    c.headers = pairs(&ds.headers);
-    c.auth = auth(
-        ds.basic_auth.as_ref(),
-        ds.bearer_token_file.as_ref(),
-        ds.bearer_token_env.as_deref(),
-    )?;
-    c.tls.ca_file = ds.tls.ca_file.clone();
-    c.tls.cert_file = ds.tls.cert_file.clone();
-    c.tls.key_file = ds.tls.key_file.clone();
-    c.tls.insecure_skip_verify = ds.tls.insecure_skip_verify;
-    if let Some(max) = ds.max_response_size {
-        c.max_response_size = max;
-    }
-    Ok(c)
-}
-
-fn remote_write_config(rw: &config::RemoteWrite) -> anyhow::Result<RemoteWriteConfig> {
-    let mut c = RemoteWriteConfig::new(rw.url.clone());
-    if let Some(t) = rw.timeout {
-        c.timeout = t.as_std();
-    }
-    c.headers = pairs(&rw.headers);
-    c.auth = auth(rw.basic_auth.as_ref(), rw.bearer_token_file.as_ref(), None)?;
-    Ok(c)
-}
-
-fn pairs(map: &std::collections::BTreeMap<String, String>) -> Vec<(String, String)> {
-    map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-}
-
-fn auth(
-    basic: Option<&config::BasicAuth>,
-    bearer_file: Option<&PathBuf>,
-    bearer_env: Option<&str>,
-) -> anyhow::Result<Auth> {
-    Ok(match (basic, bearer_file, bearer_env) {
-        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
-            bail!("basic_auth and a bearer token are mutually exclusive")
-        }
-        (Some(b), None, None) => Auth::Basic(BasicAuth {
-            username: b.username.clone(),
-            password: secret_source(b.password_file.as_deref(), b.password_env.as_deref())?,
-        }),
-        (None, Some(file), _) => Auth::Bearer(SecretSource::File(file.clone())),
-        (None, None, Some(env)) => Auth::Bearer(
-            secret_source(None, Some(env))?.context("bearer_token_env names an empty variable")?,
-        ),
-        (None, None, None) => Auth::None,
-    })
-}
-
-/// A secret from a file (re-read when it changes) or an environment variable (read now).
-fn secret_source(file: Option<&Path>, env: Option<&str>) -> anyhow::Result<Option<SecretSource>> {
-    match (file, env) {
-        (Some(_), Some(_)) => bail!("give a secret as a file or an environment variable, not both"),
-        (Some(f), None) => Ok(Some(SecretSource::File(f.to_path_buf()))),
-        (None, Some(name)) => {
-            let value = std::env::var(name)
-                .with_context(|| format!("environment variable {name} is not set"))?;
-            Ok(Some(SecretSource::Value(tocsin_query::Secret::new(value))))
-        }
-        (None, None) => Ok(None),
-    }
-}
-
 async fn serve(args: RunArgs, config: Config, _base: PathBuf) -> anyhow::Result<()> {
     let Some(ds) = &config.datasource else {
         bail!("no datasource configured");
@@ -260,16 +176,19 @@ async fn serve(args: RunArgs, config: Config, _base: PathBuf) -> anyhow::Result<
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating the state directory {}", dir.display()))?;
     }
-    let client = PrometheusClient::new(client_config(ds)?).context("datasource")?;
+    let ds_config = ds.datasource_config().context("datasource")?;
+    let query_timeout = ds_config.timeout;
+    let client = PrometheusClient::new(ds_config).context("datasource")?;
     let outputs = Arc::new(match args.shadow {
         true => web::outputs::LatestOutputs::labelled(crate::shadow::LABEL),
         false => web::outputs::LatestOutputs::default(),
     });
     let remote = match &config.remote_write {
         Some(rw) => {
-            let client =
-                RemoteWriteClient::new(remote_write_config(rw)?).context("remote_write")?;
-            Some(RemoteWriteOutputs::start(client))
+            let client = RemoteWriteClient::new(rw.remote_write_config().context("remote_write")?)
+                .context("remote_write")?;
+            let queue = RemoteWriteQueue::start(client, DEFAULT_QUEUE_CAPACITY);
+            Some(Arc::new(RemoteWriteOutputs(queue)))
         }
         None => None,
     };
@@ -300,9 +219,7 @@ async fn serve(args: RunArgs, config: Config, _base: PathBuf) -> anyhow::Result<
         max_concurrent_queries: config.global.max_concurrent_queries,
         state_file: config.state.dir.as_ref().map(|d| d.join("alerts.json")),
         restore: RestorePolicy::default(),
-        query_timeout: ds
-            .timeout
-            .map_or(StdDuration::from_secs(30), |t| t.as_std()),
+        query_timeout,
     };
     let client = Arc::new(client);
     let state_file = options.state_file.clone();

@@ -9,28 +9,31 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use tocsin_query::remote_write::{compress, encode_write_request, WriteSample};
+use tocsin_query::remote_write::WriteSample;
+use tocsin_query::{
+    Alert, HttpClientConfig, PrometheusClient, RemoteWriteClient, RemoteWriteConfig, Rule,
+};
 use tocsin_testkit::{free_port, http_get, http_request};
 
-/// Polls `done` every 100 ms until it holds or `limit` passes; then panics with `context()`.
-pub fn wait_until(
-    what: &str,
-    limit: Duration,
-    mut done: impl FnMut() -> bool,
-    context: impl Fn() -> String,
-) {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if done() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timed out waiting for {what}:\n{}", context());
+/// `tocsin ARGS…` run to completion, as a user runs it.
+pub fn tocsin(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tocsin"))
+        .args(args)
+        .output()
+        .expect("run tocsin")
 }
+
+/// Output bytes as text (invalid UTF-8 replaced).
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The one poll-with-deadline helper, from the testkit (the tests here import it from
+/// this module).
+pub use tocsin_testkit::wait_until;
 
 /// A `tocsin run` process; killed on drop. Its stderr (the log) goes to a file.
 pub struct Daemon {
@@ -118,34 +121,29 @@ impl Daemon {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
     }
 
+    /// A client for the daemon's Prometheus-shaped API (tocsin-query's typed one).
+    pub fn api(&self) -> PrometheusClient {
+        PrometheusClient::new(HttpClientConfig::new(self.url.clone())).expect("API client")
+    }
+
     /// The firing/pending alerts `/api/v1/alerts` lists.
-    pub fn alerts(&self) -> Vec<Value> {
-        let (status, body) = http_get(&format!("{}/api/v1/alerts", self.url));
-        assert_eq!(status, 200, "{body}");
-        let doc: Value = serde_json::from_str(&body).expect("alerts JSON");
-        doc["data"]["alerts"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+    pub fn alerts(&self) -> Vec<Alert> {
+        block_on(self.api().alerts()).unwrap_or_else(|e| panic!("/api/v1/alerts: {e}"))
     }
 
     /// The alert `/api/v1/alerts` lists under `alertname`.
-    pub fn alert(&self, name: &str) -> Option<Value> {
+    pub fn alert(&self, name: &str) -> Option<Alert> {
         self.alerts()
             .into_iter()
-            .find(|a| a["labels"]["alertname"] == name)
+            .find(|a| a.labels.get("alertname") == Some(name))
     }
 
     /// Every rule `/api/v1/rules` lists, groups flattened.
-    pub fn rules(&self) -> Vec<Value> {
-        let (status, body) = http_get(&format!("{}/api/v1/rules", self.url));
-        assert_eq!(status, 200, "{body}");
-        let doc: Value = serde_json::from_str(&body).expect("rules JSON");
-        doc["data"]["groups"]
-            .as_array()
+    pub fn rules(&self) -> Vec<Rule> {
+        block_on(self.api().rules(None))
+            .unwrap_or_else(|e| panic!("/api/v1/rules: {e}"))
             .into_iter()
-            .flatten()
-            .flat_map(|g| g["rules"].as_array().cloned().unwrap_or_default())
+            .flat_map(|g| g.rules)
             .collect()
     }
 
@@ -189,7 +187,9 @@ impl Drop for Daemon {
     }
 }
 
-/// `tocsin sink dingtalk` on a given port, storing accepted messages in a JSON-lines file.
+/// `tocsin sink dingtalk` on a given port (0: one the kernel picks, read back from the
+/// sink's first line, so no other process can take it in between), storing accepted
+/// messages in a JSON-lines file.
 pub struct Sink {
     child: Child,
     pub port: u16,
@@ -221,6 +221,15 @@ impl Sink {
             .recv_timeout(Duration::from_secs(30))
             .expect("the sink printed its address");
         assert!(first.contains("listening on"), "{first}");
+        let port = if port == 0 {
+            first
+                .rsplit_once("127.0.0.1:")
+                .and_then(|(_, rest)| rest.split('/').next())
+                .and_then(|p| p.parse().ok())
+                .unwrap_or_else(|| panic!("no port in the sink's first line: {first}"))
+        } else {
+            port
+        };
         Sink { child, port, store }
     }
 
@@ -418,25 +427,24 @@ fn strip_template_position(text: &str) -> &str {
     }
 }
 
-/// Writes `samples` to the remote-write receiver of the Prometheus at `base_url`, 500 a
-/// request and in order (a series' samples must arrive in time order).
+/// Writes `samples` to the remote-write receiver of the Prometheus at `base_url` with
+/// tocsin-query's client (the one `tocsin run` writes with), 500 a request and in order (a
+/// series' samples must arrive in time order); panics unless every request is accepted.
+/// Not for use inside an async runtime (it runs one of its own).
 pub fn remote_write(base_url: &str, samples: &[WriteSample]) {
-    let url = format!("{base_url}/api/v1/write");
-    for batch in samples.chunks(500) {
-        let body = compress(&encode_write_request(batch)).expect("snappy");
-        let resp = http_request(
-            "POST",
-            &url,
-            &[
-                ("Content-Type", "application/x-protobuf"),
-                ("Content-Encoding", "snappy"),
-                ("X-Prometheus-Remote-Write-Version", "0.1.0"),
-            ],
-            &body,
-        )
-        .expect("remote write");
-        assert_eq!(resp.status, 204, "remote write: {}", resp.text());
-    }
+    let config = RemoteWriteConfig::new(format!("{base_url}/api/v1/write"));
+    let client = RemoteWriteClient::new(config).expect("remote write client");
+    block_on(client.write(samples)).unwrap_or_else(|e| panic!("remote write: {e}"));
+}
+
+/// Runs `f` to completion on a runtime of its own: the typed clients from blocking tests.
+/// Not for use inside an async runtime.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(f)
 }
 
 /// `application/x-www-form-urlencoded` value encoding (unreserved bytes kept, the rest
