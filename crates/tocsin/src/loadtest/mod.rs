@@ -1,0 +1,13 @@
+//! `tocsin loadtest`: load the notification pipeline (`alerts`) or the rule engine
+//! (`rules`) the way production would, on the real clock, and report what it cost.
+//!
+//! - [`scenario`]: what alerts arrive when (pure: offsets from the start).
+//! - [`tally`]: what the robots were told, alert by alert (pure: messages in, report out).
+//! - [`alerts`]: drives `tocsin run`'s own notification task ([`crate::notify`]), or posts
+//!   to an Alertmanager or a DingTalk gateway and reads what a `tocsin sink dingtalk` got.
+//! - [`progress`]: a progress bar on a terminal, periodic lines otherwise.
+
+pub mod alerts;
+pub mod progress;
+pub mod scenario;
+pub mod tally;

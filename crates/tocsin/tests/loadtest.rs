@@ -1,0 +1,173 @@
+//! `tocsin loadtest`, end to end with real parts: the alerts load test through the
+//! notification pipeline against `tocsin sink dingtalk` (DingTalk's 20 a minute, 130101,
+//! throttle), through a real Alertmanager and `tocsin gateway` to the sink, and the rules
+//! load test against a real Prometheus.
+//!
+//! What is compared is the load test's report against what the sink recorded, read here
+//! independently from the sink's store file: messages, alerts listed (by their id) and
+//! counted (`… and N more` lines). Waits have deadlines; nothing is timed.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+use common::{metric_value, Daemon, Sink, Stored};
+use serde_json::Value;
+use tocsin_testkit::{free_port, Alertmanager, TempDir};
+
+const TOKEN: &str = "0b7c6d5e4f3a2b1c0d5d8c1f0e9a7b6c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8";
+
+/// Runs `tocsin loadtest ARGS --format json`; its exit status and report.
+fn loadtest(args: &[String]) -> (std::process::ExitStatus, Value, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tocsin"))
+        .arg("loadtest")
+        .args(args)
+        .arg("--format=json")
+        .output()
+        .expect("run tocsin loadtest");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let report: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("no JSON report ({e}):\n{stdout}\n{stderr}"));
+    (out.status, report, stderr)
+}
+
+/// What the sink recorded, read the way a person reads the messages: ids (`lt` and seven
+/// digits) listed, and the numbers of `… and N more` lines.
+#[derive(Debug, Default)]
+struct Seen {
+    messages: usize,
+    listed: BTreeSet<String>,
+    counted: u64,
+}
+
+fn seen(messages: &[Stored]) -> Seen {
+    let id = regex::Regex::new(r"\blt[0-9]{7}\b").expect("regex");
+    let more = regex::Regex::new(r"^- … and ([0-9,]+) more ").expect("regex");
+    let mut s = Seen {
+        messages: messages.len(),
+        ..Seen::default()
+    };
+    for m in messages {
+        for found in id.find_iter(m.text()) {
+            s.listed.insert(found.as_str().to_owned());
+        }
+        for line in m.text().lines() {
+            if let Some(c) = more.captures(line.trim()) {
+                s.counted += c[1].replace(',', "").parse::<u64>().expect("count");
+            }
+        }
+    }
+    s
+}
+
+fn robot_config(dir: &Path, sink: &Sink, route: &str, storm: &str) -> std::path::PathBuf {
+    std::fs::write(dir.join("token"), TOKEN).expect("token");
+    let config = format!(
+        r#"global:
+  external_url: http://tocsin.example:9096
+notify:
+  route:
+    receiver: robot
+{route}
+  receivers:
+    - name: robot
+      send_resolved: false
+      dingtalk:
+        url: {url}
+        access_token_file: "{token}"
+{storm}"#,
+        url = sink.url(),
+        token = dir.join("token").display(),
+    );
+    let path = dir.join("tocsin.yaml");
+    std::fs::write(&path, config).expect("config");
+    path
+}
+
+fn assert_report_matches_sink(report: &Value, sink: &Sink, receiver: &str, alerts: u64) {
+    let s = seen(&sink.messages());
+    let context = || format!("{report:#}");
+    assert_eq!(report["alerts_in"], alerts, "{}", context());
+    assert_eq!(report["alerts_lost"], 0, "{}", context());
+    assert_eq!(report["complete"], true, "{}", context());
+    assert_eq!(report["ok"], true, "{}", context());
+    assert_eq!(report["answers_130101"], 0, "{}", context());
+    assert_eq!(
+        metric_value(
+            &sink.metrics(),
+            "tocsin_sink_requests_rejected_total{errcode=\"130101\"}"
+        ),
+        0.0
+    );
+    assert_eq!(report["messages"], s.messages as u64, "{}", context());
+    assert_eq!(
+        report["messages_per_receiver"][receiver]["total"],
+        s.messages as u64,
+        "{}",
+        context()
+    );
+    let per_minute: u64 = report["messages_per_receiver"][receiver]["per_minute"]
+        .as_array()
+        .expect("per_minute")
+        .iter()
+        .filter_map(Value::as_u64)
+        .sum();
+    assert_eq!(per_minute, s.messages as u64, "{}", context());
+    assert_eq!(
+        report["alerts_listed"],
+        s.listed.len() as u64,
+        "{}",
+        context()
+    );
+    assert_eq!(report["alerts_counted"], s.counted, "{}", context());
+    assert_eq!(
+        s.listed.len() as u64 + s.counted,
+        alerts,
+        "the sink's messages account for every alert once: {}",
+        context()
+    );
+}
+
+#[test]
+fn a_100000_alert_storm_through_the_pipeline_loses_nothing_and_its_report_matches_the_sink() {
+    let dir = TempDir::new("loadtest-pipeline").expect("temp dir");
+    let sink = Sink::start(
+        free_port(),
+        dir.path().join("sink.jsonl"),
+        &["--token", TOKEN],
+    );
+    // 100,000 alerts in 1,000 groups (alertname, namespace): one storm digest, which at
+    // 15 messages fits in the robot's first minute; what the listing cannot hold is counted.
+    let config = robot_config(
+        dir.path(),
+        &sink,
+        "    group_by: [alertname, namespace]\n    group_wait: 5s\n    group_interval: 5m\n    repeat_interval: 4h",
+        "        storm: {max_messages: 15}\n",
+    );
+    let (status, report, stderr) = loadtest(&[
+        "alerts".into(),
+        format!("--config={}", config.display()),
+        "--alerts=100000".into(),
+        "--label=namespace=1000".into(),
+        "--label=job_name=100000".into(),
+        "--deadline=10m".into(),
+    ]);
+    assert!(status.success(), "{report:#}\n{stderr}");
+    assert_eq!(report["target"], "pipeline");
+    assert_eq!(report["notifications"], 1000, "{report:#}");
+    assert!(report["digests"].as_u64() >= Some(1), "{report:#}");
+    assert_eq!(report["undelivered_notifications"], 0, "{report:#}");
+    assert_eq!(report["outbox_evicted"], 0, "{report:#}");
+    for q in ["p50", "p95", "max"] {
+        assert!(
+            report["latency_seconds"][q]
+                .as_f64()
+                .is_some_and(|v| v > 0.0),
+            "{report:#}"
+        );
+    }
+    assert_report_matches_sink(&report, &sink, "robot", 100_000);
+}
