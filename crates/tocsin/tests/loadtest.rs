@@ -171,3 +171,87 @@ fn a_100000_alert_storm_through_the_pipeline_loses_nothing_and_its_report_matche
     }
     assert_report_matches_sink(&report, &sink, "robot", 100_000);
 }
+
+/// `tocsin gateway` delivering `robot` to `sink`.
+fn gateway(dir: &Path, sink: &Sink) -> Daemon {
+    let config = robot_config(
+        dir,
+        sink,
+        "    group_by: [alertname]",
+        "        storm: {max_messages: 15}\n",
+    );
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text.push_str(&format!(
+        "state:\n  dir: \"{}\"\n",
+        dir.join("state").display()
+    ));
+    std::fs::write(&config, text).expect("config");
+    Daemon::start_command(
+        "gateway",
+        &[format!("--config={}", config.display())],
+        dir.join("gateway.log"),
+        &[],
+    )
+}
+
+#[test]
+fn alerts_posted_to_a_real_alertmanager_reach_the_sink_through_the_gateway_and_the_report_matches_it(
+) {
+    let dir = TempDir::new("loadtest-alertmanager").expect("temp dir");
+    let sink = Sink::start(
+        free_port(),
+        dir.path().join("sink.jsonl"),
+        &["--token", TOKEN],
+    );
+    let gw = gateway(dir.path(), &sink);
+    let am = Alertmanager::start(&format!(
+        "route:\n  receiver: dingtalk\n  group_by: [alertname, namespace]\n  group_wait: 10s\n  \
+         group_interval: 10m\n  repeat_interval: 4h\nreceivers:\n  - name: dingtalk\n    \
+         webhook_configs:\n      - url: {}/dingtalk/robot/send\n        send_resolved: false\n",
+        gw.url
+    ));
+    let (status, report, stderr) = loadtest(&[
+        "alerts".into(),
+        "--target".into(),
+        "alertmanager".into(),
+        am.url(),
+        format!("--sink=http://127.0.0.1:{}", sink.port),
+        "--alerts=3000".into(),
+        "--label=namespace=60".into(),
+        "--at-once=2000".into(),
+        // The late alerts join their groups within Alertmanager's group_wait: each alert is
+        // in one notification (later ones would come a group_interval later, and again
+        // list the alerts already reported).
+        "--ramp=2s".into(),
+        "--deadline=5m".into(),
+    ]);
+    assert!(status.success(), "{report:#}\n{stderr}\n{}", gw.log_text());
+    assert_eq!(report["target"], "alertmanager");
+    assert_report_matches_sink(&report, &sink, "sink", 3000);
+}
+
+#[test]
+fn webhook_posts_straight_to_the_gateway_reach_the_sink_and_the_report_matches_it() {
+    let dir = TempDir::new("loadtest-gateway").expect("temp dir");
+    let sink = Sink::start(
+        free_port(),
+        dir.path().join("sink.jsonl"),
+        &["--token", TOKEN],
+    );
+    let gw = gateway(dir.path(), &sink);
+    let (status, report, stderr) = loadtest(&[
+        "alerts".into(),
+        "--target".into(),
+        "gateway".into(),
+        format!("{}/dingtalk/robot/send", gw.url),
+        format!("--sink=http://127.0.0.1:{}", sink.port),
+        "--alerts=2000".into(),
+        "--alertnames=3".into(),
+        "--label=namespace=40".into(),
+        "--group-by=alertname,namespace".into(),
+        "--deadline=5m".into(),
+    ]);
+    assert!(status.success(), "{report:#}\n{stderr}\n{}", gw.log_text());
+    assert_eq!(report["target"], "gateway");
+    assert_report_matches_sink(&report, &sink, "sink", 2000);
+}

@@ -481,6 +481,8 @@ fn webhook_payload(group: &[(String, String)], alerts: Vec<Value>, receiver: &st
 
 async fn chain(run: Run, progress: &mut Progress) -> anyhow::Result<Report> {
     let scenario = &run.scenario;
+    // reqwest is built without a default TLS provider (as tocsin's other clients are).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
