@@ -255,3 +255,53 @@ fn webhook_posts_straight_to_the_gateway_reach_the_sink_and_the_report_matches_i
     assert_eq!(report["target"], "gateway");
     assert_report_matches_sink(&report, &sink, "sink", 2000);
 }
+
+#[test]
+fn a_light_rules_load_against_a_real_prometheus_evaluates_every_rule_and_misses_no_iteration() {
+    let prom = tocsin_testkit::Prometheus::start(tocsin_testkit::PrometheusOptions::default());
+    let (status, report, stderr) = loadtest(&[
+        "rules".into(),
+        format!("--datasource={}", prom.url()),
+        "--rules=40".into(),
+        "--interval=2s".into(),
+        "--duration=12s".into(),
+    ]);
+    assert!(status.success(), "{report:#}\n{stderr}");
+    let context = || format!("{report:#}");
+    assert_eq!(report["rules"], 40, "{}", context());
+    assert_eq!(report["groups"], 2, "{}", context());
+    assert!(
+        report["evaluations_per_second"].as_f64() > Some(0.0),
+        "{}",
+        context()
+    );
+    assert_eq!(report["missed_iterations"], 0, "{}", context());
+    assert_eq!(report["evaluation_failures"], 0, "{}", context());
+    let evaluations = report["evaluations"].as_u64().expect("evaluations");
+    assert!(evaluations >= 40, "{}", context());
+    // Every evaluation is at least one query (one may be in flight at the end), and
+    // Prometheus saw them.
+    let queries = report["prometheus"]["queries"].as_u64().expect("queries");
+    assert!(queries >= evaluations, "{}", context());
+    assert_eq!(report["prometheus"]["query_failures"], 0, "{}", context());
+    let inner = &report["prometheus"]["engine_query_duration"]["inner_eval"]["count"];
+    assert!(inner.as_f64() >= Some(evaluations as f64), "{}", context());
+    for field in ["p50", "p95", "max"] {
+        assert!(
+            report["rule_evaluation_seconds"][field].is_number(),
+            "{}",
+            context()
+        );
+        assert!(
+            report["group_iteration_seconds"][field].is_number(),
+            "{}",
+            context()
+        );
+    }
+    assert!(report["tocsin"]["cpu_seconds"].is_number(), "{}", context());
+    assert!(
+        report["tocsin"]["peak_rss_bytes"].as_u64() > Some(0),
+        "{}",
+        context()
+    );
+}

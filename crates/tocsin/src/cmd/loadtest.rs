@@ -26,6 +26,39 @@ enum Kind {
     /// Alertmanager or DingTalk gateway (`--target`); exit 1 when an alert is lost or the
     /// deadline passes.
     Alerts(AlertsArgs),
+    /// N generated rules (the shapes of benches/gen_rules.py) at one interval against a real
+    /// Prometheus for a while: evaluations per second, missed iterations, latencies, and
+    /// what it cost tocsin (CPU, peak memory) and Prometheus (queries, its query time).
+    Rules(RulesArgs),
+}
+
+#[derive(Args)]
+struct RulesArgs {
+    /// Prometheus base URL, e.g. http://127.0.0.1:9090.
+    #[arg(long, value_name = "URL")]
+    datasource: String,
+    /// Rules to generate.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    rules: usize,
+    /// Rules per group.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    group_size: usize,
+    /// Every group's evaluation interval.
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "15s")]
+    interval: Duration,
+    /// How long to run.
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "2m")]
+    duration: Duration,
+    /// Queries in flight at once (as global.max_concurrent_queries).
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    max_concurrent_queries: usize,
+    /// Seed of the rule generator.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    #[arg(long = "log.level", value_enum, default_value_t = LogLevel::Warn)]
+    log_level: LogLevel,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -97,6 +130,7 @@ fn duration(text: &str) -> Result<Duration, String> {
 pub fn run(args: LoadtestArgs) -> anyhow::Result<ExitCode> {
     match args.kind {
         Kind::Alerts(a) => run_alerts(a),
+        Kind::Rules(a) => run_rules(a),
     }
 }
 
@@ -214,4 +248,34 @@ fn run_alerts(a: AlertsArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn run_rules(a: RulesArgs) -> anyhow::Result<ExitCode> {
+    logging::init(LogFormat::Logfmt, a.log_level);
+    if a.interval.is_zero() || a.duration.is_zero() {
+        bail!("--interval and --duration must be more than 0");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let run = crate::loadtest::rules::Run {
+        datasource: a.datasource,
+        rules: a.rules,
+        group_size: a.group_size,
+        interval: a.interval,
+        duration: a.duration,
+        max_concurrent_queries: a.max_concurrent_queries.max(1),
+        seed: a.seed,
+    };
+    let mut progress = Progress::new();
+    let report = runtime.block_on(crate::loadtest::rules::run(run, &mut progress))?;
+    match a.format {
+        Format::Text => print!("{}", report.text()),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).context("writing the report")?
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
 }
