@@ -25,7 +25,7 @@ enum Kind {
     /// Alerts through the notification pipeline (`--config`), or into an existing
     /// Alertmanager or DingTalk gateway (`--target`); exit 1 when an alert is lost or the
     /// deadline passes.
-    Alerts(AlertsArgs),
+    Alerts(Box<AlertsArgs>),
     /// N generated rules (the shapes of benches/gen_rules.py) at one interval against a real
     /// Prometheus for a while: evaluations per second, missed iterations, latencies, and
     /// what it cost tocsin (CPU, peak memory) and Prometheus (queries, its query time).
@@ -129,7 +129,7 @@ fn duration(text: &str) -> Result<Duration, String> {
 
 pub fn run(args: LoadtestArgs) -> anyhow::Result<ExitCode> {
     match args.kind {
-        Kind::Alerts(a) => run_alerts(a),
+        Kind::Alerts(a) => run_alerts(*a),
         Kind::Rules(a) => run_rules(a),
     }
 }
