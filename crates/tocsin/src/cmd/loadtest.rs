@@ -1,4 +1,4 @@
-//! `tocsin loadtest`: load tests as a command (README, "tocsin loadtest").
+//! `tocsin loadtest`: load tests as a command (README.md, "`tocsin loadtest alerts|rules`").
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -69,8 +69,8 @@ enum Format {
 
 #[derive(Args)]
 struct AlertsArgs {
-    /// Config file whose `notify:` section (and `global.external_url`, `state.dir`) is used
-    /// as `tocsin run` uses it.
+    /// Config file whose `notify:` section (and `global.external_url`) is used as `tocsin
+    /// run` uses it. Its `state.dir` is not: a running daemon's outbox is left alone.
     #[arg(long, value_name = "FILE", required_unless_present = "target")]
     config: Option<PathBuf>,
     /// Load an existing chain instead: `alertmanager URL` (POST /api/v2/alerts) or
@@ -110,8 +110,8 @@ struct AlertsArgs {
     /// How long each alert fires before it resolves (default: to the end).
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     fire_for: Option<Duration>,
-    /// State directory for the outbox (default: the config's state.dir, else a temporary
-    /// one removed at the end).
+    /// State directory for the load test's outbox (default: a temporary one, removed at
+    /// the end).
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
     /// Give up (exit 1, saying what is pending) when not everything is delivered by then.
@@ -209,7 +209,7 @@ fn run_alerts(a: AlertsArgs) -> anyhow::Result<ExitCode> {
             Target::Pipeline {
                 notify: Box::new(notify),
                 external_url: config.global.external_url.clone().unwrap_or_default(),
-                state_dir: a.state_dir.clone().or(config.state.dir.clone()),
+                state_dir: a.state_dir.clone(),
             }
         }
         _ => bail!("give --config FILE or --target KIND URL"),
