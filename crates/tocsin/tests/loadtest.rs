@@ -305,3 +305,37 @@ fn a_light_rules_load_against_a_real_prometheus_evaluates_every_rule_and_misses_
         context()
     );
 }
+
+#[test]
+fn a_deadline_that_passes_before_delivery_is_an_error_naming_what_is_pending() {
+    let dir = TempDir::new("loadtest-deadline").expect("temp dir");
+    let sink = Sink::start(
+        free_port(),
+        dir.path().join("sink.jsonl"),
+        &["--token", TOKEN],
+    );
+    // group_wait holds every notification far past the deadline.
+    let config = robot_config(
+        dir.path(),
+        &sink,
+        "    group_by: [alertname]\n    group_wait: 10m",
+        "",
+    );
+    let (status, report, stderr) = loadtest(&[
+        "alerts".into(),
+        format!("--config={}", config.display()),
+        "--alerts=50".into(),
+        "--deadline=3s".into(),
+    ]);
+    assert_eq!(status.code(), Some(1), "{report:#}\n{stderr}");
+    assert_eq!(report["complete"], false, "{report:#}");
+    assert_eq!(report["ok"], false, "{report:#}");
+    assert_eq!(report["alerts_in"], 50, "{report:#}");
+    let pending = report["pending"].as_str().expect("pending");
+    assert!(
+        pending.contains("50 alerts neither listed nor counted"),
+        "{pending}"
+    );
+    assert!(stderr.contains("deadline passed"), "{stderr}");
+    assert!(sink.messages().is_empty());
+}
