@@ -142,8 +142,14 @@ impl Report {
             "  group iterations:     {} ({} missed)\n",
             self.iterations, self.missed_iterations
         ));
-        let q =
-            |q: &Quantiles| format!("p50 {:.3} s, p95 {:.3} s, max {:.3} s", q.p50, q.p95, q.max);
+        let q = |q: &Quantiles| {
+            format!(
+                "p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+                q.p50 * 1000.0,
+                q.p95 * 1000.0,
+                q.max * 1000.0
+            )
+        };
         out.push_str(&format!(
             "  group iteration time: {}\n  rule evaluation time: {}\n",
             q(&self.group_iteration_seconds),
