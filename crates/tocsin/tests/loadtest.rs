@@ -131,30 +131,62 @@ fn assert_report_matches_sink(report: &Value, sink: &Sink, receiver: &str, alert
     );
 }
 
+/// A stand-in robot accepting [`TOKEN`], storing what it accepts under `dir`.
+fn start_sink(dir: &Path) -> Sink {
+    Sink::start(free_port(), dir.join("sink.jsonl"), &["--token", TOKEN])
+}
+
+/// What `tocsin loadtest alerts --config` did with a robot at a fresh sink.
+struct PipelineRun {
+    _dir: TempDir,
+    sink: Sink,
+    status: std::process::ExitStatus,
+    report: Value,
+    stderr: String,
+}
+
+/// Runs `tocsin loadtest alerts` with `args` through the pipeline of a config whose robot
+/// (with `storm` settings) is a fresh sink, routed by `route`.
+fn through_pipeline(name: &str, route: &str, storm: &str, args: &[&str]) -> PipelineRun {
+    let dir = TempDir::new(name).expect("temp dir");
+    let sink = start_sink(dir.path());
+    let config = robot_config(dir.path(), &sink, route, storm);
+    let mut all = vec![
+        "alerts".to_owned(),
+        format!("--config={}", config.display()),
+    ];
+    all.extend(args.iter().map(|a| (*a).to_owned()));
+    let (status, report, stderr) = loadtest(&all);
+    PipelineRun {
+        _dir: dir,
+        sink,
+        status,
+        report,
+        stderr,
+    }
+}
+
 #[test]
 fn a_100000_alert_storm_through_the_pipeline_loses_nothing_and_its_report_matches_the_sink() {
-    let dir = TempDir::new("loadtest-pipeline").expect("temp dir");
-    let sink = Sink::start(
-        free_port(),
-        dir.path().join("sink.jsonl"),
-        &["--token", TOKEN],
-    );
     // 100,000 alerts in 1,000 groups (alertname, namespace): one storm digest, which at
     // 15 messages fits in the robot's first minute; what the listing cannot hold is counted.
-    let config = robot_config(
-        dir.path(),
-        &sink,
+    let PipelineRun {
+        _dir,
+        sink,
+        status,
+        report,
+        stderr,
+    } = through_pipeline(
+        "loadtest-pipeline",
         "    group_by: [alertname, namespace]\n    group_wait: 5s\n    group_interval: 5m\n    repeat_interval: 4h",
         "        storm: {max_messages: 15}\n",
+        &[
+            "--alerts=100000",
+            "--label=namespace=1000",
+            "--label=job_name=100000",
+            "--deadline=10m",
+        ],
     );
-    let (status, report, stderr) = loadtest(&[
-        "alerts".into(),
-        format!("--config={}", config.display()),
-        "--alerts=100000".into(),
-        "--label=namespace=1000".into(),
-        "--label=job_name=100000".into(),
-        "--deadline=10m".into(),
-    ]);
     assert!(status.success(), "{report:#}\n{stderr}");
     assert_eq!(report["target"], "pipeline");
     assert_eq!(report["notifications"], 1000, "{report:#}");
@@ -172,88 +204,103 @@ fn a_100000_alert_storm_through_the_pipeline_loses_nothing_and_its_report_matche
     assert_report_matches_sink(&report, &sink, "robot", 100_000);
 }
 
-/// `tocsin gateway` delivering `robot` to `sink`.
-fn gateway(dir: &Path, sink: &Sink) -> Daemon {
-    let config = robot_config(
-        dir,
-        sink,
-        "    group_by: [alertname]",
-        "        storm: {max_messages: 15}\n",
-    );
-    let mut text = std::fs::read_to_string(&config).expect("config");
-    text.push_str(&format!(
-        "state:\n  dir: \"{}\"\n",
-        dir.join("state").display()
-    ));
-    std::fs::write(&config, text).expect("config");
-    Daemon::start_command(
-        "gateway",
-        &[format!("--config={}", config.display())],
-        dir.join("gateway.log"),
-        &[],
-    )
+/// `tocsin gateway` delivering its receiver `robot` to a `tocsin sink dingtalk`.
+struct Chain {
+    dir: TempDir,
+    sink: Sink,
+    gateway: Daemon,
+}
+
+impl Chain {
+    fn start(name: &str) -> Chain {
+        let dir = TempDir::new(name).expect("temp dir");
+        let sink = start_sink(dir.path());
+        let config = robot_config(
+            dir.path(),
+            &sink,
+            "    group_by: [alertname]",
+            "        storm: {max_messages: 15}\n",
+        );
+        let mut text = std::fs::read_to_string(&config).expect("config");
+        text.push_str(&format!(
+            "state:\n  dir: \"{}\"\n",
+            dir.path().join("state").display()
+        ));
+        std::fs::write(&config, text).expect("config");
+        let gateway = Daemon::start_command(
+            "gateway",
+            &[format!("--config={}", config.display())],
+            dir.path().join("gateway.log"),
+            &[],
+        );
+        Chain { dir, sink, gateway }
+    }
+
+    /// `tocsin loadtest alerts --target KIND URL --sink …` with `scenario`; checks that it
+    /// succeeded and that its report matches what the sink recorded.
+    fn load(&self, kind: &str, url: String, scenario: &[&str], alerts: u64) {
+        let mut args = vec![
+            "alerts".to_owned(),
+            "--target".to_owned(),
+            kind.to_owned(),
+            url,
+            format!("--sink=http://127.0.0.1:{}", self.sink.port),
+            "--deadline=5m".to_owned(),
+        ];
+        args.extend(scenario.iter().map(|a| (*a).to_owned()));
+        let (status, report, stderr) = loadtest(&args);
+        assert!(
+            status.success(),
+            "{report:#}\n{stderr}\n{}",
+            self.gateway.log_text()
+        );
+        assert_eq!(report["target"], kind);
+        assert_report_matches_sink(&report, &self.sink, "sink", alerts);
+        assert!(self.dir.path().join("state").is_dir());
+    }
 }
 
 #[test]
 fn alerts_posted_to_a_real_alertmanager_reach_the_sink_through_the_gateway_and_the_report_matches_it(
 ) {
-    let dir = TempDir::new("loadtest-alertmanager").expect("temp dir");
-    let sink = Sink::start(
-        free_port(),
-        dir.path().join("sink.jsonl"),
-        &["--token", TOKEN],
-    );
-    let gw = gateway(dir.path(), &sink);
+    let chain = Chain::start("loadtest-alertmanager");
     let am = Alertmanager::start(&format!(
         "route:\n  receiver: dingtalk\n  group_by: [alertname, namespace]\n  group_wait: 10s\n  \
          group_interval: 10m\n  repeat_interval: 4h\nreceivers:\n  - name: dingtalk\n    \
          webhook_configs:\n      - url: {}/dingtalk/robot/send\n        send_resolved: false\n",
-        gw.url
+        chain.gateway.url
     ));
-    let (status, report, stderr) = loadtest(&[
-        "alerts".into(),
-        "--target".into(),
-        "alertmanager".into(),
+    // The late alerts join their groups within Alertmanager's group_wait: each alert is in
+    // one notification (later ones would come a group_interval later, and again list the
+    // alerts already reported).
+    chain.load(
+        "alertmanager",
         am.url(),
-        format!("--sink=http://127.0.0.1:{}", sink.port),
-        "--alerts=3000".into(),
-        "--label=namespace=60".into(),
-        "--at-once=2000".into(),
-        // The late alerts join their groups within Alertmanager's group_wait: each alert is
-        // in one notification (later ones would come a group_interval later, and again
-        // list the alerts already reported).
-        "--ramp=2s".into(),
-        "--deadline=5m".into(),
-    ]);
-    assert!(status.success(), "{report:#}\n{stderr}\n{}", gw.log_text());
-    assert_eq!(report["target"], "alertmanager");
-    assert_report_matches_sink(&report, &sink, "sink", 3000);
+        &[
+            "--alerts=3000",
+            "--label=namespace=60",
+            "--at-once=2000",
+            "--ramp=2s",
+        ],
+        3000,
+    );
 }
 
 #[test]
 fn webhook_posts_straight_to_the_gateway_reach_the_sink_and_the_report_matches_it() {
-    let dir = TempDir::new("loadtest-gateway").expect("temp dir");
-    let sink = Sink::start(
-        free_port(),
-        dir.path().join("sink.jsonl"),
-        &["--token", TOKEN],
+    let chain = Chain::start("loadtest-gateway");
+    let url = format!("{}/dingtalk/robot/send", chain.gateway.url);
+    chain.load(
+        "gateway",
+        url,
+        &[
+            "--alerts=2000",
+            "--alertnames=3",
+            "--label=namespace=40",
+            "--group-by=alertname,namespace",
+        ],
+        2000,
     );
-    let gw = gateway(dir.path(), &sink);
-    let (status, report, stderr) = loadtest(&[
-        "alerts".into(),
-        "--target".into(),
-        "gateway".into(),
-        format!("{}/dingtalk/robot/send", gw.url),
-        format!("--sink=http://127.0.0.1:{}", sink.port),
-        "--alerts=2000".into(),
-        "--alertnames=3".into(),
-        "--label=namespace=40".into(),
-        "--group-by=alertname,namespace".into(),
-        "--deadline=5m".into(),
-    ]);
-    assert!(status.success(), "{report:#}\n{stderr}\n{}", gw.log_text());
-    assert_eq!(report["target"], "gateway");
-    assert_report_matches_sink(&report, &sink, "sink", 2000);
 }
 
 #[test]
@@ -308,25 +355,19 @@ fn a_light_rules_load_against_a_real_prometheus_evaluates_every_rule_and_misses_
 
 #[test]
 fn a_deadline_that_passes_before_delivery_is_an_error_naming_what_is_pending() {
-    let dir = TempDir::new("loadtest-deadline").expect("temp dir");
-    let sink = Sink::start(
-        free_port(),
-        dir.path().join("sink.jsonl"),
-        &["--token", TOKEN],
-    );
     // group_wait holds every notification far past the deadline.
-    let config = robot_config(
-        dir.path(),
-        &sink,
+    let PipelineRun {
+        _dir,
+        sink,
+        status,
+        report,
+        stderr,
+    } = through_pipeline(
+        "loadtest-deadline",
         "    group_by: [alertname]\n    group_wait: 10m",
         "",
+        &["--alerts=50", "--deadline=3s"],
     );
-    let (status, report, stderr) = loadtest(&[
-        "alerts".into(),
-        format!("--config={}", config.display()),
-        "--alerts=50".into(),
-        "--deadline=3s".into(),
-    ]);
     assert_eq!(status.code(), Some(1), "{report:#}\n{stderr}");
     assert_eq!(report["complete"], false, "{report:#}");
     assert_eq!(report["ok"], false, "{report:#}");
@@ -338,4 +379,8 @@ fn a_deadline_that_passes_before_delivery_is_an_error_naming_what_is_pending() {
     );
     assert!(stderr.contains("deadline passed"), "{stderr}");
     assert!(sink.messages().is_empty());
+    assert_eq!(
+        metric_value(&sink.metrics(), "tocsin_sink_messages_accepted_total"),
+        0.0
+    );
 }

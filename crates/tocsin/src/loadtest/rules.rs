@@ -16,6 +16,7 @@ use tocsin_engine::{Sample, Timestamp};
 use tocsin_query::{ClientConfig, Datasource, PrometheusClient, QueryFuture};
 
 use super::progress::Progress;
+use super::Quantiles;
 
 pub struct Run {
     pub datasource: String,
@@ -54,29 +55,6 @@ struct CountSamples(AtomicU64);
 impl Outputs for CountSamples {
     fn write(&self, _group: &str, _ts: Timestamp, samples: &[Sample]) {
         self.0.fetch_add(samples.len() as u64, Ordering::Relaxed);
-    }
-}
-
-#[derive(Debug, Default, Serialize)]
-pub struct Quantiles {
-    pub p50: f64,
-    pub p95: f64,
-    pub max: f64,
-}
-
-fn quantiles(mut xs: Vec<Duration>) -> Quantiles {
-    xs.sort_unstable();
-    let pick = |q: f64| {
-        if xs.is_empty() {
-            return 0.0;
-        }
-        let k = ((xs.len() as f64 * q).ceil() as usize).clamp(1, xs.len());
-        xs[k - 1].as_secs_f64()
-    };
-    Quantiles {
-        p50: pick(0.5),
-        p95: pick(0.95),
-        max: xs.last().map_or(0.0, Duration::as_secs_f64),
     }
 }
 
@@ -391,8 +369,8 @@ async fn measure(run: &Run, file: String, progress: &mut Progress) -> anyhow::Re
         evaluations_per_second: evaluations as f64 / seconds.max(f64::EPSILON),
         evaluation_failures: metrics.groups.iter().map(|g| g.evaluation_failures).sum(),
         samples_recorded: outputs.0.load(Ordering::Relaxed),
-        group_iteration_seconds: quantiles(group_times),
-        rule_evaluation_seconds: quantiles(rule_times),
+        group_iteration_seconds: Quantiles::of(group_times),
+        rule_evaluation_seconds: Quantiles::of(rule_times),
         tocsin: TocsinCost {
             cpu_seconds: cpu.as_secs_f64(),
             cpu_percent_of_one_core: 100.0 * cpu.as_secs_f64() / seconds.max(f64::EPSILON),

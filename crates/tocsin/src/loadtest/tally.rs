@@ -14,6 +14,8 @@ use std::time::Duration;
 use serde::Serialize;
 use tocsin_notify::time::Timestamp;
 
+use super::Quantiles;
+
 /// One `… and N more NAME` line (`name` is `None` for `… of K other alert rules`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Count {
@@ -181,15 +183,7 @@ impl Tally {
 
     /// The report; `pipeline` has what only the in-process driver knows.
     pub fn report(&self, target: &str, elapsed: Duration, extra: Extra) -> Report {
-        let (mut latencies, lost) = self.match_counts();
-        latencies.sort_unstable();
-        let pick = |q: f64| -> f64 {
-            if latencies.is_empty() {
-                return 0.0;
-            }
-            let k = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len());
-            latencies[k - 1].as_secs_f64()
-        };
+        let (latencies, lost) = self.match_counts();
         let messages_per_receiver = self
             .per_minute
             .iter()
@@ -215,11 +209,7 @@ impl Tally {
             digests: self.digests,
             digest_messages: self.digest_messages,
             answers_130101: extra.answers_130101,
-            latency_seconds: Latency {
-                p50: pick(0.50),
-                p95: pick(0.95),
-                max: latencies.last().map_or(0.0, Duration::as_secs_f64),
-            },
+            latency_seconds: Quantiles::of(latencies),
             alerts_listed: self.listed_count,
             alerts_counted: self.counted,
             alerts_lost: lost.len(),
@@ -323,13 +313,6 @@ pub struct ReceiverMessages {
     pub per_minute: Vec<usize>,
 }
 
-#[derive(Debug, Serialize)]
-pub struct Latency {
-    pub p50: f64,
-    pub p95: f64,
-    pub max: f64,
-}
-
 /// `tocsin loadtest alerts`'s report (`--format json` prints it as is).
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -347,7 +330,7 @@ pub struct Report {
     pub digests: usize,
     pub digest_messages: usize,
     pub answers_130101: Option<u64>,
-    pub latency_seconds: Latency,
+    pub latency_seconds: Quantiles,
     pub alerts_listed: usize,
     pub alerts_counted: usize,
     pub alerts_lost: usize,
