@@ -303,6 +303,7 @@ async fn pipeline(run: Run, progress: &mut Progress) -> anyhow::Result<Report> {
                 elapsed,
                 &format!(" · {queued} queued · {} × 130101", stats.throttles),
             ),
+            idle_rounds >= 2 || elapsed >= run.deadline,
         );
         if idle_rounds >= 2 {
             break extra(true, None);
@@ -576,13 +577,15 @@ async fn chain(run: Run, progress: &mut Progress) -> anyhow::Result<Report> {
             undelivered_notifications: None,
             outbox_evicted: None,
         };
+        let done = alerts.all_in() && (sink.is_none() || unreported == 0);
         progress.show(
             tally.alerts_in() - unreported,
             scenario.alerts,
             "alerts reported",
             &progress_line(&tally, elapsed, &format!(" · {posted} posted")),
+            done || elapsed >= run.deadline,
         );
-        if alerts.all_in() && (sink.is_none() || unreported == 0) {
+        if done {
             break extra(true, None);
         }
         if elapsed >= run.deadline {

@@ -28,12 +28,14 @@ impl Progress {
         }
     }
 
-    /// `done` of `total`, then what else to say; drawn when it is time to.
-    pub fn show(&mut self, done: usize, total: usize, what: &str, rest: &str) {
+    /// `done` of `total`, then what else to say; drawn when it is time to, and always when
+    /// it is the `last` word.
+    pub fn show(&mut self, done: usize, total: usize, what: &str, rest: &str, last: bool) {
         let now = Instant::now();
-        if self
-            .last
-            .is_some_and(|l| now.duration_since(l) < self.every)
+        if !last
+            && self
+                .last
+                .is_some_and(|l| now.duration_since(l) < self.every)
         {
             return;
         }

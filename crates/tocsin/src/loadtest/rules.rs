@@ -327,6 +327,7 @@ async fn measure(run: &Run, file: String, progress: &mut Progress) -> anyhow::Re
                 "{evaluations} evaluations · {} queries",
                 ds.queries.load(Ordering::Relaxed)
             ),
+            elapsed >= run.duration,
         );
     }
     let seconds = started.elapsed().as_secs_f64();
