@@ -204,6 +204,33 @@ pub struct Pipeline {
     repeat: HashMap<String, Duration>,
     next_seq: u64,
     stats: PipelineStats,
+    /// Told of every delivered message ([`Pipeline::observe`]).
+    observer: Option<std::sync::mpsc::Sender<Delivered>>,
+}
+
+/// One message a receiver accepted, as an observer ([`Pipeline::observe`]; `tocsin
+/// loadtest`) is told of it: for a DingTalk robot each message of a batch, for webhook and
+/// Alertmanager lanes each notification (its alerts all carried in full).
+#[derive(Clone, Debug)]
+pub struct Delivered {
+    pub lane: Destination,
+    /// When the receiver's answer arrived.
+    pub at: Timestamp,
+    /// Receiver names of the groups in it.
+    pub receiver: String,
+    /// The group key, or `digest`.
+    pub about: String,
+    /// `(k, n)` when the message is part k of n.
+    pub part: Option<(usize, usize)>,
+    /// Part of a digest batch.
+    pub digest: bool,
+    /// Alerts it reports (listed or counted).
+    pub alerts: usize,
+    /// The rendered title and text (DingTalk); empty for other lanes.
+    pub title: String,
+    pub text: String,
+    /// Fingerprints of the alerts carried in full (webhook and Alertmanager lanes).
+    pub fingerprints: Vec<u64>,
 }
 
 /// A notification on its way into a lane and the outbox.
@@ -308,6 +335,7 @@ impl Pipeline {
             repeat,
             next_seq: 1,
             stats: PipelineStats::default(),
+            observer: None,
         };
         if let Some(dir) = &options.outbox_dir {
             let (outbox, pending) = Outbox::open(dir, options.outbox)?;
@@ -609,6 +637,7 @@ impl Pipeline {
                 "message delivered"
             );
         }
+        self.tell_observer(job, delivered, &outcome, now);
         self.stats.messages_sent += delivered as u64;
         if outcome == SendResult::Delivered {
             self.stats.batches_delivered += 1;
@@ -649,6 +678,55 @@ impl Pipeline {
             (_, Ok(())) => {}
         }
         Ok(())
+    }
+
+    /// Sends a [`Delivered`] to `tx` for every message delivered from now on; additive, for
+    /// `tocsin loadtest` (the pipeline does not depend on anyone listening).
+    pub fn observe(&mut self, tx: std::sync::mpsc::Sender<Delivered>) {
+        self.observer = Some(tx);
+    }
+
+    fn tell_observer(&mut self, job: &Job, delivered: usize, outcome: &SendResult, now: Timestamp) {
+        let Some(tx) = &self.observer else {
+            return;
+        };
+        let mut told = Vec::new();
+        for m in &job.batch.messages[..delivered] {
+            told.push(Delivered {
+                lane: job.lane.clone(),
+                at: now,
+                receiver: m.receiver.clone(),
+                about: m.about.clone(),
+                part: m.part,
+                digest: job.batch.digest,
+                alerts: m.alerts,
+                title: m.rendered.title.clone(),
+                text: m.rendered.text.clone(),
+                fingerprints: Vec::new(),
+            });
+        }
+        if *outcome == SendResult::Delivered {
+            for n in &job.batch.notifications {
+                told.push(Delivered {
+                    lane: job.lane.clone(),
+                    at: now,
+                    receiver: n.receiver.clone(),
+                    about: n.group_key.clone(),
+                    part: None,
+                    digest: false,
+                    alerts: n.alerts.len(),
+                    title: String::new(),
+                    text: String::new(),
+                    fingerprints: n.alerts.iter().map(|a| a.fingerprint).collect(),
+                });
+            }
+        }
+        for d in told {
+            if tx.send(d).is_err() {
+                self.observer = None;
+                return;
+            }
+        }
     }
 
     /// Robots held back by a throttle at `now`, and until when.
@@ -876,6 +954,11 @@ impl Notifier {
     pub fn pipeline(&self) -> &Pipeline {
         &self.pipeline
     }
+
+    /// [`Pipeline::observe`].
+    pub fn observe(&mut self, tx: std::sync::mpsc::Sender<Delivered>) {
+        self.pipeline.observe(tx);
+    }
 }
 
 #[cfg(test)]
@@ -984,6 +1067,48 @@ mod tests {
         let t2 = t0 + std::time::Duration::from_secs(300);
         p.submit(gateway_post("robot", t0), t2).unwrap();
         assert_eq!(alerts_in(&p.tick(t2).unwrap(), "dingtalk:robot"), [1]);
+    }
+
+    #[test]
+    fn an_observer_hears_of_each_delivered_notification_and_not_of_failed_ones() {
+        let config: NotifyConfig = serde_json::from_str(
+            r#"{"route": {"receiver": "hook", "group_by": ["instance"], "group_wait": "0s"},
+                "receivers": [{"name": "hook", "webhook": {"url": "http://hook/x"}}]}"#,
+        )
+        .unwrap();
+        let mut p = Pipeline::new(&config, &PipelineOptions::default()).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        p.observe(tx);
+        let t0 = Timestamp::from_secs(1_000);
+        p.ingest([alert("a", t0), alert("b", t0)], t0);
+        let jobs = p.tick(t0).unwrap();
+        assert_eq!(jobs.len(), 1, "one webhook request at a time");
+        let failed = DeliveryError {
+            result: SendResult::Transient,
+            message: "connection refused".into(),
+            delivered: 0,
+        };
+        p.complete(&jobs[0], Err(failed), t0).unwrap();
+        assert!(rx.try_recv().is_err(), "a failed send is not a delivery");
+        let mut told = Vec::new();
+        let mut t = t0;
+        while told.len() < 2 {
+            t = t + std::time::Duration::from_secs(60);
+            for j in p.tick(t).unwrap() {
+                p.complete(&j, Ok(()), t).unwrap();
+            }
+            told.extend(rx.try_iter());
+            assert!(t < t0 + std::time::Duration::from_secs(3600), "{told:?}");
+        }
+        assert_eq!(told.len(), 2, "{told:?}");
+        let mut carried: Vec<u64> = told.iter().flat_map(|d| d.fingerprints.clone()).collect();
+        carried.sort_unstable();
+        let mut want = vec![alert("a", t0).fingerprint, alert("b", t0).fingerprint];
+        want.sort_unstable();
+        assert_eq!(carried, want);
+        assert!(told
+            .iter()
+            .all(|d| d.lane.to_string() == "webhook:hook" && d.alerts == 1));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 mod cmd;
 mod config;
 mod http;
+mod loadtest;
 mod logging;
 mod notify;
 mod query_string;
@@ -39,6 +40,8 @@ enum Command {
     /// Backtest two rule sets over Prometheus's history (or evaluate them live with --live)
     /// and compare them alert by alert (exit 0 nothing regressed, 1 regressed, 2 usage).
     Diff(Box<cmd::diff::DiffArgs>),
+    /// Load-test the notification pipeline or a chain (`alerts`) with a scenario.
+    Loadtest(cmd::loadtest::LoadtestArgs),
     /// Evaluate rule files against Prometheus and notify: the daemon.
     Run(cmd::run::RunArgs),
     /// Only deliver Alertmanager webhook posts to DingTalk robots (POST /dingtalk/<receiver>/send).
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => cmd::check::run(args),
         Command::Diff(args) => cmd::diff::run(*args),
+        Command::Loadtest(args) => cmd::loadtest::run(args),
         Command::Run(args) => cmd::run::run(args),
         Command::Gateway(args) => cmd::gateway::run(args),
         Command::Sink(args) => cmd::sink::run(args),

@@ -16,7 +16,7 @@ use tocsin_engine::runner::{AlertNotifier, OutgoingAlert, OutgoingState};
 use tocsin_notify::alert::NotifyAlert;
 use tocsin_notify::config::NotifyConfig;
 use tocsin_notify::gateway;
-use tocsin_notify::pipeline::{Notifier, PipelineError, PipelineOptions, PipelineStats};
+use tocsin_notify::pipeline::{Delivered, Notifier, PipelineError, PipelineOptions, PipelineStats};
 use tocsin_notify::time::Timestamp;
 use tocsin_notify::zoned::TimeZone;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
@@ -91,9 +91,29 @@ pub struct NotifyStatus {
     /// Robots held back by a throttle, until when.
     throttled: BTreeMap<String, Timestamp>,
     outbox_evicted: u64,
+    /// Aggregation groups alive, and alerts in them.
+    groups: (usize, usize),
 }
 
 impl NotifyStatus {
+    pub fn stats(&self) -> PipelineStats {
+        self.stats
+    }
+
+    /// Notifications waiting, all destinations together.
+    pub fn queued_total(&self) -> usize {
+        self.queued.values().sum()
+    }
+
+    pub fn outbox_evicted(&self) -> u64 {
+        self.outbox_evicted
+    }
+
+    /// Aggregation groups alive, and alerts in them.
+    pub fn groups(&self) -> (usize, usize) {
+        self.groups
+    }
+
     pub fn expose(&self, page: &mut Exposition) {
         let s = &self.stats;
         let counters: [(&str, &str, u64); 10] = [
@@ -200,12 +220,27 @@ pub fn start(
     outbox_dir: Option<std::path::PathBuf>,
     dry_run: bool,
 ) -> anyhow::Result<Started> {
+    start_observed(config, external_url, time_zone, outbox_dir, dry_run, None)
+}
+
+/// [`start`], telling `observer` of every delivered message (`tocsin loadtest`).
+pub fn start_observed(
+    config: &NotifyConfig,
+    external_url: &str,
+    time_zone: TimeZone,
+    outbox_dir: Option<std::path::PathBuf>,
+    dry_run: bool,
+    observer: Option<std::sync::mpsc::Sender<Delivered>>,
+) -> anyhow::Result<Started> {
     let mut options = PipelineOptions {
         outbox_dir,
         ..PipelineOptions::daemon(external_url)
     };
     options.render.time_zone = time_zone;
-    let pipeline = Notifier::from_config(config, &options, dry_run).context("notify")?;
+    let mut pipeline = Notifier::from_config(config, &options, dry_run).context("notify")?;
+    if let Some(tx) = observer {
+        pipeline.observe(tx);
+    }
     let (tx, rx) = unbounded_channel();
     let status = Arc::new(Mutex::new(NotifyStatus::default()));
     let task = tokio::spawn(drive(rx, pipeline, status.clone()));
@@ -356,6 +391,7 @@ fn publish(notifier: &Notifier, status: &Mutex<NotifyStatus>) {
         s.queued = pipeline.queued();
         s.throttled = pipeline.throttled(Timestamp::now());
         s.outbox_evicted = pipeline.outbox_overflowed();
+        s.groups = pipeline.dispatcher().stats();
     }
 }
 
