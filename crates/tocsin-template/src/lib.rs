@@ -22,7 +22,6 @@ mod value;
 mod vars;
 
 pub use exec::{TemplateContext, MAX_CALL_DEPTH, MAX_OUTPUT, MAX_STEPS};
-pub use funcs::time::{civil_from_days, days_from_civil, rfc3339_millis};
 pub use notification::{NotificationAlert, NotificationData};
 pub use parse::MAX_DEPTH;
 pub use value::{AlertTemplateData, Labels, Sample};

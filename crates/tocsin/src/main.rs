@@ -10,7 +10,6 @@ mod query_string;
 mod remote;
 mod shadow;
 mod sink;
-mod timefmt;
 mod unittest;
 mod watch;
 mod web;

@@ -399,8 +399,8 @@ fn the_same_storm_from_alertmanager_through_gateway_gets_no_130101_and_every_ale
                 "labels": {"alertname": "FlinkJobNotRunning", "job_name": job(i),
                            "namespace": "flink", "severity": "critical"},
                 "annotations": {"summary": summary(&job(i))},
-                "startsAt": now.rfc3339(),
-                "endsAt": (now + Duration::from_secs(3600)).rfc3339(),
+                "startsAt": now.rfc3339_nano(),
+                "endsAt": (now + Duration::from_secs(3600)).rfc3339_nano(),
             })
         })
         .collect();
