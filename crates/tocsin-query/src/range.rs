@@ -16,8 +16,8 @@ use serde::Deserialize;
 use crate::client::{duration_seconds, form_pair, unix_seconds, PrometheusClient};
 use crate::decode::{decode_envelope, decode_query};
 use crate::error::QueryError;
-use crate::labels::LabelSet;
 use crate::value::QueryResult;
+use tocsin_core::Labels;
 
 /// What one query cost the server, as Prometheus reports it with `stats=all`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -109,7 +109,7 @@ impl PrometheusClient {
         selectors: &[&str],
         start: SystemTime,
         end: SystemTime,
-    ) -> Result<Vec<LabelSet>, QueryError> {
+    ) -> Result<Vec<Labels>, QueryError> {
         let url = format!("{}/api/v1/series", self.url());
         let endpoint = format!("POST {url}");
         let mut form = String::with_capacity(64);
@@ -125,7 +125,7 @@ impl PrometheusClient {
                     .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
                     .body(form.clone())
             },
-            |status, body| decode_envelope::<Vec<LabelSet>>(status, body, &endpoint),
+            |status, body| decode_envelope::<Vec<Labels>>(status, body, &endpoint),
         )
         .await
     }

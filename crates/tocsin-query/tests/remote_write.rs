@@ -7,14 +7,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use prost::Message;
 use tocsin_query::remote_write::{WriteRequest, WriteSample, STALE_NAN_BITS};
 use tocsin_query::{
-    Auth, BasicAuth, ClientConfig, LabelSet, PrometheusClient, QueryValue, RemoteWriteClient,
+    Auth, BasicAuth, ClientConfig, Labels, PrometheusClient, QueryValue, RemoteWriteClient,
     RemoteWriteConfig, RemoteWriteError, RetryPolicy, Secret, SecretSource,
 };
 use tocsin_testkit::{free_port, CannedResponse, Prometheus, PrometheusOptions, Recorder};
 
 const PASSWORD: &str = "s3cr3t-pw";
 
-fn labels(pairs: &[(&str, &str)]) -> LabelSet {
+fn labels(pairs: &[(&str, &str)]) -> Labels {
     pairs.iter().copied().collect()
 }
 
@@ -55,13 +55,13 @@ fn fast_retries(url: String) -> RemoteWriteConfig {
 }
 
 /// `expr` at `t` as (labels, value) pairs sorted by labels.
-async fn vector(prom: &Prometheus, expr: &str, t: i64) -> Vec<(LabelSet, f64)> {
+async fn vector(prom: &Prometheus, expr: &str, t: i64) -> Vec<(Labels, f64)> {
     let c = PrometheusClient::new(ClientConfig::new(prom.url())).unwrap();
     let r = c.instant_query(expr, at(t)).await.unwrap();
     let QueryValue::Vector(v) = r.value else {
         panic!("{:?}", r.value)
     };
-    let mut out: Vec<(LabelSet, f64)> = v.into_iter().map(|s| (s.labels, s.value)).collect();
+    let mut out: Vec<(Labels, f64)> = v.into_iter().map(|s| (s.labels, s.value)).collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }
@@ -104,7 +104,7 @@ async fn written_series_read_back_with_exact_labels_and_values() {
     writer(&prom).write(&series).await.unwrap();
 
     let got = vector(&prom, "tocsin_rw", t).await;
-    let mut want: Vec<(LabelSet, f64)> = series.iter().map(|(l, v, _)| (l.clone(), *v)).collect();
+    let mut want: Vec<(Labels, f64)> = series.iter().map(|(l, v, _)| (l.clone(), *v)).collect();
     want.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(got.len(), want.len(), "{got:?}");
     for ((gl, gv), (wl, wv)) in got.iter().zip(&want) {
@@ -175,9 +175,9 @@ async fn ten_thousand_series_arrive_in_batches_of_five_hundred() {
         .collect();
     writer(&prom).write(&series).await.unwrap();
     let got = vector(&prom, "count(tocsin_rw_bulk)", t).await;
-    assert_eq!(got, [(LabelSet::new(), 10_000.0)]);
+    assert_eq!(got, [(Labels::empty(), 10_000.0)]);
     let got = vector(&prom, "sum(tocsin_rw_bulk)", t).await;
-    assert_eq!(got, [(LabelSet::new(), (0..10_000).sum::<i64>() as f64)]);
+    assert_eq!(got, [(Labels::empty(), (0..10_000).sum::<i64>() as f64)]);
 }
 
 #[tokio::test]
@@ -339,7 +339,7 @@ async fn series_without_labels_are_refused_before_anything_is_sent() {
     let err = w
         .write(&[
             (labels(&[("__name__", "up")]), 1.0, 1),
-            (LabelSet::new(), 1.0, 1),
+            (Labels::empty(), 1.0, 1),
         ])
         .await
         .unwrap_err();

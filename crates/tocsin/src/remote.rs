@@ -16,7 +16,7 @@ use std::time::Duration;
 use tocsin_engine::runner::{FlushFuture, Outputs};
 use tocsin_engine::{Sample, Timestamp};
 use tocsin_query::remote_write::WriteSample;
-use tocsin_query::{LabelSetBuilder, RemoteWriteClient};
+use tocsin_query::{LabelsBuilder, RemoteWriteClient};
 use tokio::sync::{watch, Notify};
 use tracing::warn;
 
@@ -105,7 +105,7 @@ impl Outputs for RemoteWriteOutputs {
     fn write(&self, _group: &str, ts: Timestamp, samples: &[Sample]) {
         let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
         for s in samples {
-            let mut b = LabelSetBuilder::with_capacity(8, 128);
+            let mut b = LabelsBuilder::with_capacity(8, 128);
             for (k, v) in s.labels.iter() {
                 b.push(k, v);
             }

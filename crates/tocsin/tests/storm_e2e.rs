@@ -17,7 +17,7 @@ use common::{metric_value, now_millis, rfc3339_millis, wait_until, Daemon, Sink,
 use tocsin_notify::dingtalk::{sign, Secret};
 use tocsin_notify::time::Timestamp;
 use tocsin_query::remote_write::{compress, encode_write_request};
-use tocsin_query::LabelSetBuilder;
+use tocsin_query::LabelsBuilder;
 use tocsin_testkit::{
     free_port, http_post, http_request, Alertmanager, Prometheus, PrometheusOptions, TempDir,
 };
@@ -103,7 +103,7 @@ impl Setup {
 
 /// `flink_job_up{job_name="job-NNNN", namespace="flink"} 0` for every job, by remote write.
 fn write_jobs_down(prom: &Prometheus) {
-    let mut builder = LabelSetBuilder::default();
+    let mut builder = LabelsBuilder::default();
     let at = now_millis();
     let samples: Vec<_> = (0..ALERTS)
         .map(|i| {
