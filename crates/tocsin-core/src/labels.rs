@@ -64,6 +64,7 @@ impl Labels {
 
     /// A set from its encoding, which the caller guarantees is well formed: sorted pairs of
     /// UTF-8 strings, each followed by [`SEP`].
+    #[inline]
     pub fn from_encoded(bytes: &[u8]) -> Self {
         Labels {
             fingerprint: xxh64(bytes, 0),
@@ -72,6 +73,7 @@ impl Labels {
     }
 
     /// Like [`Labels::from_encoded`] with the fingerprint already computed.
+    #[inline]
     pub fn from_encoded_with(bytes: &[u8], fingerprint: u64) -> Self {
         Labels {
             fingerprint,
@@ -80,15 +82,18 @@ impl Labels {
     }
 
     /// Prometheus's `labels.Hash()` of this set: xxHash64 (seed 0) of the encoding.
+    #[inline]
     pub fn fingerprint(&self) -> u64 {
         self.fingerprint
     }
 
     /// The encoding: `name 0xFF value 0xFF` per pair, sorted by name.
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
     }
 
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()
     }
@@ -99,22 +104,26 @@ impl Labels {
     }
 
     /// The pairs in name order.
+    #[inline]
     pub fn iter(&self) -> Iter<'_> {
         Iter {
             raw: RawIter { rest: &self.bytes },
         }
     }
 
+    #[inline]
     pub fn get(&self, name: &str) -> Option<&str> {
         self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
 
     /// The pairs as raw bytes, without UTF-8 checks (for merging on the hot path).
+    #[inline]
     pub fn raw_pairs(&self) -> RawIter<'_> {
         RawIter { rest: &self.bytes }
     }
 
     /// True when both are clones of one set (one allocation).
+    #[inline]
     pub fn same_allocation(&self, other: &Labels) -> bool {
         Arc::ptr_eq(&self.bytes, &other.bytes)
     }
@@ -127,6 +136,7 @@ impl Labels {
 }
 
 /// Appends one `name 0xFF value 0xFF` pair to an encoding.
+#[inline]
 pub fn push_pair(buf: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     buf.extend_from_slice(name);
     buf.push(SEP);
@@ -141,6 +151,7 @@ pub struct RawIter<'a> {
 }
 
 impl<'a> RawIter<'a> {
+    #[inline]
     pub fn over(bytes: &'a [u8]) -> Self {
         RawIter { rest: bytes }
     }
@@ -149,6 +160,7 @@ impl<'a> RawIter<'a> {
 impl<'a> Iterator for RawIter<'a> {
     type Item = (&'a [u8], &'a [u8]);
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         let n_end = self.rest.iter().position(|&b| b == SEP)?;
         let name = &self.rest[..n_end];
@@ -168,6 +180,7 @@ pub struct Iter<'a> {
 impl<'a> Iterator for Iter<'a> {
     type Item = (&'a str, &'a str);
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         let (n, v) = self.raw.next()?;
         // Every encoding is built from `&str`s, so these never fail.
@@ -194,6 +207,7 @@ impl Default for Labels {
 }
 
 impl PartialEq for Labels {
+    #[inline]
     fn eq(&self, other: &Self) -> bool {
         self.fingerprint == other.fingerprint && self.bytes == other.bytes
     }
@@ -202,6 +216,7 @@ impl PartialEq for Labels {
 impl Eq for Labels {}
 
 impl Hash for Labels {
+    #[inline]
     fn hash<H: Hasher>(&self, state: &mut H) {
         state.write_u64(self.fingerprint);
     }
@@ -215,6 +230,7 @@ impl PartialOrd for Labels {
 
 impl Ord for Labels {
     /// Prometheus's `labels.Compare`: pair by pair, name then value, shorter set first.
+    #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
         let mut a = self.raw_pairs();
         let mut b = other.raw_pairs();
@@ -443,6 +459,7 @@ impl<'de> Visitor<'de> for AppendStr<'_> {
 pub struct FingerprintHasher(u64);
 
 impl Hasher for FingerprintHasher {
+    #[inline]
     fn finish(&self) -> u64 {
         self.0
     }
@@ -454,6 +471,7 @@ impl Hasher for FingerprintHasher {
         }
     }
 
+    #[inline]
     fn write_u64(&mut self, n: u64) {
         self.0 = n;
     }
@@ -470,6 +488,7 @@ pub struct Sample {
 }
 
 impl Sample {
+    #[inline]
     pub fn new(labels: Labels, value: f64) -> Self {
         Sample { labels, value }
     }

@@ -24,14 +24,17 @@ const NS_PER_MS: i64 = 1_000_000;
 pub struct Timestamp(i64);
 
 impl Timestamp {
+    #[inline]
     pub const fn from_nanos(nanos: i64) -> Self {
         Timestamp(nanos)
     }
 
+    #[inline]
     pub const fn from_millis(millis: i64) -> Self {
         Timestamp(millis.saturating_mul(NS_PER_MS))
     }
 
+    #[inline]
     pub const fn from_secs(secs: i64) -> Self {
         Timestamp(secs.saturating_mul(NS_PER_SEC))
     }
@@ -58,21 +61,25 @@ impl Timestamp {
         }
     }
 
+    #[inline]
     pub const fn as_nanos(self) -> i64 {
         self.0
     }
 
     /// Whole seconds, rounded down: Go's `Time.Unix()`, the `ALERTS_FOR_STATE` value.
+    #[inline]
     pub const fn unix_seconds(self) -> i64 {
         self.0.div_euclid(NS_PER_SEC)
     }
 
     /// Milliseconds, rounded down: Prometheus's `timestamp.FromTime`, the sample timestamp.
+    #[inline]
     pub const fn unix_millis(self) -> i64 {
         self.0.div_euclid(NS_PER_MS)
     }
 
     /// `self - earlier` in signed nanoseconds (Go's `Time.Sub`).
+    #[inline]
     pub const fn since(self, earlier: Timestamp) -> i64 {
         self.0.saturating_sub(earlier.0)
     }
@@ -198,6 +205,7 @@ impl std::ops::Add<Duration> for Timestamp {
     type Output = Timestamp;
 
     /// `self + d`, saturating.
+    #[inline]
     fn add(self, d: Duration) -> Timestamp {
         Timestamp(self.0.saturating_add(nanos(d)))
     }
@@ -207,12 +215,14 @@ impl std::ops::Sub<Duration> for Timestamp {
     type Output = Timestamp;
 
     /// `self - d`, saturating.
+    #[inline]
     fn sub(self, d: Duration) -> Timestamp {
         Timestamp(self.0.saturating_sub(nanos(d)))
     }
 }
 
 /// A duration in signed nanoseconds, saturating at `i64::MAX` (292 years).
+#[inline]
 pub fn nanos(d: Duration) -> i64 {
     i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
 }
