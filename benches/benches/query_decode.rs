@@ -1,8 +1,10 @@
-//! Decoding a 10,000-series `/api/v1/query` vector answer (tocsin-query's hot path).
+//! Decoding a 10,000-series `/api/v1/query` vector answer (tocsin-query's hot path), alone
+//! and on to the engine's samples as the runner hands them to a rule (`runner/query.rs`).
 //!
 //! `cargo bench -p tocsin-benches --bench query_decode`
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use tocsin_engine::Sample;
 use tocsin_query::{decode_query_response, QueryValue};
 
 /// A Prometheus-shaped answer: Flink-like series with 7 labels each, sorted as Prometheus
@@ -45,6 +47,18 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(body.len() as u64));
     g.bench_function("vector_10k_series", |b| {
         b.iter(|| decode_query_response(200, std::hint::black_box(body.as_bytes())))
+    });
+    g.bench_function("vector_10k_series_to_engine_samples", |b| {
+        b.iter(|| {
+            let r = decode_query_response(200, std::hint::black_box(body.as_bytes()));
+            match r.map(|r| r.value) {
+                Ok(QueryValue::Vector(v)) => v
+                    .into_iter()
+                    .map(|s| Sample::new(s.labels, s.value))
+                    .collect::<Vec<_>>(),
+                _ => Vec::new(),
+            }
+        })
     });
     g.finish();
 }

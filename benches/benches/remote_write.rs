@@ -11,7 +11,7 @@ use tocsin_query::remote_write::{
     compress, encode_write_request_into, Label, Message, Sample, TimeSeries, WriteRequest,
     WriteSample, DEFAULT_MAX_SERIES_PER_REQUEST,
 };
-use tocsin_query::LabelSet;
+use tocsin_query::Labels;
 
 const SERIES: usize = 10_000;
 
@@ -25,7 +25,7 @@ fn series() -> Vec<WriteSample> {
             let instance = format!("10.{}.{}.{}:9249", i / 65536, (i / 256) % 256, i % 256);
             let task = format!("Source: kafka-orders-{} -> Map -> Sink", i % 40);
             let subtask = (i % 64).to_string();
-            let labels: LabelSet = [
+            let labels: Labels = [
                 (
                     "__name__",
                     "job:flink_taskmanager_job_task_numRecordsInPerSecond:rate5m",

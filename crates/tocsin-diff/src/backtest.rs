@@ -256,7 +256,7 @@ fn split_steps(
     let start_ms = grid.at(first).unix_millis();
     for s in series {
         cost.series += 1;
-        let labels = Labels::new(s.labels.iter());
+        let labels = s.labels;
         for p in s.points {
             cost.points += 1;
             let offset = p.timestamp_ms - start_ms;

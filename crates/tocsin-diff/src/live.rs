@@ -361,7 +361,7 @@ async fn instant(
         .ok_or_else(|| tocsin_engine::RuleError::NotVector.to_string())?;
     Ok(samples
         .into_iter()
-        .map(|s| Sample::new(Labels::new(s.labels.iter()), s.value))
+        .map(|s| Sample::new(s.labels, s.value))
         .collect())
 }
 
@@ -462,7 +462,7 @@ impl<'a> ServerSide<'a> {
                 let mut snap = Snapshot::new();
                 let mut firing = Vec::new();
                 for alert in &a.alerts {
-                    let labels = Labels::new(alert.labels.iter());
+                    let labels = alert.labels.clone();
                     let state = match alert.state {
                         tocsin_query::AlertState::Firing => "firing",
                         tocsin_query::AlertState::Pending => "pending",

@@ -136,7 +136,7 @@ pub fn side_report(deliveries: &[Delivery], start: Timestamp, end: Timestamp) ->
         .map(|(lane, ds)| {
             let mut per_day: BTreeMap<String, u64> = BTreeMap::new();
             for d in &ds {
-                let day = crate::report::rfc3339(Timestamp::from_millis(d.at.as_millis()));
+                let day = crate::report::rfc3339(d.at);
                 *per_day.entry(day[..10].to_string()).or_default() += d.requests as u64;
             }
             let counts = counts(&ds);

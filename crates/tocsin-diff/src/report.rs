@@ -303,49 +303,14 @@ pub struct StateMismatch {
     pub new: (String, String),
 }
 
-/// RFC 3339 UTC with milliseconds (`tocsin_template::rfc3339_millis`).
+/// RFC 3339 UTC with milliseconds.
 pub fn rfc3339(ts: Timestamp) -> String {
-    tocsin_template::rfc3339_millis(ts.unix_millis())
+    ts.rfc3339_millis()
 }
 
-/// Milliseconds since the epoch of `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (UTC only).
+/// Milliseconds since the epoch of an RFC 3339 time.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b'T'
-        || b[13] != b':'
-        || b[16] != b':'
-        || !s.ends_with('Z')
-    {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| {
-        let t = s.get(r)?;
-        t.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| t.parse::<i64>().ok())?
-    };
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let frac = &s[19..s.len() - 1];
-    let ms = match frac.strip_prefix('.') {
-        None if frac.is_empty() => 0,
-        Some(f) if !f.is_empty() && f.bytes().all(|c| c.is_ascii_digit()) => {
-            let mut digits: String = f.chars().take(3).collect();
-            while digits.len() < 3 {
-                digits.push('0');
-            }
-            digits.parse::<i64>().ok()?
-        }
-        _ => return None,
-    };
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
-        return None;
-    }
-    let days = tocsin_template::days_from_civil(y, m, d);
-    Some((days * 86_400 + hh * 3600 + mm * 60 + ss) * 1000 + ms)
+    Timestamp::parse_rfc3339(s).map(Timestamp::unix_millis)
 }
 
 /// `{a="b", c="d"}`.
@@ -362,36 +327,10 @@ pub fn label_map_of(l: &tocsin_engine::Labels) -> BTreeMap<String, String> {
 }
 
 /// Nanoseconds since the epoch of an RFC 3339 time as Prometheus's API prints it
-/// (`2026-01-02T15:04:05.123456789Z`, or with a `+01:00` offset in a non-UTC zone).
+/// (`2026-01-02T15:04:05.123456789Z`, or with a `+01:00` offset in a non-UTC zone); `None`
+/// for Prometheus's zero time (`0001-01-01T00:00:00Z`, never evaluated), which does not fit.
 pub fn parse_rfc3339_nanos(s: &str) -> Option<i64> {
-    let (body, offset_s) = if let Some(b) = s.strip_suffix('Z') {
-        (b, 0)
-    } else {
-        let cut = s.len().checked_sub(6)?;
-        let (b, off) = (s.get(..cut)?, s.get(cut..)?);
-        let sign = match off.as_bytes().first()? {
-            b'+' => 1,
-            b'-' => -1,
-            _ => return None,
-        };
-        let hh: i64 = off.get(1..3)?.parse().ok()?;
-        let mm: i64 = off.get(4..6)?.parse().ok()?;
-        (b, sign * (hh * 3600 + mm * 60))
-    };
-    let whole = body.get(..19)?;
-    let secs_ms = parse_rfc3339(&format!("{whole}Z"))?;
-    let frac = &body[19..];
-    let nanos = match frac.strip_prefix('.') {
-        None if frac.is_empty() => 0,
-        Some(f) if !f.is_empty() && f.len() <= 9 && f.bytes().all(|c| c.is_ascii_digit()) => {
-            format!("{f:0<9}").parse::<i64>().ok()?
-        }
-        _ => return None,
-    };
-    // Prometheus's zero time (`0001-01-01T00:00:00Z`, never evaluated) does not fit: None.
-    (secs_ms / 1000 - offset_s)
-        .checked_mul(1_000_000_000)?
-        .checked_add(nanos)
+    Timestamp::parse_rfc3339(s).map(Timestamp::as_nanos)
 }
 
 #[cfg(test)]

@@ -50,25 +50,7 @@ const PATIENCE: Duration = Duration::from_secs(30);
 
 /// Go's RFC 3339 (UTC) as Prometheus prints `activeAt`.
 fn parse_rfc3339(s: &str) -> Timestamp {
-    let num = |t: &str| t.parse::<i64>().unwrap_or_else(|_| panic!("bad time {s}"));
-    let (date, time) = s.split_once('T').unwrap_or_else(|| panic!("bad time {s}"));
-    let time = time.trim_end_matches('Z');
-    let d: Vec<i64> = date.split('-').map(num).collect();
-    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
-    let t: Vec<i64> = hms.split(':').map(num).collect();
-    let nanos = if frac.is_empty() {
-        0
-    } else {
-        num(&format!("{frac:0<9}")[..9])
-    };
-    let (y, m, day) = (d[0] - i64::from(d[1] <= 2), d[1], d[2]);
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
-    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
-    Timestamp::from_nanos(
-        ((days * 24 + t[0]) * 60 + t[1]) * 60 * 1_000_000_000 + t[2] * 1_000_000_000 + nanos,
-    )
+    Timestamp::parse_rfc3339(s).unwrap_or_else(|| panic!("bad time {s}"))
 }
 
 async fn prometheus_active_at(prom: &PrometheusClient, name: &str) -> Option<Timestamp> {

@@ -1,5 +1,15 @@
 //! Label sets as Prometheus's `labels.Labels`: sorted by name, compared and
 //! printed the same way.
+//!
+//! Why not the workspace's `tocsin_core::Labels`: that one is an immutable encoding
+//! (`name 0xFF value 0xFF …` in one `Arc<[u8]>` with Prometheus's fingerprint), made for
+//! sets that are built once and then compared, hashed and cloned — query answers, alerts,
+//! notifications. The evaluator instead edits label sets at every step of every node
+//! (`set`/`del` for functions such as `label_replace`, `keep`/`drop`/`match_labels` for
+//! aggregations and vector matching) and shares the name and value strings between the
+//! thousands of sets a range evaluation makes; pairs of interned `Arc<str>`s do that
+//! without re-encoding or copying text. Only `tocsin test rules` crosses between the
+//! two, once per rule result.
 
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};

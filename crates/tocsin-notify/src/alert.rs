@@ -96,9 +96,11 @@ pub struct NotifyAlert {
     pub labels: SharedLabels,
     pub annotations: SharedLabels,
     /// When it started firing.
+    #[serde(with = "tocsin_core::time::millis")]
     pub starts_at: Timestamp,
     /// When it resolved; for a firing alert, optionally the time after which it counts as
     /// resolved unless re-sent (Prometheus's `valid_until`), as Alertmanager treats it.
+    #[serde(default, with = "tocsin_core::time::millis::option")]
     pub ends_at: Option<Timestamp>,
     pub generator_url: String,
     pub status: AlertStatus,

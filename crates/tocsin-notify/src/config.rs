@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use crate::dingtalk::{DingTalkReceiverConfig, Mention};
-use crate::time::{format_duration, parse_duration};
+use crate::time::parse_duration;
 
 /// `notify:`.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -83,7 +83,9 @@ pub struct PromDuration(pub Duration);
 
 impl fmt::Debug for PromDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&format_duration(self.0))
+        f.write_str(&tocsin_core::format_duration(
+            i64::try_from(self.0.as_millis()).unwrap_or(i64::MAX),
+        ))
     }
 }
 

@@ -66,11 +66,14 @@ fn is_zero_time(s: &str) -> bool {
 }
 
 fn time(index: usize, field: &'static str, value: &str) -> Result<Timestamp, PayloadError> {
-    Timestamp::parse_rfc3339(value).ok_or_else(|| PayloadError::Time {
-        index,
-        field,
-        value: value.to_owned(),
-    })
+    // The pipeline works in milliseconds.
+    Timestamp::parse_rfc3339(value)
+        .map(|t| Timestamp::from_millis(t.unix_millis()))
+        .ok_or_else(|| PayloadError::Time {
+            index,
+            field,
+            value: value.to_owned(),
+        })
 }
 
 /// Decodes `body` into a notification for tocsin's receiver `receiver`.

@@ -9,7 +9,7 @@ use regex::Regex;
 use crate::alert::Labels;
 
 /// The comparison a matcher makes: PromQL's four operators, the same in Alertmanager.
-pub use tocsin_promql::MatchOp;
+pub use tocsin_core::MatchOp;
 
 /// One label matcher. A missing label matches as the empty string, as in Alertmanager
 /// (so `foo!="bar"` matches alerts without `foo`, and `foo=~".*"` matches everything).

@@ -17,6 +17,7 @@ pub struct Notification {
     pub group_labels: Labels,
     pub alerts: Vec<NotifyAlert>,
     /// The flush that produced it.
+    #[serde(with = "tocsin_core::time::millis")]
     pub created_at: Timestamp,
     /// DingTalk mentions set by the route, replacing the receiver's; `None`: the
     /// receiver's own.
@@ -65,7 +66,7 @@ impl Notification {
         for a in &self.alerts {
             h.eat(&a.fingerprint.to_le_bytes());
             h.eat(a.status.as_str().as_bytes());
-            h.eat(&a.starts_at.as_millis().to_le_bytes());
+            h.eat(&a.starts_at.unix_millis().to_le_bytes());
             for (k, v) in &a.annotations {
                 h.eat(k.as_bytes());
                 h.eat(&[0xff]);

@@ -252,7 +252,7 @@ impl Outbox {
             for (group, (content, at)) in &last_ack {
                 text.push_str(&format!(
                     "0 {group:016x} {content:016x} {}\n",
-                    at.as_millis()
+                    at.unix_millis()
                 ));
             }
             f.write_all(text.as_bytes()).map_err(io(&tmp))?;
@@ -446,7 +446,7 @@ impl Outbox {
                 "{seq} {:016x} {:016x} {}\n",
                 meta.group,
                 meta.content,
-                now.as_millis()
+                now.unix_millis()
             ));
             known.push((*seq, meta));
         }
@@ -477,7 +477,7 @@ impl Outbox {
             "{seq} {:016x} {:016x} {}\n",
             meta.group,
             meta.content,
-            now.as_millis()
+            now.unix_millis()
         );
         let log = self.dir.join(ACK_LOG);
         let io = |source| OutboxError::Io {

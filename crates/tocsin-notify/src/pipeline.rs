@@ -632,7 +632,7 @@ impl Pipeline {
                 part = %part_text(m.part),
                 alerts = m.alerts,
                 latency = %m.newest_start.map_or_else(String::new, |t| {
-                    crate::time::format_duration(now.since(t))
+                    crate::time::format_duration(now.saturating_duration_since(t))
                 }),
                 "message delivered"
             );
@@ -660,7 +660,7 @@ impl Pipeline {
                 self.stats.throttles += 1;
                 let until = done.throttled_until.unwrap_or(now);
                 tracing::warn!(lane = %job.lane, error = %e,
-                    wait = %crate::time::format_duration(until.since(now)), until = %until,
+                    wait = %crate::time::format_duration(until.saturating_duration_since(now)), until = %until.rfc3339_nano(),
                     "robot throttled: over its rate limit (another sender on the same robot?); holding every message back until the throttle is over, nothing is dropped");
             }
             (SendResult::RateLimited(wait), Err(e)) => {
@@ -1019,7 +1019,7 @@ mod tests {
                 "groupLabels":{{"alertname":"DiskFull"}},
                 "alerts":[{{"status":"firing","labels":{{"alertname":"DiskFull","instance":"a"}},
                             "annotations":{{}},"startsAt":"{}","endsAt":"0001-01-01T00:00:00Z"}}]}}"#,
-            at.rfc3339()
+            at.rfc3339_nano()
         );
         crate::gateway::decode(receiver, body.as_bytes(), at).unwrap()
     }

@@ -302,7 +302,7 @@ pub fn webhook_payload(n: &Notification, external_url: &str) -> Value {
             "status": a.status.as_str(),
             "labels": a.labels,
             "annotations": a.annotations,
-            "startsAt": a.starts_at.rfc3339(),
+            "startsAt": a.starts_at.rfc3339_nano(),
             "endsAt": ends_at(a),
             "generatorURL": a.generator_url,
             "fingerprint": format!("{:016x}", a.fingerprint),
@@ -327,12 +327,12 @@ pub fn alertmanager_alerts(ns: &[Notification]) -> Value {
             let mut v = json!({
                 "labels": a.labels,
                 "annotations": a.annotations,
-                "startsAt": a.starts_at.rfc3339(),
+                "startsAt": a.starts_at.rfc3339_nano(),
                 "generatorURL": a.generator_url,
             });
             // A firing alert without an end lets Alertmanager apply its resolve_timeout.
             if let Some(end) = a.ends_at {
-                v["endsAt"] = json!(end.rfc3339());
+                v["endsAt"] = json!(end.rfc3339_nano());
             }
             v
         })
@@ -342,7 +342,7 @@ pub fn alertmanager_alerts(ns: &[Notification]) -> Value {
 
 fn ends_at(a: &NotifyAlert) -> String {
     match (a.status, a.ends_at) {
-        (crate::alert::AlertStatus::Resolved, Some(e)) => e.rfc3339(),
+        (crate::alert::AlertStatus::Resolved, Some(e)) => e.rfc3339_nano(),
         _ => GO_ZERO_TIME.to_owned(),
     }
 }

@@ -269,7 +269,7 @@ fn full_alert(
             let _ = write!(
                 out,
                 "Resolved after {} ({})",
-                format_duration(end.since(a.starts_at)),
+                format_duration(end.saturating_duration_since(a.starts_at)),
                 times.human(end)
             );
         }
@@ -343,7 +343,7 @@ fn compact_alert(
             let _ = write!(
                 line,
                 " resolved after {}",
-                format_duration(end.since(a.starts_at))
+                format_duration(end.saturating_duration_since(a.starts_at))
             );
         }
         _ => {

@@ -243,7 +243,7 @@ mod tests {
         let at: Vec<i64> = sim
             .deliveries()
             .iter()
-            .map(|d| d.at.as_millis() / 1000)
+            .map(|d| d.at.unix_millis() / 1000)
             .collect();
         // First after group_wait (+ the settle time); repeats on the group_interval ticks
         // every 5m (timers act a little late, as live); the resolution on the next tick.

@@ -136,10 +136,10 @@ pub fn notification_data(n: &Notification, external_url: &str, zone: TimeZone) -
                 status: a.status.as_str().to_owned(),
                 labels: (*a.labels).clone(),
                 annotations: (*a.annotations).clone(),
-                starts_at: a.starts_at.as_millis().saturating_mul(NS_PER_MS),
+                starts_at: a.starts_at.unix_millis().saturating_mul(NS_PER_MS),
                 ends_at: match a.status {
                     crate::alert::AlertStatus::Resolved => {
-                        a.ends_at.map(|t| t.as_millis().saturating_mul(NS_PER_MS))
+                        a.ends_at.map(|t| t.unix_millis().saturating_mul(NS_PER_MS))
                     }
                     crate::alert::AlertStatus::Firing => None,
                 },

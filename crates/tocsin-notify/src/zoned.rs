@@ -10,7 +10,7 @@ use crate::time::Timestamp;
 
 /// `2026-12-04 18:00:00 +08:00`: `t` in `zone`, with the offset in force then.
 pub fn human(t: Timestamp, zone: TimeZone) -> String {
-    let offset = zone.offset_seconds(t.as_millis().div_euclid(1000));
+    let offset = zone.offset_seconds(t.unix_millis().div_euclid(1000));
     let mut out = t.human(offset / 60);
     out.push(' ');
     write_offset(&mut out, offset, true);
@@ -20,7 +20,7 @@ pub fn human(t: Timestamp, zone: TimeZone) -> String {
 /// `12-04 18:00`: `t` in `zone` without the year, seconds or offset (the compact layout's
 /// `since` on every line, kept short).
 pub fn short(t: Timestamp, zone: TimeZone) -> String {
-    let offset = zone.offset_seconds(t.as_millis().div_euclid(1000));
+    let offset = zone.offset_seconds(t.unix_millis().div_euclid(1000));
     let full = t.human(offset / 60);
     full.get(5..16).unwrap_or(&full).to_owned()
 }

@@ -57,24 +57,8 @@ pub struct Span {
     pub end: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MatchOp {
-    Equal,
-    NotEqual,
-    Regex,
-    NotRegex,
-}
-
-impl MatchOp {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MatchOp::Equal => "=",
-            MatchOp::NotEqual => "!=",
-            MatchOp::Regex => "=~",
-            MatchOp::NotRegex => "!~",
-        }
-    }
-}
+/// The operator of a label matcher (shared with Alertmanager's routes).
+pub use tocsin_core::MatchOp;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Matcher {

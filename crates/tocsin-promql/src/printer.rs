@@ -9,7 +9,7 @@
 use std::fmt::{self, Display, Formatter, Write as _};
 
 use crate::ast::{At, Cardinality, Expr, ValueType, VectorMatching, VectorSelector};
-use crate::strutil::{quote, DURATION_UNITS};
+use crate::strutil::quote;
 
 impl Display for Expr {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
@@ -166,25 +166,7 @@ fn write_matching(f: &mut Formatter<'_>, m: &VectorMatching) -> fmt::Result {
     }
 }
 
-/// Milliseconds as Prometheus's `model.Duration` prints them: largest units first,
-/// years and weeks only when they divide exactly (`90d`, not `12w6d`), `0s` for zero.
-pub fn format_duration(ms: i64) -> String {
-    if ms == 0 {
-        return "0s".to_owned();
-    }
-    let mut out = String::new();
-    let mut rest = ms;
-    for (name, unit) in DURATION_UNITS {
-        if (name == "y" || name == "w") && rest % unit != 0 {
-            continue;
-        }
-        if rest >= unit {
-            let _ = write!(out, "{}{name}", rest / unit);
-            rest %= unit;
-        }
-    }
-    out
-}
+pub use tocsin_core::format_duration;
 
 /// A float as Go's `fmt.Sprint` prints it: shortest round-trip digits, `%e` form when
 /// the exponent is below -4 or at least 6 (`1e+06`, `1.5e-07`), `NaN`, `+Inf`, `-Inf`.
@@ -263,15 +245,6 @@ mod tests {
         ] {
             assert_eq!(go_float(v), want, "{v}");
         }
-    }
-
-    #[test]
-    fn durations_print_as_model_duration() {
-        assert_eq!(format_duration(0), "0s");
-        assert_eq!(format_duration(90 * 60_000), "1h30m");
-        assert_eq!(format_duration(90 * 24 * 3_600_000), "90d");
-        assert_eq!(format_duration(14 * 24 * 3_600_000), "2w");
-        assert_eq!(format_duration(1_500), "1s500ms");
     }
 
     #[test]

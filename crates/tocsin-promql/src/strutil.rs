@@ -1,55 +1,8 @@
 //! Go-compatible string helpers: `%q` quoting, `%#U`, string unquoting,
 //! `strconv` number parsing and `model.ParseDuration`.
 
-use std::fmt::Write;
-
-fn is_go_printable(c: char) -> bool {
-    if c.is_ascii() {
-        return (' '..='~').contains(&c);
-    }
-    !(c.is_control()
-        || c.is_whitespace()
-        || matches!(c, '\u{ad}' | '\u{feff}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}')
-        || ('\u{e000}'..='\u{f8ff}').contains(&c))
-}
-
-fn push_escaped(out: &mut String, c: char, quote: char) {
-    match c {
-        '\x07' => out.push_str("\\a"),
-        '\x08' => out.push_str("\\b"),
-        '\x0c' => out.push_str("\\f"),
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        '\t' => out.push_str("\\t"),
-        '\x0b' => out.push_str("\\v"),
-        '\\' => out.push_str("\\\\"),
-        c if c == quote => {
-            out.push('\\');
-            out.push(c);
-        }
-        c if is_go_printable(c) => out.push(c),
-        c if (c as u32) < 0x80 => {
-            let _ = write!(out, "\\x{:02x}", c as u32);
-        }
-        c if (c as u32) < 0x10000 => {
-            let _ = write!(out, "\\u{:04x}", c as u32);
-        }
-        c => {
-            let _ = write!(out, "\\U{:08x}", c as u32);
-        }
-    }
-}
-
-/// Go's `%q` for a string.
-pub fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        push_escaped(&mut out, c, '"');
-    }
-    out.push('"');
-    out
-}
+pub use tocsin_core::gostr::go_quote as quote;
+use tocsin_core::gostr::{is_go_printable, push_escaped};
 
 /// Go's `%.10q...` as used by `Item.String` for long values.
 pub fn quote_item(s: &str) -> String {
@@ -209,60 +162,7 @@ fn parse_go_int(s: &str) -> Option<f64> {
     i64::from_str_radix(digits, radix).ok().map(|v| v as f64)
 }
 
-/// The units of Prometheus durations (`model.Duration`) in milliseconds, in the only
-/// order a duration may use them, largest first.
-pub const DURATION_UNITS: [(&str, i64); 7] = [
-    ("y", 365 * 24 * 3_600_000),
-    ("w", 7 * 24 * 3_600_000),
-    ("d", 24 * 3_600_000),
-    ("h", 3_600_000),
-    ("m", 60_000),
-    ("s", 1_000),
-    ("ms", 1),
-];
-
-/// Prometheus's `model.ParseDuration` (common v0.39) in milliseconds: each unit at most
-/// once, largest first, integers only; the bare string `0` is allowed (rule files'
-/// `for:`, Alertmanager's timers). Errors carry Prometheus's wording.
-pub fn parse_model_duration(text: &str) -> Result<u64, String> {
-    match text {
-        "0" => return Ok(0),
-        "" => return Err("empty duration string".to_string()),
-        _ => {}
-    }
-    let invalid = || format!("not a valid duration string: {}", quote(text));
-    let mut rest = text;
-    let mut next_unit = 0;
-    let mut total: u64 = 0;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(invalid());
-        }
-        let number: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| "duration out of range".to_string())?;
-        rest = &rest[digits..];
-        // `ms` must be tried before `m`.
-        let unit = DURATION_UNITS[next_unit..]
-            .iter()
-            .enumerate()
-            .filter(|(_, (name, _))| rest.starts_with(name))
-            .max_by_key(|(_, (name, _))| name.len())
-            .map(|(i, (name, ms))| (next_unit + i, *name, *ms as u64));
-        let Some((index, name, millis)) = unit else {
-            return Err(invalid());
-        };
-        rest = &rest[name.len()..];
-        next_unit = index + 1;
-        total = number
-            .checked_mul(millis)
-            .and_then(|v| total.checked_add(v))
-            .filter(|v| *v <= i64::MAX as u64 / 1_000_000)
-            .ok_or_else(|| "duration out of range".to_string())?;
-    }
-    Ok(total)
-}
+pub use tocsin_core::duration::{parse_model_duration, DURATION_UNITS};
 
 /// Prometheus `model.ParseDuration` (common v0.39) plus the parser's
 /// "greater than 0" rule. Returns milliseconds.

@@ -7,7 +7,7 @@
 use serde::Deserialize;
 
 use crate::decode::parse_float;
-use crate::labels::LabelSet;
+use tocsin_core::Labels;
 
 /// Which rules `/api/v1/rules` should list (`type=alert|record`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,10 +158,10 @@ pub struct AlertingRule {
     pub keep_firing_for: f64,
     /// Label templates.
     #[serde(default)]
-    pub labels: LabelSet,
+    pub labels: Labels,
     /// Annotation templates.
     #[serde(default)]
-    pub annotations: LabelSet,
+    pub annotations: Labels,
     /// The rule's state (most severe of its alerts).
     pub state: AlertState,
     /// Pending and firing alerts.
@@ -190,7 +190,7 @@ pub struct RecordingRule {
     pub query: String,
     /// Labels (omitted by 2.42 when empty).
     #[serde(default)]
-    pub labels: LabelSet,
+    pub labels: Labels,
     /// Health.
     pub health: RuleHealth,
     /// Last error, if any.
@@ -209,10 +209,10 @@ pub struct RecordingRule {
 #[serde(rename_all = "camelCase")]
 pub struct Alert {
     /// Labels including `alertname` (no external labels).
-    pub labels: LabelSet,
+    pub labels: Labels,
     /// Expanded annotations.
     #[serde(default)]
-    pub annotations: LabelSet,
+    pub annotations: Labels,
     /// `pending` or `firing`.
     pub state: AlertState,
     /// RFC 3339 (ns) evaluation time it became active.

@@ -2,7 +2,7 @@
 //!
 //! Query results take the hot path: one pass of `serde_json` over the response bytes with
 //! hand-written visitors — label names and values are appended straight from the input
-//! into a reused [`LabelSetBuilder`], sample values are parsed from borrowed strings, and
+//! into a reused [`LabelsBuilder`], sample values are parsed from borrowed strings, and
 //! no `serde_json::Value` is built. When a server sends `result` before `resultType`
 //! (Prometheus never does), `result` is captured as a borrowed `RawValue` and parsed once
 //! the type is known. The other endpoints are small and use derived structs.
@@ -18,8 +18,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::error::{ErrorType, QueryError};
-use crate::labels::{LabelMapSeed, LabelSetBuilder};
 use crate::value::{Point, QueryResult, QueryValue, Sample, Series};
+use tocsin_core::{LabelsBuilder, LabelsSeed};
 
 /// Decodes a complete `/api/v1/query` or `/api/v1/query_range` answer (`http_status` is the
 /// response's status code; it ends up in errors).
@@ -32,7 +32,7 @@ pub(crate) fn decode_query(
     body: &[u8],
     endpoint: &str,
 ) -> Result<QueryResult, QueryError> {
-    let mut scratch = LabelSetBuilder::with_capacity(16, 256);
+    let mut scratch = LabelsBuilder::with_capacity(16, 256);
     let mut de = serde_json::Deserializer::from_slice(body);
     let parsed = EnvelopeSeed {
         scratch: &mut scratch,
@@ -192,7 +192,7 @@ enum EnvelopeField {
 }
 
 struct EnvelopeSeed<'s> {
-    scratch: &'s mut LabelSetBuilder,
+    scratch: &'s mut LabelsBuilder,
 }
 
 impl<'de> DeserializeSeed<'de> for EnvelopeSeed<'_> {
@@ -262,7 +262,7 @@ enum ResultType {
 }
 
 struct DataSeed<'s> {
-    scratch: &'s mut LabelSetBuilder,
+    scratch: &'s mut LabelsBuilder,
 }
 
 impl<'de> DeserializeSeed<'de> for DataSeed<'_> {
@@ -316,7 +316,7 @@ impl<'de> Visitor<'de> for DataSeed<'_> {
 
 struct ResultSeed<'s> {
     ty: ResultType,
-    scratch: &'s mut LabelSetBuilder,
+    scratch: &'s mut LabelsBuilder,
 }
 
 impl<'de> DeserializeSeed<'de> for ResultSeed<'_> {
@@ -349,12 +349,12 @@ impl<'de> DeserializeSeed<'de> for ResultSeed<'_> {
 
 /// A sequence whose elements are decoded by `S` with the shared scratch builder.
 struct SeqOf<'s, S> {
-    scratch: &'s mut LabelSetBuilder,
+    scratch: &'s mut LabelsBuilder,
     _elem: PhantomData<S>,
 }
 
 impl<'s, S> SeqOf<'s, S> {
-    fn new(scratch: &'s mut LabelSetBuilder) -> Self {
+    fn new(scratch: &'s mut LabelsBuilder) -> Self {
         SeqOf {
             scratch,
             _elem: PhantomData,
@@ -383,13 +383,13 @@ impl<'de, S: ElementSeed<'de>> Visitor<'de> for SeqOf<'_, S> {
 trait ElementSeed<'de> {
     type Output;
     fn decode<D: Deserializer<'de>>(
-        scratch: &mut LabelSetBuilder,
+        scratch: &mut LabelsBuilder,
         d: D,
     ) -> Result<Self::Output, D::Error>;
 }
 
 struct ElementAdapter<'s, S> {
-    scratch: &'s mut LabelSetBuilder,
+    scratch: &'s mut LabelsBuilder,
     _elem: PhantomData<S>,
 }
 
@@ -420,7 +420,7 @@ enum SeriesField {
     Other,
 }
 
-struct SampleVisitor<'s>(&'s mut LabelSetBuilder);
+struct SampleVisitor<'s>(&'s mut LabelsBuilder);
 
 impl<'de> Visitor<'de> for SampleVisitor<'_> {
     type Value = Sample;
@@ -432,7 +432,7 @@ impl<'de> Visitor<'de> for SampleVisitor<'_> {
         let mut point: Option<Point> = None;
         while let Some(field) = map.next_key::<SeriesField>()? {
             match field {
-                SeriesField::Metric => labels = Some(map.next_value_seed(LabelMapSeed(self.0))?),
+                SeriesField::Metric => labels = Some(map.next_value_seed(LabelsSeed(self.0))?),
                 SeriesField::Value => point = Some(map.next_value::<WirePoint>()?.0),
                 SeriesField::Histogram | SeriesField::Histograms => {
                     return Err(de::Error::custom(
@@ -455,12 +455,12 @@ impl<'de> Visitor<'de> for SampleVisitor<'_> {
 
 impl<'de> ElementSeed<'de> for SampleElem {
     type Output = Sample;
-    fn decode<D: Deserializer<'de>>(s: &mut LabelSetBuilder, d: D) -> Result<Sample, D::Error> {
+    fn decode<D: Deserializer<'de>>(s: &mut LabelsBuilder, d: D) -> Result<Sample, D::Error> {
         d.deserialize_map(SampleVisitor(s))
     }
 }
 
-struct SeriesVisitor<'s>(&'s mut LabelSetBuilder);
+struct SeriesVisitor<'s>(&'s mut LabelsBuilder);
 
 impl<'de> Visitor<'de> for SeriesVisitor<'_> {
     type Value = Series;
@@ -472,7 +472,7 @@ impl<'de> Visitor<'de> for SeriesVisitor<'_> {
         let mut points = Vec::new();
         while let Some(field) = map.next_key::<SeriesField>()? {
             match field {
-                SeriesField::Metric => labels = Some(map.next_value_seed(LabelMapSeed(self.0))?),
+                SeriesField::Metric => labels = Some(map.next_value_seed(LabelsSeed(self.0))?),
                 SeriesField::Values => {
                     points = map
                         .next_value::<Vec<WirePoint>>()?
@@ -499,7 +499,7 @@ impl<'de> Visitor<'de> for SeriesVisitor<'_> {
 
 impl<'de> ElementSeed<'de> for SeriesElem {
     type Output = Series;
-    fn decode<D: Deserializer<'de>>(s: &mut LabelSetBuilder, d: D) -> Result<Series, D::Error> {
+    fn decode<D: Deserializer<'de>>(s: &mut LabelsBuilder, d: D) -> Result<Series, D::Error> {
         d.deserialize_map(SeriesVisitor(s))
     }
 }
@@ -575,7 +575,7 @@ fn seconds_to_ms(secs: f64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::labels::LabelSet;
+    use tocsin_core::Labels;
 
     fn ok(body: &str) -> QueryResult {
         decode_query_response(200, body.as_bytes()).unwrap()
@@ -595,7 +595,7 @@ mod tests {
             r#"{__name__="up", instance="127.0.0.1:19090", job="prometheus"}"#
         );
         assert_eq!(v[0].timestamp_ms, 1_795_480_006_890);
-        assert_eq!(v[1].labels, LabelSet::new());
+        assert_eq!(v[1].labels, Labels::empty());
         assert_eq!(v[1].timestamp_ms, 1_700_000_000_000);
         assert_eq!(v[1].value, 0.30000000000000004);
         assert!(r.warnings.is_empty());

@@ -21,8 +21,9 @@
 //!   never contains credentials: URL userinfo is turned into basic auth and stripped,
 //!   header values and secrets are never formatted, and [`Secret`]'s `Debug` is redacted.
 //! - Results ([`QueryResult`], [`QueryValue`]) are decoded in one streaming serde pass
-//!   without `serde_json::Value`; labels are [`LabelSet`]s — sorted, one `Arc`, O(1) clone
-//!   (see the `labels` module for why that representation).
+//!   without `serde_json::Value`; labels decode straight into the engine's [`Labels`]
+//!   (`tocsin-core`: sorted, one `Arc`, Prometheus's fingerprint, O(1) clone), so a query
+//!   answer reaches the alert state machine without being re-encoded.
 //! - [`RemoteWriteClient`] ([`remote_write`]) pushes recording-rule results and `ALERTS`
 //!   series into Prometheus with the remote-write protocol (protobuf + snappy), on the
 //!   same URL/header/auth/TLS handling as the query client, in batches of at most 500
@@ -55,7 +56,6 @@ mod config;
 mod datasource;
 mod decode;
 mod error;
-mod labels;
 mod range;
 pub mod remote_write;
 mod status;
@@ -75,10 +75,10 @@ pub use config::{
 pub use datasource::{Datasource, QueryFuture};
 pub use decode::decode_query_response;
 pub use error::{ErrorKind, ErrorType, QueryError};
-pub use labels::{write_label_set, Iter as LabelIter, LabelSet, LabelSetBuilder};
 pub use range::QueryStats;
 pub use remote_write::{
     RemoteWriteClient, RemoteWriteConfig, RemoteWriteError, RemoteWriteQueue, WriteQueueStats,
 };
 pub use status::MetricMetadata;
+pub use tocsin_core::{write_label_set, Labels, LabelsBuilder};
 pub use value::{Point, QueryResult, QueryValue, Sample, Series};

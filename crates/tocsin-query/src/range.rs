@@ -16,8 +16,8 @@ use serde::Deserialize;
 use crate::client::{duration_seconds, form_pair, unix_seconds, PrometheusClient};
 use crate::decode::decode_query;
 use crate::error::QueryError;
-use crate::labels::LabelSet;
 use crate::value::QueryResult;
+use tocsin_core::Labels;
 
 /// What one query cost the server, as Prometheus reports it with `stats=all`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -109,7 +109,7 @@ impl PrometheusClient {
         selectors: &[&str],
         start: SystemTime,
         end: SystemTime,
-    ) -> Result<Vec<LabelSet>, QueryError> {
+    ) -> Result<Vec<Labels>, QueryError> {
         self.post_matchers("/api/v1/series", selectors, start, end)
             .await
     }

@@ -13,7 +13,7 @@
 //!   are written here by hand as [`prost::Message`] derives ([`WriteRequest`],
 //!   [`TimeSeries`], [`Label`], [`Sample`]) with the field numbers of `remote.proto` and
 //!   `types.proto`. They are the schema: tests and receivers decode with them.
-//! - **Encoding writes bytes straight from [`LabelSet`]s.** Building the derived structs
+//! - **Encoding writes bytes straight from [`Labels`]s.** Building the derived structs
 //!   for 10,000 series would copy every label name and value into a fresh `String` (about
 //!   150,000 allocations per write) just to serialise them once. [`encode_write_request`]
 //!   emits the identical wire format from borrowed labels into one buffer; a unit test
@@ -48,8 +48,8 @@ use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE};
 
 use crate::config::{HttpClientConfig, RetryPolicy, DEFAULT_REMOTE_WRITE_TIMEOUT};
 use crate::error::QueryError;
-use crate::labels::LabelSet;
 use crate::transport::{backoff, transport_error, Transport};
+use tocsin_core::Labels;
 
 mod queue;
 pub use queue::{RemoteWriteQueue, WriteQueueStats, DEFAULT_FLUSH_WAIT, DEFAULT_QUEUE_CAPACITY};
@@ -110,7 +110,7 @@ pub struct Sample {
 
 /// One sample to write: its series' labels, the value and the timestamp in Unix
 /// milliseconds.
-pub type WriteSample = (LabelSet, f64, i64);
+pub type WriteSample = (Labels, f64, i64);
 
 /// Why a remote write failed. No variant holds a password, token or header value;
 /// endpoints are named without userinfo or query string.
@@ -529,7 +529,7 @@ pub fn encode_write_request(series: &[WriteSample]) -> Vec<u8> {
 }
 
 /// Appends the protobuf bytes of a `WriteRequest` to `buf`, one `TimeSeries` with one
-/// `Sample` per entry, in order. Labels are written in [`LabelSet`] order (sorted by name);
+/// `Sample` per entry, in order. Labels are written in [`Labels`] order (sorted by name);
 /// labels with an empty value are left out, as Prometheus treats them as absent. The bytes
 /// are what prost encodes for the equivalent [`WriteRequest`], except that `-0.0` is kept
 /// (prost omits it as the field default, which would turn it into `+0.0`).
@@ -616,7 +616,7 @@ mod tests {
     use super::*;
     use prost::Message;
 
-    fn ls(pairs: &[(&str, &str)]) -> LabelSet {
+    fn ls(pairs: &[(&str, &str)]) -> Labels {
         pairs.iter().copied().collect()
     }
 
@@ -682,7 +682,7 @@ mod tests {
             let mut sorted = names.clone();
             sorted.sort_unstable();
             assert_eq!(names, sorted);
-            let back: LabelSet = ts.labels.iter().map(|l| (&l.name, &l.value)).collect();
+            let back: Labels = ts.labels.iter().map(|l| (&l.name, &l.value)).collect();
             assert_eq!(&back, labels);
             assert_eq!(ts.samples.len(), 1);
             assert_eq!(ts.samples[0].value.to_bits(), value.to_bits());
@@ -724,7 +724,7 @@ mod tests {
             .collect();
         assert_eq!(names, ["__name__"]);
         assert!(validate(&[(ls(&[("only", "")]), 1.0, 1)]).is_err());
-        assert!(validate(&[(LabelSet::new(), 1.0, 1)]).is_err());
+        assert!(validate(&[(Labels::empty(), 1.0, 1)]).is_err());
         assert!(validate(&series).is_ok());
     }
 

@@ -1,12 +1,12 @@
 //! Query results: what `/api/v1/query` and `/api/v1/query_range` return.
 
-use crate::labels::LabelSet;
+use tocsin_core::Labels;
 
 /// One sample of an instant vector.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
     /// The series' labels (`__name__` present or not, as the server sent it).
-    pub labels: LabelSet,
+    pub labels: Labels,
     /// Milliseconds since the Unix epoch.
     pub timestamp_ms: i64,
     /// The value; `NaN`, `+Inf` and `-Inf` arrive as such.
@@ -26,7 +26,7 @@ pub struct Point {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
     /// The series' labels.
-    pub labels: LabelSet,
+    pub labels: Labels,
     /// Points in time order.
     pub points: Vec<Point>,
 }
@@ -75,7 +75,7 @@ impl QueryValue {
                 timestamp_ms,
                 value,
             } => Some(vec![Sample {
-                labels: LabelSet::new(),
+                labels: Labels::empty(),
                 timestamp_ms,
                 value,
             }]),

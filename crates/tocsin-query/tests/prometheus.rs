@@ -3,7 +3,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tocsin_query::{
-    Datasource, ErrorType, HttpClientConfig, LabelSet, Point, PrometheusClient, QueryError,
+    Datasource, ErrorType, HttpClientConfig, Labels, Point, PrometheusClient, QueryError,
     QueryValue, RetryPolicy, Rule, RuleKind,
 };
 use tocsin_testkit::{eventually_async, Prometheus, PrometheusOptions, TempDir};
@@ -16,7 +16,7 @@ fn client(prom: &Prometheus) -> PrometheusClient {
     PrometheusClient::new(HttpClientConfig::new(prom.url())).unwrap()
 }
 
-fn labels(pairs: &[(&str, &str)]) -> LabelSet {
+fn labels(pairs: &[(&str, &str)]) -> Labels {
     pairs.iter().copied().collect()
 }
 

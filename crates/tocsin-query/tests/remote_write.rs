@@ -9,14 +9,14 @@ use tocsin_query::remote_write::{
     WriteRequest, WriteSample, DEFAULT_QUEUE_CAPACITY, STALE_NAN_BITS,
 };
 use tocsin_query::{
-    Auth, BasicAuth, HttpClientConfig, LabelSet, PrometheusClient, QueryValue, RemoteWriteClient,
+    Auth, BasicAuth, HttpClientConfig, Labels, PrometheusClient, QueryValue, RemoteWriteClient,
     RemoteWriteConfig, RemoteWriteError, RemoteWriteQueue, RetryPolicy, Secret, SecretSource,
 };
 use tocsin_testkit::{free_port, CannedResponse, Prometheus, PrometheusOptions, Recorder};
 
 const PASSWORD: &str = "s3cr3t-pw";
 
-fn labels(pairs: &[(&str, &str)]) -> LabelSet {
+fn labels(pairs: &[(&str, &str)]) -> Labels {
     pairs.iter().copied().collect()
 }
 
@@ -57,13 +57,13 @@ fn fast_retries(url: String) -> RemoteWriteConfig {
 }
 
 /// `expr` at `t` as (labels, value) pairs sorted by labels.
-async fn vector(prom: &Prometheus, expr: &str, t: i64) -> Vec<(LabelSet, f64)> {
+async fn vector(prom: &Prometheus, expr: &str, t: i64) -> Vec<(Labels, f64)> {
     let c = PrometheusClient::new(HttpClientConfig::new(prom.url())).unwrap();
     let r = c.instant_query(expr, at(t)).await.unwrap();
     let QueryValue::Vector(v) = r.value else {
         panic!("{:?}", r.value)
     };
-    let mut out: Vec<(LabelSet, f64)> = v.into_iter().map(|s| (s.labels, s.value)).collect();
+    let mut out: Vec<(Labels, f64)> = v.into_iter().map(|s| (s.labels, s.value)).collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }
@@ -106,7 +106,7 @@ async fn written_series_read_back_with_exact_labels_and_values() {
     writer(&prom).write(&series).await.unwrap();
 
     let got = vector(&prom, "tocsin_rw", t).await;
-    let mut want: Vec<(LabelSet, f64)> = series.iter().map(|(l, v, _)| (l.clone(), *v)).collect();
+    let mut want: Vec<(Labels, f64)> = series.iter().map(|(l, v, _)| (l.clone(), *v)).collect();
     want.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(got.len(), want.len(), "{got:?}");
     for ((gl, gv), (wl, wv)) in got.iter().zip(&want) {
@@ -177,9 +177,9 @@ async fn ten_thousand_series_arrive_in_batches_of_five_hundred() {
         .collect();
     writer(&prom).write(&series).await.unwrap();
     let got = vector(&prom, "count(tocsin_rw_bulk)", t).await;
-    assert_eq!(got, [(LabelSet::new(), 10_000.0)]);
+    assert_eq!(got, [(Labels::empty(), 10_000.0)]);
     let got = vector(&prom, "sum(tocsin_rw_bulk)", t).await;
-    assert_eq!(got, [(LabelSet::new(), (0..10_000).sum::<i64>() as f64)]);
+    assert_eq!(got, [(Labels::empty(), (0..10_000).sum::<i64>() as f64)]);
 }
 
 #[tokio::test]
@@ -342,7 +342,7 @@ async fn series_without_labels_are_refused_before_anything_is_sent() {
     let err = w
         .write(&[
             (labels(&[("__name__", "up")]), 1.0, 1),
-            (LabelSet::new(), 1.0, 1),
+            (Labels::empty(), 1.0, 1),
         ])
         .await
         .unwrap_err();
@@ -447,7 +447,7 @@ async fn a_request_the_receiver_refuses_is_dropped_and_later_samples_still_land(
     );
     q.push(run_of(name, t0, 12, 13));
     // Series without labels are refused before anything is sent.
-    q.push([(LabelSet::new(), 1.0, t0)]);
+    q.push([(Labels::empty(), 1.0, t0)]);
     assert!(q.flush(LONG).await);
     let got = points(&prom, name, t0 + 30_000).await;
     assert_eq!(got, [(t0 + 10_000, 10.0), (t0 + 12_000, 12.0)]);

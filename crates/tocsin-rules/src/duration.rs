@@ -30,7 +30,7 @@ impl Duration {
     /// Parses like Prometheus 2.42: each unit at most once, largest first, integers only;
     /// the bare string `0` is allowed. Errors carry Prometheus's wording.
     pub fn parse(text: &str) -> Result<Self, String> {
-        tocsin_promql::parse_model_duration(text).map(Duration::from_millis)
+        tocsin_core::parse_model_duration(text).map(Duration::from_millis)
     }
 }
 
@@ -38,7 +38,7 @@ impl fmt::Display for Duration {
     /// Prometheus's canonical form: largest units first, `y` and `w` only when exact.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = i64::try_from(self.millis).unwrap_or(i64::MAX);
-        f.write_str(&tocsin_promql::format_duration(ms))
+        f.write_str(&tocsin_core::format_duration(ms))
     }
 }
 

@@ -24,7 +24,6 @@ mod vars;
 pub mod zone;
 
 pub use exec::{TemplateContext, MAX_CALL_DEPTH, MAX_OUTPUT, MAX_STEPS};
-pub use funcs::time::{civil_from_days, days_from_civil, rfc3339_millis};
 pub use notification::{NotificationAlert, NotificationData};
 pub use parse::MAX_DEPTH;
 pub use value::{AlertTemplateData, Labels, Sample};
@@ -119,6 +118,35 @@ mod tests {
 
     fn err(text: &str) -> ParseError {
         parse_alert_template("__alert_X", text).unwrap_err()
+    }
+
+    #[test]
+    fn parse_duration_errors_use_prometheus_words() {
+        struct NoQuery;
+        impl TemplateContext for NoQuery {
+            fn query(&self, _expr: &str) -> Result<Vec<Sample>, String> {
+                Err("no queries here".into())
+            }
+        }
+        let render = |text: &str| {
+            parse_alert_template("__alert_X", text)
+                .unwrap()
+                .render(&AlertTemplateData::default(), &NoQuery)
+        };
+        assert_eq!(
+            render(r#"{{ parseDuration "1h2m10ms" }}"#).unwrap(),
+            "3720.01"
+        );
+        // promtool 2.42 on `for: ""`: "empty duration string" (model.ParseDuration).
+        let e = render(r#"{{ parseDuration "" }}"#).unwrap_err().to_string();
+        assert!(e.ends_with("empty duration string"), "{e}");
+        let e = render(r#"{{ parseDuration "30m1h" }}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with(r#"not a valid duration string: "30m1h""#),
+            "{e}"
+        );
     }
 
     #[test]

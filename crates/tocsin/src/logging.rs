@@ -121,10 +121,7 @@ fn logfmt_value(v: &str) -> String {
 
 /// `2026-11-25T06:55:00.123Z`.
 fn rfc3339_millis(t: SystemTime) -> String {
-    let ms = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    crate::timefmt::rfc3339_ms(ms)
+    tocsin_core::Timestamp::from_system_time(t).rfc3339_millis()
 }
 
 #[cfg(test)]

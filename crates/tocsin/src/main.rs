@@ -11,7 +11,6 @@ mod query_string;
 mod remote;
 mod shadow;
 mod sink;
-mod timefmt;
 mod unittest;
 mod watch;
 mod web;

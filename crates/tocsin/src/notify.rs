@@ -192,7 +192,7 @@ impl NotifyStatus {
             page.sample(
                 name,
                 [("destination", destination.as_str())],
-                until.as_millis() as f64 / 1000.0,
+                until.unix_millis() as f64 / 1000.0,
             );
         }
         let name = "tocsin_notifications_queued";
@@ -279,7 +279,9 @@ async fn drive(
         let wait = notifier
             .next_due(now)
             .map(|due| {
-                Duration::from_millis(due.as_millis().saturating_sub(now.as_millis()).max(0) as u64)
+                Duration::from_millis(
+                    due.unix_millis().saturating_sub(now.unix_millis()).max(0) as u64
+                )
             })
             .unwrap_or(Duration::from_secs(1))
             .min(Duration::from_secs(1));

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tocsin_engine::runner::{FlushFuture, Outputs};
 use tocsin_engine::{Sample, Timestamp};
 use tocsin_query::remote_write::DEFAULT_FLUSH_WAIT;
-use tocsin_query::{LabelSetBuilder, RemoteWriteQueue};
+use tocsin_query::{LabelsBuilder, RemoteWriteQueue};
 use tracing::warn;
 
 pub struct RemoteWriteOutputs(pub RemoteWriteQueue);
@@ -17,7 +17,7 @@ impl Outputs for RemoteWriteOutputs {
     fn write(&self, _group: &str, ts: Timestamp, samples: &[Sample]) {
         let at = ts.unix_millis();
         self.0.push(samples.iter().map(|s| {
-            let mut b = LabelSetBuilder::with_capacity(8, 128);
+            let mut b = LabelsBuilder::with_capacity(8, 128);
             for (k, v) in s.labels.iter() {
                 b.push(k, v);
             }

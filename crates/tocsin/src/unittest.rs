@@ -359,7 +359,8 @@ fn instant_query(
 }
 
 fn to_engine_labels(l: &Labels) -> EngineLabels {
-    EngineLabels::new(l.iter())
+    // Already sorted and unique: the builder encodes without sorting again.
+    l.iter().collect()
 }
 
 fn to_eval_labels(l: &EngineLabels) -> Labels {

@@ -49,7 +49,7 @@ fn ends_at(alert: &Value) -> i64 {
     alert["endsAt"]
         .as_str()
         .and_then(Timestamp::parse_rfc3339)
-        .map_or(0, Timestamp::as_millis)
+        .map_or(0, Timestamp::unix_millis)
 }
 
 /// Alertmanager's webhook payloads for TocsinDemo, as `status` values in order.
@@ -72,7 +72,7 @@ fn real_alertmanager_shows_tocsins_alert_while_firing_and_then_resolved() {
         recorder.url()
     ));
     let prom = Prometheus::start(PrometheusOptions::default());
-    let until = (Timestamp::now().as_millis() + FIRING_FOR.as_millis() as i64) / 1000;
+    let until = (Timestamp::now().unix_millis() + FIRING_FOR.as_millis() as i64) / 1000;
     let rules = dir.path().join("rules.yaml");
     std::fs::write(
         &rules,
@@ -124,7 +124,7 @@ fn real_alertmanager_shows_tocsins_alert_while_firing_and_then_resolved() {
     assert_eq!(first["status"]["state"], "active", "{first}");
     // While firing, endsAt lies ahead (Prometheus's 4 × resend delay) ...
     let first_end = ends_at(&first);
-    assert!(first_end > Timestamp::now().as_millis(), "{first}");
+    assert!(first_end > Timestamp::now().unix_millis(), "{first}");
     // ... and moves forward with each resend, so the alert never lapses while it fires.
     wait_for("a resend to push endsAt forward", &logs, &mut || {
         active_alert(&am).is_some_and(|a| ends_at(&a) > first_end)
@@ -164,7 +164,7 @@ fn real_alertmanager_shows_tocsins_alert_while_firing_and_then_resolved() {
         .and_then(Timestamp::parse_rfc3339)
         .expect("endsAt");
     assert!(
-        end.as_millis() <= until * 1000 + 5_000,
+        end.unix_millis() <= until * 1000 + 5_000,
         "resolved at {end}, the rule stopped at {until}: {resolved}"
     );
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use tocsin_query::LabelSet;
+use tocsin_query::Labels;
 use tocsin_testkit::{free_port, http_get, Prometheus, PrometheusOptions, TempDir};
 
 use common::{form_encode, remote_write, text, tocsin, wait_until};
@@ -79,7 +79,7 @@ fn start(dir: &Path) -> Prometheus {
         .duration_since(UNIX_EPOCH)
         .expect("clock after 1970")
         .as_millis() as i64;
-    let labels: LabelSet = [("__name__", "old_metric"), ("job", "batch")]
+    let labels: Labels = [("__name__", "old_metric"), ("job", "batch")]
         .into_iter()
         .collect();
     let samples: Vec<_> = (0..=20)

@@ -23,7 +23,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use common::remote_write;
 use diff_support::{run_tocsin, Outcome};
 use tocsin_engine::GroupSchedule;
-use tocsin_query::LabelSet;
+use tocsin_query::Labels;
 use tocsin_testkit::{Prometheus, PrometheusOptions, TempDir};
 
 /// The deployed rules: `a` fires (after `for: 4s`), `b` and `c` never.
@@ -133,10 +133,10 @@ fn write_now(feed: &Feed, started: i64) {
     let now = now_ms();
     let ts = now - (now - feed.grid_phase_ms).rem_euclid(500);
     let d = if ts - started >= 9_000 { 0.9 } else { 0.1 };
-    let samples: Vec<(LabelSet, f64, i64)> = [("a", 0.9), ("b", 0.5), ("c", 0.1), ("d", d)]
+    let samples: Vec<(Labels, f64, i64)> = [("a", 0.9), ("b", 0.5), ("c", 0.1), ("d", d)]
         .into_iter()
         .map(|(instance, v)| {
-            let labels: LabelSet = [
+            let labels: Labels = [
                 ("__name__", "app_load"),
                 ("job", "api"),
                 ("instance", instance),

@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use common::{now_millis, remote_write, Daemon, Sink};
 use serde_json::Value;
-use tocsin_query::LabelSet;
+use tocsin_query::Labels;
 use tocsin_testkit::{free_port, Prometheus, PrometheusOptions, TempDir};
 
 const PAGE_TOKEN: &str = "page-robot-token-0000000000000000000000000000000000000000000001";
@@ -81,12 +81,12 @@ fn latency(t: i64) -> f64 {
     }
 }
 
-fn samples_at(t0_ms: i64, t: i64) -> Vec<(LabelSet, f64, i64)> {
+fn samples_at(t0_ms: i64, t: i64) -> Vec<(Labels, f64, i64)> {
     let at = t0_ms + t * 1000;
     let mut out = Vec::new();
     for i in 0..6 {
         let instance = format!("h{i}");
-        let labels: LabelSet = [
+        let labels: Labels = [
             ("__name__", "probe_up"),
             ("job", "probe"),
             ("instance", instance.as_str()),
@@ -95,7 +95,7 @@ fn samples_at(t0_ms: i64, t: i64) -> Vec<(LabelSet, f64, i64)> {
         .collect();
         out.push((labels, probe_up(i, t), at));
     }
-    let labels: LabelSet = [
+    let labels: Labels = [
         ("__name__", "probe_latency_seconds"),
         ("job", "probe"),
         ("instance", "h0"),

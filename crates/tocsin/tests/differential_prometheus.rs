@@ -59,7 +59,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use common::{form_encode, remote_write, rfc3339_millis};
 use serde_json::Value;
 use tocsin_query::remote_write::{WriteSample, STALE_NAN_BITS};
-use tocsin_query::LabelSet;
 use tocsin_testkit::{
     eventually_with, free_port, http_get, http_request, wait_until, Prometheus, PrometheusOptions,
     TempDir,
@@ -104,7 +103,7 @@ fn scenario(base_ms: i64) -> Vec<WriteSample> {
         let t = k - QUIET_S;
         let ts = base_ms + k * 1000;
         let mut push = |name: &str, labels: &[(&str, &str)], v: f64| {
-            let set: LabelSet = [("__name__", name), ("job", "diff")]
+            let set: tocsin_query::Labels = [("__name__", name), ("job", "diff")]
                 .into_iter()
                 .chain(labels.iter().copied())
                 .collect();

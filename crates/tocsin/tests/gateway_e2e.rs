@@ -133,11 +133,11 @@ fn post_alert(am: &Alertmanager, ends: Option<Timestamp>) {
         "labels": {"alertname": "FlinkJobRestarting", "job_name": "orders-etl",
                    "severity": "critical"},
         "annotations": {"summary": "orders-etl restarted 5 times in 10 minutes"},
-        "startsAt": (Timestamp::now() - Duration::from_secs(60)).rfc3339(),
+        "startsAt": (Timestamp::now() - Duration::from_secs(60)).rfc3339_nano(),
         "generatorURL": "http://prometheus:9090/graph?g0.expr=x",
     });
     if let Some(ends) = ends {
-        alert["endsAt"] = ends.rfc3339().into();
+        alert["endsAt"] = ends.rfc3339_nano().into();
     }
     let body = serde_json::to_vec(&[alert]).expect("JSON");
     let (status, text) = http_post(

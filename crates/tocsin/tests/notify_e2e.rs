@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{metric_value, now_millis, wait_until, Daemon, Sink, Stored};
-use tocsin_query::LabelSetBuilder;
+use tocsin_query::LabelsBuilder;
 use tocsin_testkit::{free_port, http_get, http_post, Prometheus, PrometheusOptions, TempDir};
 
 /// 64 hex characters, like a real robot token.
@@ -232,7 +232,7 @@ fn firing_alert_sends_one_signed_markdown_message_repeats_after_repeat_interval_
 
 /// Writes one sample per series at `at_ms` by remote write.
 fn remote_write(prom: &Prometheus, series: &[(Vec<(&str, String)>, f64)], at_ms: i64) {
-    let mut builder = LabelSetBuilder::default();
+    let mut builder = LabelsBuilder::default();
     let samples: Vec<_> = series
         .iter()
         .map(|(labels, value)| {

@@ -191,31 +191,9 @@ fn a_symlink_loop_under_the_rule_glob_fails_the_load_and_a_reload_keeps_the_old_
 
 /// Seconds since the epoch of an RFC 3339 `activeAt` (UTC, as the API prints it).
 fn unix_seconds(rfc3339: &str) -> f64 {
-    let (date, time) = rfc3339
-        .trim_end_matches('Z')
-        .split_once('T')
-        .expect("RFC 3339");
-    let mut d = date.split('-').map(|p| p.parse::<i64>().expect("date"));
-    let (y, m, day) = (
-        d.next().unwrap_or(0),
-        d.next().unwrap_or(0),
-        d.next().unwrap_or(0),
-    );
-    let mut t = time.split(':');
-    let (h, min) = (
-        t.next().and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0),
-        t.next().and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0),
-    );
-    let s: f64 = t.next().and_then(|v| v.parse().ok()).unwrap_or(0.0);
-    // Days from civil (Howard Hinnant).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    days as f64 * 86_400.0 + h * 3600.0 + min * 60.0 + s
+    let t = tocsin_core::Timestamp::parse_rfc3339(rfc3339)
+        .unwrap_or_else(|| panic!("not an RFC 3339 time: {rfc3339:?}"));
+    t.as_nanos() as f64 / 1e9
 }
 
 #[test]

@@ -16,7 +16,7 @@ use std::time::Duration;
 use common::{metric_value, now_millis, rfc3339_millis, wait_until, Daemon, Sink, Stored};
 use tocsin_notify::dingtalk::{sign, Secret};
 use tocsin_notify::time::Timestamp;
-use tocsin_query::LabelSetBuilder;
+use tocsin_query::LabelsBuilder;
 use tocsin_testkit::{http_post, Alertmanager, Prometheus, PrometheusOptions, TempDir};
 
 const TOKEN: &str = "5d8c1f0e9a7b6c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d";
@@ -100,7 +100,7 @@ impl Setup {
 
 /// `flink_job_up{job_name="job-NNNN", namespace="flink"} 0` for every job, by remote write.
 fn write_jobs_down(prom: &Prometheus) {
-    let mut builder = LabelSetBuilder::default();
+    let mut builder = LabelsBuilder::default();
     let at = now_millis();
     let samples: Vec<_> = (0..ALERTS)
         .map(|i| {
@@ -382,8 +382,8 @@ fn the_same_storm_from_alertmanager_through_gateway_gets_no_130101_and_every_ale
                 "labels": {"alertname": "FlinkJobNotRunning", "job_name": job(i),
                            "namespace": "flink", "severity": "critical"},
                 "annotations": {"summary": summary(&job(i))},
-                "startsAt": now.rfc3339(),
-                "endsAt": (now + Duration::from_secs(3600)).rfc3339(),
+                "startsAt": now.rfc3339_nano(),
+                "endsAt": (now + Duration::from_secs(3600)).rfc3339_nano(),
             })
         })
         .collect();

@@ -733,7 +733,7 @@ fn eval_answer(
 fn evaluator_matches_a_real_prometheus_on_random_expressions() {
     use common::{form_encode, remote_write};
     use tocsin_query::remote_write::WriteSample;
-    use tocsin_query::LabelSet;
+    use tocsin_query::Labels;
     use tocsin_testkit::{http_get, Prometheus, PrometheusOptions};
 
     // Subqueries without a step use the global evaluation interval: 1m on both sides.
@@ -774,7 +774,7 @@ fn evaluator_matches_a_real_prometheus_on_random_expressions() {
             for (name, values) in [("counter_total", counter), ("gauge", gauge)] {
                 let labels =
                     tocsin_eval::Labels::from_pairs([("__name__", name), ("a", a), ("b", b)]);
-                let set: LabelSet = [("__name__", name), ("a", a), ("b", b)]
+                let set: Labels = [("__name__", name), ("a", a), ("b", b)]
                     .into_iter()
                     .collect();
                 for (i, v) in values.iter().enumerate() {

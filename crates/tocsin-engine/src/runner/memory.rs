@@ -7,14 +7,14 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use tocsin_query::{
-    Datasource, ErrorType, LabelSet, QueryError, QueryFuture, QueryResult, QueryValue, Sample,
+    Datasource, ErrorType, Labels, QueryError, QueryFuture, QueryResult, QueryValue, Sample,
 };
 
 use crate::runner::group::lock;
 use crate::time::Timestamp;
 
 /// What an expression answers at a time.
-pub type Answer = Arc<dyn Fn(Timestamp) -> Result<Vec<(LabelSet, f64)>, String> + Send + Sync>;
+pub type Answer = Arc<dyn Fn(Timestamp) -> Result<Vec<(Labels, f64)>, String> + Send + Sync>;
 
 /// Canned instant-query answers by expression text. Unknown expressions answer an empty
 /// vector.
@@ -35,7 +35,7 @@ impl MemorySource {
         expr: &str,
         series: impl IntoIterator<Item = (&'a [(&'a str, &'a str)], f64)>,
     ) {
-        let series: Vec<(LabelSet, f64)> = series
+        let series: Vec<(Labels, f64)> = series
             .into_iter()
             .map(|(labels, v)| (labels.iter().copied().collect(), v))
             .collect();
@@ -47,7 +47,7 @@ impl MemorySource {
     pub fn set_fn(
         &self,
         expr: &str,
-        f: impl Fn(Timestamp) -> Result<Vec<(LabelSet, f64)>, String> + Send + Sync + 'static,
+        f: impl Fn(Timestamp) -> Result<Vec<(Labels, f64)>, String> + Send + Sync + 'static,
     ) {
         lock(&self.answers).insert(expr.to_string(), Arc::new(f));
     }

@@ -76,8 +76,8 @@ pub use apply::LoadSummary;
 pub use io::{AlertNotifier, FlushFuture, OutgoingAlert, OutgoingState, Outputs};
 pub use query::QUERY_TIMEOUT_MESSAGE;
 pub use status::{
-    format_value, rfc3339, AlertStatus, EngineMetrics, GroupMetrics, GroupStatus, HealthCounts,
-    RuleReport, RuleType,
+    format_value, AlertStatus, EngineMetrics, GroupMetrics, GroupStatus, HealthCounts, RuleReport,
+    RuleType,
 };
 
 use group::{lock, GroupHandle};

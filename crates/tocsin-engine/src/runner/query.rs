@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 
 use crate::error::{ErrorKind, RuleError};
 use crate::expand::seconds;
-use crate::labels::{Labels, QueryValue, Sample};
+use crate::labels::{QueryValue, Sample};
 use crate::time::Timestamp;
 
 /// Prometheus's text when a query runs past its timeout.
@@ -59,13 +59,15 @@ pub(crate) fn error_text(e: &QueryError) -> String {
     }
 }
 
-/// The client's result as the engine's [`QueryValue`].
+/// The client's result as the engine's [`QueryValue`]. The client decodes labels straight
+/// into the engine's [`Labels`], so a vector's samples move over (an `Arc` each), without
+/// re-encoding or copying label text.
 pub(crate) fn convert(value: tocsin_query::QueryValue) -> QueryValue {
     match value {
         tocsin_query::QueryValue::Vector(samples) => QueryValue::Vector(
             samples
                 .into_iter()
-                .map(|s| Sample::new(Labels::new(s.labels.iter()), s.value))
+                .map(|s| Sample::new(s.labels, s.value))
                 .collect(),
         ),
         tocsin_query::QueryValue::Scalar { value, .. } => QueryValue::Scalar(value),

@@ -1,7 +1,7 @@
 //! Read-only views for the HTTP API and `/metrics`: what `/api/v1/rules`, `/api/v1/alerts`
 //! and the rule-manager metrics of Prometheus report, as plain values. JSON encoding is
 //! the server's business; the helpers here cover the formats that are easy to get wrong
-//! ([`format_value`], [`rfc3339`]).
+//! ([`format_value`]; times print with `Timestamp::rfc3339_nano`).
 
 use std::time::Duration;
 
@@ -119,29 +119,6 @@ pub fn format_value(v: f64) -> String {
     format!("{mantissa}e{sign}{digits:0>2}")
 }
 
-/// RFC 3339 with nanoseconds in UTC, as Go's `time.RFC3339Nano` prints it (trailing zeros
-/// of the fraction dropped; no fraction when zero): `2026-11-24T00:26:28.826202645Z`.
-pub fn rfc3339(ts: Timestamp) -> String {
-    let secs = ts.as_nanos().div_euclid(1_000_000_000);
-    let nanos = ts.as_nanos().rem_euclid(1_000_000_000);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    let (year, month, day) = tocsin_template::civil_from_days(days);
-    let mut out = format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
-        sod / 3600,
-        sod / 60 % 60,
-        sod % 60
-    );
-    if nanos != 0 {
-        let frac = format!("{nanos:09}");
-        out.push('.');
-        out.push_str(frac.trim_end_matches('0'));
-    }
-    out.push('Z');
-    out
-}
-
 /// Counters and gauges of one group (Prometheus's `prometheus_rule_group_*`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct GroupMetrics {
@@ -210,18 +187,5 @@ mod tests {
         for (v, want) in cases {
             assert_eq!(format_value(v), want, "{v}");
         }
-    }
-
-    #[test]
-    fn times_print_like_go_rfc3339_nano() {
-        assert_eq!(rfc3339(Timestamp::from_secs(0)), "1970-01-01T00:00:00Z");
-        assert_eq!(
-            rfc3339(Timestamp::from_nanos(1_700_000_000_500_000_000)),
-            "2023-11-14T22:13:20.5Z"
-        );
-        assert_eq!(
-            rfc3339(Timestamp::from_nanos(1_795_480_006_826_202_645)),
-            "2026-11-24T00:26:46.826202645Z"
-        );
     }
 }

@@ -255,10 +255,10 @@ impl Pending {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::LabelSet;
+    use crate::Labels;
 
     fn sample(i: i64) -> WriteSample {
-        let labels: LabelSet = [("__name__", "m")].into_iter().collect();
+        let labels: Labels = [("__name__", "m")].into_iter().collect();
         (labels, i as f64, i)
     }
 

@@ -349,61 +349,11 @@ pub(crate) fn path_prefix(url: &str) -> String {
     }
 }
 
-/// Prometheus `model.ParseDuration`, in seconds.
+/// Prometheus `model.ParseDuration` (`tocsin-core`'s, with its error words), in seconds.
 pub(crate) fn parse_duration(s: &str) -> FR<f64> {
-    let bad = || {
-        msg(format!(
-            "not a valid duration string: {}",
-            crate::gofmt::quote(s)
-        ))
-    };
-    if s == "0" {
-        return Ok(0.0);
+    match tocsin_core::parse_model_duration(s) {
+        // Go: float64(d) / float64(time.Second), d in nanoseconds (at most i64::MAX).
+        Ok(ms) => Ok((ms as i64 * 1_000_000) as f64 / 1e9),
+        Err(e) => msg(e),
     }
-    if s.is_empty() {
-        return bad();
-    }
-    const UNITS: [(&str, u128); 7] = [
-        ("y", 365 * 24 * 3600 * 1000),
-        ("w", 7 * 24 * 3600 * 1000),
-        ("d", 24 * 3600 * 1000),
-        ("h", 3600 * 1000),
-        ("m", 60 * 1000),
-        ("s", 1000),
-        ("ms", 1),
-    ];
-    let b = s.as_bytes();
-    let mut i = 0;
-    let mut next_unit = 0;
-    let mut total_ms: u128 = 0;
-    while i < b.len() {
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == start {
-            return bad();
-        }
-        let n: u128 = match s[start..i].parse() {
-            Ok(n) => n,
-            Err(_) => return msg("duration out of range"),
-        };
-        let ustart = i;
-        while i < b.len() && b[i].is_ascii_alphabetic() {
-            i += 1;
-        }
-        let unit = &s[ustart..i];
-        let Some(pos) = UNITS.iter().position(|(u, _)| *u == unit) else {
-            return bad();
-        };
-        if pos < next_unit {
-            return bad();
-        }
-        next_unit = pos + 1;
-        total_ms = total_ms.saturating_add(n.saturating_mul(UNITS[pos].1));
-    }
-    if total_ms > (i64::MAX as u128) / 1_000_000 {
-        return msg("duration out of range");
-    }
-    Ok((total_ms as i64 * 1_000_000) as f64 / 1e9)
 }

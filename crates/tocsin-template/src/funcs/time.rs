@@ -9,6 +9,7 @@ use crate::value::Value;
 use crate::zone::{write_offset, TimeZone};
 use std::borrow::Cow;
 use std::fmt::Write;
+use tocsin_core::civil_from_days;
 
 /// Prometheus's `floatToTime`: seconds → ns, truncated to milliseconds.
 pub(crate) fn float_to_time(v: f64) -> FR<i64> {
@@ -35,50 +36,6 @@ struct Civil {
     nanos: u32,
     yday: u32,
     wday: u32,
-}
-
-/// The proleptic Gregorian `(year, month, day)` of a day counted from 1970-01-01
-/// (Howard Hinnant's `civil_from_days`). Shared by every crate that prints times without a
-/// date-time dependency.
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-/// The day counted from 1970-01-01 of a proleptic Gregorian date: the inverse of
-/// [`civil_from_days`] (Howard Hinnant's `days_from_civil`).
-pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// `ms` since the Unix epoch as RFC 3339 in UTC with milliseconds always printed,
-/// `YYYY-MM-DDTHH:MM:SS.mmmZ`: the one such formatter of the workspace (logs, diff
-/// reports, the DingTalk stand-in's records).
-pub fn rfc3339_millis(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let sod = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60,
-        ms.rem_euclid(1000)
-    )
 }
 
 fn civil(secs: i64, nanos: u32) -> Civil {
@@ -374,29 +331,4 @@ where
         _ => return Ok(None),
     };
     Ok(Some(v))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{civil_from_days, days_from_civil, rfc3339_millis};
-
-    #[test]
-    fn days_from_civil_inverts_civil_from_days() {
-        for days in [-719_468, -1, 0, 11_016, 19_000, 2_932_896] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, i64::from(m), i64::from(d)), days);
-        }
-        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
-    }
-
-    #[test]
-    fn rfc3339_millis_formats_known_instants() {
-        assert_eq!(rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(
-            rfc3339_millis(1_700_000_000_002),
-            "2023-11-14T22:13:20.002Z"
-        );
-        assert_eq!(rfc3339_millis(951_782_400_000), "2000-02-29T00:00:00.000Z");
-        assert_eq!(rfc3339_millis(-1), "1969-12-31T23:59:59.999Z");
-    }
 }

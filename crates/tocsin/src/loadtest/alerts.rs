@@ -122,7 +122,7 @@ impl<'a> Alerts<'a> {
     /// As the engine hands it to the notifier.
     fn outgoing(&self, i: usize, now: Timestamp) -> Option<OutgoingAlert> {
         let l = self.live[i]?;
-        let ms = |t: Timestamp| tocsin_engine::Timestamp::from_millis(t.as_millis());
+        let ms = |t: Timestamp| tocsin_engine::Timestamp::from_millis(t.unix_millis());
         Some(OutgoingAlert {
             labels: tocsin_engine::Labels::new(self.scenario.labels(i)),
             annotations: tocsin_engine::Labels::new([("summary", self.scenario.summary(i))]),
@@ -159,8 +159,8 @@ impl<'a> Alerts<'a> {
             "status": if l.firing { "firing" } else { "resolved" },
             "labels": labels,
             "annotations": {"summary": self.scenario.summary(i)},
-            "startsAt": l.starts_at.rfc3339(),
-            "endsAt": ends.rfc3339(),
+            "startsAt": l.starts_at.rfc3339_nano(),
+            "endsAt": ends.rfc3339_nano(),
             "generatorURL": "",
         }))
     }
@@ -212,7 +212,7 @@ async fn pipeline(run: Run, progress: &mut Progress) -> anyhow::Result<Report> {
     let (dir, _temp) = match state_dir {
         Some(d) => (d, None),
         None => {
-            let nanos = Timestamp::now().as_millis();
+            let nanos = Timestamp::now().unix_millis();
             let d = std::env::temp_dir()
                 .join(format!("tocsin-loadtest-{}-{nanos}", std::process::id()));
             (d.clone(), Some(TempState(d)))

@@ -222,7 +222,7 @@ pub async fn run(run: Run, progress: &mut Progress) -> anyhow::Result<Report> {
     let dir = std::env::temp_dir().join(format!(
         "tocsin-loadtest-rules-{}-{}",
         std::process::id(),
-        tocsin_notify::time::Timestamp::now().as_millis()
+        tocsin_notify::time::Timestamp::now().unix_millis()
     ));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let file = dir.join("rules.yaml");

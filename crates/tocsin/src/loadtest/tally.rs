@@ -83,7 +83,7 @@ impl Tally {
     /// a part of a storm digest (`first` for its first message).
     pub fn message(&mut self, receiver: &str, at: Timestamp, text: &str, digest: Option<bool>) {
         self.messages += 1;
-        let minute = at.since(self.start).as_secs() / 60;
+        let minute = at.saturating_duration_since(self.start).as_secs() / 60;
         *self
             .per_minute
             .entry(receiver.to_owned())
@@ -142,7 +142,7 @@ impl Tally {
         for (i, fired) in self.fired.iter().enumerate() {
             let Some(fired) = fired else { continue };
             match self.listed[i] {
-                Some(at) => latencies.push(at.since(*fired)),
+                Some(at) => latencies.push(at.saturating_duration_since(*fired)),
                 None => unlisted.push((*fired, i)),
             }
         }
@@ -240,7 +240,7 @@ fn take(
         }
         q.pop_front();
         *left -= 1;
-        latencies.push(at.since(fired));
+        latencies.push(at.saturating_duration_since(fired));
     }
 }
 

@@ -3,10 +3,9 @@
 //! Prometheus's own metric names (`prometheus_rule_*` become `tocsin_rule_*`).
 
 use serde_json::{json, Map, Value};
+use tocsin_core::GO_ZERO_TIME;
 use tocsin_engine::runner::Engine;
-use tocsin_engine::runner::{
-    rfc3339, AlertStatus, GroupMetrics, GroupStatus, RuleReport, RuleType,
-};
+use tocsin_engine::runner::{AlertStatus, GroupMetrics, GroupStatus, RuleReport, RuleType};
 use tocsin_engine::{Health, Labels, Timestamp};
 
 use super::exposition::Exposition;
@@ -106,9 +105,9 @@ fn alert_json(a: &AlertStatus) -> Value {
     o.insert("labels".into(), labels_json(&a.labels));
     o.insert("annotations".into(), labels_json(&a.annotations));
     o.insert("state".into(), a.state.as_str().into());
-    o.insert("activeAt".into(), rfc3339(a.active_at).into());
+    o.insert("activeAt".into(), a.active_at.rfc3339_nano().into());
     if let Some(since) = a.keep_firing_since {
-        o.insert("keepFiringSince".into(), rfc3339(since).into());
+        o.insert("keepFiringSince".into(), since.rfc3339_nano().into());
     }
     o.insert("value".into(), a.value_string().into());
     Value::Object(o)
@@ -124,7 +123,7 @@ fn labels_json(labels: &Labels) -> Value {
 }
 
 fn last_evaluation(t: Option<Timestamp>) -> String {
-    t.map_or_else(|| "0001-01-01T00:00:00Z".to_string(), rfc3339)
+    t.map_or_else(|| GO_ZERO_TIME.to_string(), Timestamp::rfc3339_nano)
 }
 
 fn health_str(h: Health) -> &'static str {

@@ -297,27 +297,9 @@ pub fn read_store(path: &Path) -> Vec<Stored> {
 
 /// `2026-11-25T08:00:00.123Z` → Unix milliseconds.
 pub fn rfc3339_millis(s: &str) -> i64 {
-    let n = |r: std::ops::Range<usize>| -> i64 {
-        s.get(r)
-            .and_then(|x| x.parse().ok())
-            .expect("RFC 3339 time")
-    };
-    let (y, mo, d) = (n(0..4), n(5..7), n(8..10));
-    let (h, mi, sec) = (n(11..13), n(14..16), n(17..19));
-    let ms = if s.as_bytes().get(19) == Some(&b'.') {
-        n(20..23)
-    } else {
-        0
-    };
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if mo <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    ((days * 86_400 + h * 3600 + mi * 60 + sec) * 1000) + ms
+    tocsin_core::Timestamp::parse_rfc3339(s)
+        .unwrap_or_else(|| panic!("not an RFC 3339 time: {s:?}"))
+        .unix_millis()
 }
 
 pub fn now_millis() -> i64 {

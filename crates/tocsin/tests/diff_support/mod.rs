@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use tocsin_query::remote_write::WriteSample;
-use tocsin_query::LabelSet;
+use tocsin_query::Labels;
 use tocsin_testkit::{Prometheus, PrometheusOptions, TempDir};
 
 use crate::common::remote_write;
@@ -117,7 +117,7 @@ impl History {
         for off in sample_offsets() {
             let t_min = off as f64 / 60.0 - LEAD_MIN as f64;
             for s in &series {
-                let labels: LabelSet = [
+                let labels: Labels = [
                     ("__name__", "app_latency_seconds"),
                     ("job", "api"),
                     ("instance", s.instance),

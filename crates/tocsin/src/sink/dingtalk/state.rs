@@ -14,7 +14,6 @@ use super::limiter::{RateLimiter, Verdict};
 use super::verify::{verify, SignatureError};
 use super::SinkConfig;
 use crate::query_string::param;
-use crate::timefmt::rfc3339_ms;
 
 /// DingTalk's limit on a request body.
 pub const MAX_BODY_BYTES: usize = 20_000;
@@ -131,7 +130,9 @@ impl Sink {
         }
         inner.seq += 1;
         inner.accepted += 1;
-        let time = rfc3339_ms(req.now_ms);
+        let time =
+            tocsin_core::Timestamp::from_millis(i64::try_from(req.now_ms).unwrap_or(i64::MAX))
+                .rfc3339_millis();
         let suffix = token_suffix(&token);
         let record = json!({
             "seq": inner.seq,
