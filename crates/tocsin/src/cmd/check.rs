@@ -8,7 +8,6 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, ValueEnum};
-use tocsin_query::{HttpClientConfig, PrometheusClient};
 use tocsin_rules::{CheckOptions, Diagnostic, FileReport};
 
 #[derive(Args)]
@@ -142,10 +141,7 @@ fn online(args: &CheckArgs, url: &str, reports: &mut [FileReport]) -> anyhow::Re
     if lookback.is_zero() || timeout.is_zero() {
         bail!("--lookback and --query-timeout must be more than 0");
     }
-    let mut config = HttpClientConfig::new(url);
-    config.timeout = timeout;
-    config.deadline = timeout.saturating_mul(3);
-    let client = PrometheusClient::new(config).context("--datasource")?;
+    let client = super::datasource_client(url, timeout)?;
     let mut indices = Vec::new();
     let mut files = Vec::new();
     for (i, report) in reports.iter().enumerate() {

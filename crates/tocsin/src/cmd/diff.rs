@@ -13,7 +13,6 @@ use anyhow::{anyhow, bail, Context};
 use clap::{Args, ValueEnum};
 use tocsin_diff::{BacktestOptions, Counter, LoadFailure, RuleSet};
 use tocsin_engine::Timestamp;
-use tocsin_query::{HttpClientConfig, PrometheusClient};
 
 #[derive(Args)]
 pub struct DiffArgs {
@@ -177,10 +176,7 @@ pub fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
         Err(()) => return Ok(ExitCode::from(1)),
     };
 
-    let mut config = HttpClientConfig::new(&args.datasource);
-    config.timeout = timeout;
-    config.deadline = timeout.saturating_mul(3);
-    let client = PrometheusClient::new(config).context("--datasource")?;
+    let client = super::datasource_client(&args.datasource, timeout)?;
 
     let mut options = BacktestOptions::new(end - range, end);
     if let Some(path) = &args.config {
