@@ -11,7 +11,6 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 
 use common::{metric_value, Daemon, Sink, Stored};
 use serde_json::Value;
@@ -21,14 +20,12 @@ const TOKEN: &str = "0b7c6d5e4f3a2b1c0d5d8c1f0e9a7b6c4d3e2f1a0b9c8d7e6f5a4b3c2d1
 
 /// Runs `tocsin loadtest ARGS --format json`; its exit status and report.
 fn loadtest(args: &[String]) -> (std::process::ExitStatus, Value, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tocsin"))
-        .arg("loadtest")
-        .args(args)
-        .arg("--format=json")
-        .output()
-        .expect("run tocsin loadtest");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let args: Vec<&str> = std::iter::once("loadtest")
+        .chain(args.iter().map(String::as_str))
+        .chain(["--format=json"])
+        .collect();
+    let out = common::tocsin(&args);
+    let (stdout, stderr) = (common::text(&out.stdout), common::text(&out.stderr));
     let report: Value = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("no JSON report ({e}):\n{stdout}\n{stderr}"));
     (out.status, report, stderr)

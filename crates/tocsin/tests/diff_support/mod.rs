@@ -5,7 +5,6 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
@@ -207,14 +206,12 @@ impl Outcome {
 }
 
 pub fn run_tocsin(args: &[String]) -> Outcome {
-    let out = Command::new(env!("CARGO_BIN_EXE_tocsin"))
-        .args(args)
-        .output()
-        .expect("run tocsin");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = crate::common::tocsin(&args);
     Outcome {
         code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        stdout: crate::common::text(&out.stdout),
+        stderr: crate::common::text(&out.stderr),
     }
 }
 
