@@ -122,7 +122,8 @@ impl<'a> Alerts<'a> {
     /// As the engine hands it to the notifier.
     fn outgoing(&self, i: usize, now: Timestamp) -> Option<OutgoingAlert> {
         let l = self.live[i]?;
-        let ms = |t: Timestamp| tocsin_engine::Timestamp::from_millis(t.unix_millis());
+        // Whole milliseconds, as the times of the daemon's alerts are.
+        let ms = |t: Timestamp| Timestamp::from_millis(t.unix_millis());
         Some(OutgoingAlert {
             labels: tocsin_engine::Labels::new(self.scenario.labels(i)),
             annotations: tocsin_engine::Labels::new([("summary", self.scenario.summary(i))]),
@@ -212,9 +213,9 @@ async fn pipeline(run: Run, progress: &mut Progress) -> anyhow::Result<Report> {
     let (dir, _temp) = match state_dir {
         Some(d) => (d, None),
         None => {
-            let nanos = Timestamp::now().unix_millis();
+            let millis = Timestamp::now().unix_millis();
             let d = std::env::temp_dir()
-                .join(format!("tocsin-loadtest-{}-{nanos}", std::process::id()));
+                .join(format!("tocsin-loadtest-{}-{millis}", std::process::id()));
             (d.clone(), Some(TempState(d)))
         }
     };
