@@ -63,6 +63,8 @@ pub struct BacktestOptions {
     pub notify: Option<Arc<NotifyConfig>>,
     /// `global.resend_delay` (Prometheus's `--rules.alert.resend-delay`).
     pub resend_delay: Duration,
+    /// `global.time_zone`: the simulated messages show times as the daemon's do.
+    pub time_zone: tocsin_notify::zoned::TimeZone,
 }
 
 impl BacktestOptions {
@@ -78,6 +80,7 @@ impl BacktestOptions {
             external_url: String::new(),
             notify: None,
             resend_delay: tocsin_engine::alert::DEFAULT_RESEND_DELAY,
+            time_zone: tocsin_notify::zoned::TimeZone::UTC,
         }
     }
 }

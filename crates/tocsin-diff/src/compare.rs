@@ -695,7 +695,8 @@ fn notifications(
 ) -> (NotificationReport, Vec<Option<RuleNotifications>>) {
     use crate::backtest::SendLog;
     use crate::notify::{counts, side_report, simulate, window_weeks};
-    let pipeline = tocsin_notify::pipeline::PipelineOptions::daemon(&options.external_url);
+    let pipeline =
+        tocsin_notify::pipeline::PipelineOptions::daemon(&options.external_url, options.time_zone);
     let (start, end) = (options.start, options.end);
     let mut report = NotificationReport::default();
     let mut per_rule = Vec::with_capacity(replays.len());

@@ -220,7 +220,7 @@ mod tests {
         };
         let (a, b) = (sends("A"), sends("B"));
         let (start, end) = (Timestamp::from_secs(0), Timestamp::from_secs(7200));
-        let options = PipelineOptions::daemon("");
+        let options = PipelineOptions::daemon("", tocsin_notify::zoned::TimeZone::UTC);
         let both = simulate(&config(), &options, &[&a, &b], start, end).unwrap();
         let alone = simulate(&config(), &options, &[&a], start, end).unwrap();
         // Per rule (grouped by alertname): fired after group_wait, resolved on the

@@ -63,11 +63,13 @@ impl Default for PipelineOptions {
 
 impl PipelineOptions {
     /// What `tocsin run` runs with (and `tocsin diff --config` simulates): messages linking
-    /// to `external_url`, the daemon's settle time; the outbox is the caller's to set.
-    pub fn daemon(external_url: &str) -> PipelineOptions {
+    /// to `external_url` and showing times in `time_zone` (`global.time_zone`), the daemon's
+    /// settle time; the outbox is the caller's to set.
+    pub fn daemon(external_url: &str, time_zone: crate::zoned::TimeZone) -> PipelineOptions {
         PipelineOptions {
             render: RenderOptions {
                 external_url: external_url.to_owned(),
+                time_zone,
                 ..RenderOptions::default()
             },
             external_url: external_url.to_owned(),

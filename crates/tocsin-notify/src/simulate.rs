@@ -221,7 +221,7 @@ mod tests {
     fn group_wait_repeat_and_resolve_each_send_one_message_at_their_time() {
         let mut sim = Simulation::new(
             &config(""),
-            &PipelineOptions::daemon(""),
+            &PipelineOptions::daemon("", crate::zoned::TimeZone::UTC),
             Timestamp::from_secs(0),
         )
         .unwrap();
@@ -255,7 +255,7 @@ mod tests {
     fn a_burst_over_the_robots_limit_becomes_a_digest_and_nothing_is_lost() {
         let mut sim = Simulation::new(
             &config(r#", "rate_limit": {"messages": 3, "per": "1m"}"#),
-            &PipelineOptions::daemon(""),
+            &PipelineOptions::daemon("", crate::zoned::TimeZone::UTC),
             Timestamp::from_secs(0),
         )
         .unwrap();

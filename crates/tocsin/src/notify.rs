@@ -232,11 +232,10 @@ pub fn start_observed(
     dry_run: bool,
     observer: Option<std::sync::mpsc::Sender<Delivered>>,
 ) -> anyhow::Result<Started> {
-    let mut options = PipelineOptions {
+    let options = PipelineOptions {
         outbox_dir,
-        ..PipelineOptions::daemon(external_url)
+        ..PipelineOptions::daemon(external_url, time_zone)
     };
-    options.render.time_zone = time_zone;
     let mut pipeline = Notifier::from_config(config, &options, dry_run).context("notify")?;
     if let Some(tx) = observer {
         pipeline.observe(tx);

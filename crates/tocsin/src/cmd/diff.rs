@@ -81,7 +81,7 @@ pub struct DiffArgs {
     /// `tocsin run`'s config file: its `notify:` section's route is run over both sets'
     /// alerts on simulated time, and the report says what it would have sent (its
     /// `global.resend_delay`, `external_labels` and `external_url` apply too, unless the
-    /// flags above set them).
+    /// flags above set them, and `global.time_zone`).
     #[arg(long, value_name = "FILE", conflicts_with = "live")]
     config: Option<std::path::PathBuf>,
 }
@@ -198,11 +198,12 @@ pub fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
         // A route the daemon would refuse is refused here, before any query.
         tocsin_notify::pipeline::Pipeline::new(
             &notify,
-            &tocsin_notify::pipeline::PipelineOptions::daemon(&external_url),
+            &tocsin_notify::pipeline::PipelineOptions::daemon(&external_url, global.time_zone),
         )
         .with_context(|| format!("--config {}: notify", path.display()))?;
         options.notify = Some(Arc::new(notify));
         options.resend_delay = global.resend_delay.as_std();
+        options.time_zone = global.time_zone;
         options.external_url = external_url;
     } else {
         options.external_url = args.external_url.clone();
