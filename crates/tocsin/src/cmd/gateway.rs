@@ -22,7 +22,6 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
 use tocsin_notify::config::NotifyConfig;
 use tocsin_notify::pipeline::{Notifier, PipelineOptions};
-use tocsin_notify::render::RenderOptions;
 use tocsin_notify::zoned::TimeZone;
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
@@ -117,15 +116,7 @@ impl PipelineConfig {
     /// Builds the receivers (reading tokens and secrets) without an outbox and drops them:
     /// what would fail to start fails here, while the running pipeline still serves.
     fn check(&self) -> anyhow::Result<()> {
-        let options = PipelineOptions {
-            render: RenderOptions {
-                external_url: self.external_url.clone(),
-                time_zone: self.time_zone,
-                ..RenderOptions::default()
-            },
-            external_url: self.external_url.clone(),
-            ..PipelineOptions::default()
-        };
+        let options = PipelineOptions::daemon(&self.external_url, self.time_zone);
         Notifier::from_config(&self.notify, &options, false).context("notify")?;
         Ok(())
     }
